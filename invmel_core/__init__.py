@@ -1,0 +1,14 @@
+"""invmel_core: mel scales, filterbanks and inverse-mel solvers, with no UI."""
+
+from .errors import InputError
+from .filterbank import (BandedFilterbank, EmptyFilterWarning, MelFilterbank, bin_frequencies,
+                         filter_edges, melscale_fbanks)
+from .scales import hz_to_mel, mel_to_hz
+from .solvers import SOLVERS, Iterate, SolverOptions, get_solver
+from .transform import InverseMelScale
+
+__all__ = [
+    "InputError", "BandedFilterbank", "EmptyFilterWarning", "MelFilterbank", "bin_frequencies",
+    "filter_edges", "melscale_fbanks", "hz_to_mel", "mel_to_hz", "SOLVERS", "Iterate",
+    "SolverOptions", "get_solver", "InverseMelScale",
+]

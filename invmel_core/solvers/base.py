@@ -1,0 +1,98 @@
+"""The solver protocol: every solver is a generator of :class:`Iterate` records.
+
+A solver is a function ``run(melspec, fb, options, every) -> Iterator[Iterate]`` where
+``melspec`` is float32 ``(batch, n_mels, time)`` (validated by the caller), ``fb`` a
+:class:`~invmel_core.filterbank.MelFilterbank` on the solver's own frequency grid, and
+every yielded ``spec`` is a fresh float32 ``(batch, n_stft, time)`` array the caller may
+keep. A closed-form solver yields once. Closing the generator stops the solve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+# Why a solve ended. Iterative solvers use the first three (torchaudio's stopping rule);
+# others say what they did.
+TOLERANCE_LOSS = "tolerance_loss"
+TOLERANCE_CHANGE = "tolerance_change"
+MAX_ITER = "max_iter"
+CLOSED_FORM = "closed_form"
+CONVERGED = "converged"
+
+
+@dataclass(frozen=True)
+class Iterate:
+    """One snapshot of a solve.
+
+    Attributes
+    ----------
+    step : int
+        Optimiser steps applied to ``spec`` so far.
+    loss : float
+        The solver's own loss (its definition differs between solvers; compare solvers
+        with :func:`invmel_core.metrics.mel_residual` instead).
+    spec : np.ndarray
+        The current linear spectrogram estimate, ``(..., n_stft, time)``.
+    done : bool
+        True for the last record.
+    reason : str or None
+        Why the solve stopped (``"tolerance_loss"``, ``"tolerance_change"``, ``"max_iter"``,
+        ``"closed_form"``, ``"converged"``); None while running.
+    """
+
+    step: int
+    loss: float
+    spec: np.ndarray
+    done: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """The knobs shared by the iterative solvers (torchaudio's names and defaults)."""
+
+    max_iter: int = 100000
+    tolerance_loss: float = 1e-5
+    tolerance_change: float = 1e-8
+    lr: float = 0.1
+    momentum: float = 0.9
+    seed: int | None = None
+
+
+SolverFn = Callable[[np.ndarray, "object", SolverOptions, int], Iterator[Iterate]]
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    """A registered solver: its function and what the UI and transform need to know."""
+
+    name: str
+    run: SolverFn
+    compat: str  # the frequency grid its filterbank uses ("torchaudio", "mindspore", "librosa")
+    summary: str
+    iterative: bool = True
+    random_start: bool = False
+
+
+SOLVERS: dict[str, SolverSpec] = {}
+
+
+def register(spec: SolverSpec) -> SolverSpec:
+    SOLVERS[spec.name] = spec
+    return spec
+
+
+def get_solver(name: str) -> SolverSpec:
+    from ..errors import InputError
+
+    if name not in SOLVERS:
+        raise InputError(f"solver must be one of {sorted(SOLVERS)}, got {name!r}")
+    return SOLVERS[name]
+
+
+def report_due(step: int, every: int) -> bool:
+    """Whether an iterate at ``step`` should be yielded with reporting period ``every``."""
+    return step % every == 0

@@ -1,0 +1,63 @@
+"""MindSpore 2.10's ``InverseMelScale`` solver: plain gradient descent on a random start.
+
+Differences from torchaudio, all reproduced (see tests/test_parity.py):
+- start: ``draw / 2**32`` of ``std::mt19937(seed)``, filled in (freq, time) order;
+- bins on MindSpore's grid (``sample_rate / 2``);
+- loss: mean squared error over mels x time; gradient ``-(1/time) * fb @ diff``;
+- momentum has no effect (its buffer is re-zeroed each step), so the step is ``lr * grad``;
+- no clamping between steps; the step of the iteration whose loss stops the loop is
+  discarded; the result is clamped at 0 once at the end;
+- each batch item is solved on its own, one after the other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import MAX_ITER, Iterate, SolverOptions, SolverSpec, register, report_due
+from .random_starts import mindspore_rand
+from .torch_sgd import stop_reason
+
+
+def run(melspec: np.ndarray, fb, options: SolverOptions, every: int = 1):
+    batch, n_mels, time = melspec.shape
+    band = fb.banded
+    start = mindspore_rand(options.seed, batch, fb.n_freqs, time)
+    lr = np.float32(options.lr)
+    grad_scale = np.float32(-1.0 / time)
+    out = np.maximum(start, 0.0)
+    total = 0  # steps over all batch items, for the Iterate records
+    for b in range(batch):
+        target = melspec[b].astype(np.float32, copy=False)
+        x = start[b]
+        previous = float("inf")
+        step = 0
+        while True:
+            diff = target - band.project(x)
+            loss = float(np.einsum("ij,ij->", diff, diff, dtype=np.float64)) / (n_mels * time)
+            reason = stop_reason(loss, previous, options)
+            if reason is None and step == options.max_iter:
+                reason = MAX_ITER
+            if reason is None:
+                grad = band.adjoint(diff)
+                grad *= grad_scale
+                x = x - lr * grad
+                step += 1
+                total += 1
+                previous = loss
+            last = reason is not None and b == batch - 1
+            if last or (reason is None and report_due(total, every)):
+                out[b] = np.maximum(x, 0.0)
+                yield Iterate(total, loss, out.copy(), last, reason if last else None)
+            if reason is not None:
+                out[b] = np.maximum(x, 0.0)
+                break
+
+
+SPEC = register(SolverSpec(
+    name="mindspore",
+    run=run,
+    compat="mindspore",
+    summary="MindSpore 2.10: plain gradient descent from a random start (exact reproduction).",
+    random_start=True,
+))

@@ -1,0 +1,158 @@
+"""``InverseMelScale``: the torchaudio <= 2.0 / MindSpore transform, on any registered solver."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from .errors import InputError
+from .filterbank import MelFilterbank, _check_number, check_mel_params
+from .solvers import Iterate, SolverOptions, get_solver
+from .validation import check_melspec
+
+_SGDARG_ALIASES = {"lr": "lr", "momentum": "momentum", "sgd_lr": "lr", "sgd_momentum": "momentum"}
+
+
+def parse_sgdargs(sgdargs) -> tuple[float, float]:
+    """``(lr, momentum)`` from torchaudio's ``{"lr", "momentum"}`` or MindSpore's
+    ``{"sgd_lr", "sgd_momentum"}``. None gives the frameworks' default (0.1, 0.9); as in
+    ``torch.optim.SGD``, a dict without ``momentum`` means momentum 0."""
+    if sgdargs is None:
+        return 0.1, 0.9
+    if not isinstance(sgdargs, dict):
+        raise InputError(f"sgdargs must be a dict like {{'lr': 0.1, 'momentum': 0.9}}, got {sgdargs!r}")
+    unknown = sorted(set(sgdargs) - set(_SGDARG_ALIASES))
+    if unknown:
+        raise InputError(
+            f"sgdargs has unknown keys {unknown}; allowed: 'lr', 'momentum' (torchaudio) "
+            "or 'sgd_lr', 'sgd_momentum' (MindSpore)"
+        )
+    values = {_SGDARG_ALIASES[k]: v for k, v in sgdargs.items()}
+    if "lr" not in values:
+        raise InputError(f"sgdargs needs a learning rate ('lr' or 'sgd_lr'), got {sgdargs!r}")
+    lr = _check_number("sgdargs lr", values["lr"], minimum=0.0)
+    momentum = _check_number("sgdargs momentum", values.get("momentum", 0.0), minimum=0.0)
+    return lr, momentum
+
+
+class InverseMelScale:
+    """Recover a linear-frequency spectrogram from a mel spectrogram.
+
+    The constructor is torchaudio <= 2.0's (MindSpore's, with ``mel_type``), plus the
+    keyword-only ``solver`` and ``seed``. It solves ``fb.T @ X ~= melspec, X >= 0``.
+
+    Parameters
+    ----------
+    n_stft : int
+        Number of linear bins, ``n_fft // 2 + 1``.
+    n_mels, sample_rate, f_min, f_max, norm, mel_type
+        The mel filterbank, as in :func:`~invmel_core.filterbank.melscale_fbanks`.
+    max_iter, tolerance_loss, tolerance_change, sgdargs
+        The iterative solvers' budget and stopping rule, torchaudio's names and defaults.
+    solver : str
+        A name in :data:`invmel_core.solvers.SOLVERS`: ``"sgd"`` (torchaudio <= 2.0),
+        ``"mindspore"`` (MindSpore), and the solvers added by later modules.
+    seed : int or None
+        Random start of ``"sgd"``/``"mindspore"``: the one ``torch.manual_seed(seed)`` or
+        MindSpore's ``set_seed(seed)`` gives; None draws a fresh start each call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = InverseMelScale(n_stft=2, n_mels=4, seed=1)
+    >>> np.round(t(np.array([[1, 1], [0, 0], [1, 1], [1, 1]], np.float32)), 4)
+    array([[0.7576, 0.4031],
+           [0.2793, 0.7347]], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        n_stft: int,
+        n_mels: int = 128,
+        sample_rate: float = 16000,
+        f_min: float = 0.0,
+        f_max: float | None = None,
+        max_iter: int = 100000,
+        tolerance_loss: float = 1e-5,
+        tolerance_change: float = 1e-8,
+        sgdargs: dict | None = None,
+        norm: str | None = None,
+        mel_type: str = "htk",
+        *,
+        solver: str = "sgd",
+        seed: int | None = None,
+    ):
+        self.solver = get_solver(solver)
+        n_stft, f_min, f_max, n_mels, sample_rate = check_mel_params(
+            n_stft, f_min, f_max, n_mels, sample_rate, n_freqs_name="n_stft"
+        )
+        lr, momentum = parse_sgdargs(sgdargs)
+        if seed is not None:
+            seed = _check_number("seed", seed, integer=True, minimum=0)
+        self.options = SolverOptions(
+            max_iter=_check_number("max_iter", max_iter, integer=True, minimum=1),
+            tolerance_loss=_check_number("tolerance_loss", tolerance_loss, minimum=0.0),
+            tolerance_change=_check_number("tolerance_change", tolerance_change, minimum=0.0),
+            lr=lr,
+            momentum=momentum,
+            seed=seed,
+        )
+        self.fb = MelFilterbank(n_stft, f_min, f_max, n_mels, sample_rate, norm, mel_type,
+                                compat=self.solver.compat)
+        self.fb.warn_if_empty()
+
+    n_stft = property(lambda self: self.fb.n_freqs)
+    n_mels = property(lambda self: self.fb.n_mels)
+
+    def __repr__(self) -> str:
+        fb, o = self.fb, self.options
+        return (f"InverseMelScale(n_stft={fb.n_freqs}, n_mels={fb.n_mels}, sample_rate={fb.sample_rate:g}, "
+                f"f_min={fb.f_min:g}, f_max={fb.f_max:g}, max_iter={o.max_iter}, "
+                f"tolerance_loss={o.tolerance_loss:g}, tolerance_change={o.tolerance_change:g}, "
+                f"sgdargs={{'lr': {o.lr:g}, 'momentum': {o.momentum:g}}}, norm={fb.norm!r}, "
+                f"mel_type={fb.mel_type!r}, solver={self.solver.name!r}, seed={o.seed!r})")
+
+    def iterate(self, melspec, every: int = 1) -> Iterator[Iterate]:
+        """Solve, yielding an :class:`Iterate` every ``every`` steps and always the last.
+
+        ``spec`` in each record has the input's leading dimensions: ``(..., n_stft, time)``.
+        Close the generator (or stop iterating) to stop the solve.
+        """
+        every = _check_number("every", every, integer=True, minimum=1)
+        arr = check_melspec(melspec, self.n_mels)
+        lead, time = arr.shape[:-2], arr.shape[-1]
+        batch = arr.reshape(-1, self.n_mels, time)
+        out_shape = lead + (self.n_stft, time)
+        for it in self.solver.run(batch, self.fb, self.options, every):
+            yield Iterate(it.step, it.loss, it.spec.reshape(out_shape), it.done, it.reason)
+
+    def __call__(self, melspec) -> np.ndarray:
+        """The solution: the last iterate's spectrogram, float32 ``(..., n_stft, time)``."""
+        last = None
+        for last in self.iterate(melspec, every=2**62):
+            pass
+        return last.spec
+
+    def notes(self, last: Iterate | None = None) -> list[str]:
+        """Plain-language remarks on this set-up (and on a finished solve, if given)."""
+        fb, out = self.fb, []
+        if fb.empty.size == fb.n_mels:
+            out.append(
+                f"Every one of the {fb.n_mels} mel filters is empty: no STFT bin of the {fb.n_freqs} "
+                f"falls inside any triangle, so the mel spectrogram says nothing about the spectrum "
+                f"and the result is just the solver's starting point."
+            )
+        elif fb.empty.size:
+            out.append(
+                f"{fb.empty.size} of {fb.n_mels} mel filters are empty (no bin inside their triangle); "
+                f"their mel values cannot be matched. Lower n_mels or raise n_stft."
+            )
+        if last is not None and last.step <= 1 and last.reason != "max_iter" and self.solver.random_start:
+            out.append(
+                f"The solver stopped after {last.step} step(s) ({last.reason}), so the output is "
+                "essentially its random start. Its tolerances are absolute: on a quiet input the loss "
+                "is tiny from the start. Scale the input up, lower tolerance_loss and "
+                "tolerance_change, or use a scale-invariant solver."
+            )
+        return out
