@@ -1,0 +1,263 @@
+"""Harness of the real-browser tests: a Streamlit server, chromium, and Streamlit-aware helpers.
+
+`streamlit run app.py` is started once per test session on a port the OS picks, and driven with
+the `playwright` package through Debian's chromium (`/usr/bin/chromium`; playwright's own browser
+download is not available here). See docs/browser-tests.md.
+
+Waiting follows Streamlit's own e2e_playwright/conftest.py: after every interaction wait until the
+app root says `data-test-connection-state="CONNECTED"` and `data-test-script-state="notRunning"`
+and no element is stale (`[data-stale="true"]`). Widgets are found by their `.st-key-<key>` class.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ASSETS = REPO / "assets"
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM = os.environ.get("INVMEL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 # Let <audio>.play() start without a real user gesture.
+                 "--autoplay-policy=no-user-gesture-required"]
+STARTUP_LIMIT_S = 10.0      # issue 4: healthy within 10 s of `streamlit run`
+RUN_TIMEOUT_MS = 120_000    # one app run (a solver included) on a loaded 2-core machine
+VIEWPORT = {"width": 1366, "height": 900}
+
+
+def require_chromium() -> None:
+    """Skip without chromium, except in CI (CI=true), where .ci/run installs it: there, fail."""
+    if Path(CHROMIUM).exists():
+        return
+    msg = f"chromium not found at {CHROMIUM} (Debian: apt-get install chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(msg + " - CI must install it (.ci/run does)", pytrace=False)
+    pytest.skip(msg)
+
+
+# --------------------------------------------------------------------------------------- server
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and all its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    return tree
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory (VmRSS, KiB) of a process and its descendants."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            m = re.search(r"^VmRSS:\s+(\d+) kB", Path(f"/proc/{p}/status").read_text(), re.M)
+        except OSError:
+            continue
+        total += int(m.group(1)) if m else 0
+    return total
+
+
+class StreamlitServer:
+    """`streamlit run <script>` on a free localhost port; knows its URL, health and memory."""
+
+    def __init__(self, script: str | Path = "app.py", cwd: Path = REPO, extra_args=()):
+        self.script, self.cwd, self.extra_args = str(script), Path(cwd), list(extra_args)
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+        self.startup_s = float("nan")
+        self.log_path = Path(tempfile.mkstemp(prefix="streamlit-", suffix=".log")[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> "StreamlitServer":
+        for _attempt in range(3):          # a picked port can be taken before streamlit binds it
+            self.port = free_port()
+            log = open(self.log_path, "ab")
+            t0 = time.monotonic()
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", self.script, "--server.headless", "true",
+                 "--server.port", str(self.port), "--server.address", "127.0.0.1",
+                 *self.extra_args],
+                cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            log.close()
+            while time.monotonic() - t0 < timeout and self.proc.poll() is None:
+                if self.healthy(timeout=1.0):
+                    self.startup_s = time.monotonic() - t0
+                    return self
+                time.sleep(0.05)
+            self.stop()
+        raise RuntimeError(f"streamlit did not become healthy; log:\n{self.log()}")
+
+    def healthy(self, timeout: float = 1.0) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/_stcore/health", timeout=timeout) as r:
+                return r.status == 200 and r.read().strip() == b"ok"
+        except OSError:
+            return False
+
+    def health_latency(self, timeout: float = 5.0) -> float:
+        """Seconds for one /_stcore/health answer (inf if none within timeout)."""
+        t0 = time.monotonic()
+        return time.monotonic() - t0 if self.healthy(timeout) else float("inf")
+
+    def rss_kib(self) -> int:
+        assert self.proc is not None
+        return rss_kib(self.proc.pid)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class HealthProbe(threading.Thread):
+    """Polls /_stcore/health from its own thread every `period` s and records each latency."""
+
+    def __init__(self, server: StreamlitServer, period: float = 0.2):
+        super().__init__(daemon=True)
+        self.server, self.period = server, period
+        self.latencies: list[float] = []
+        self._stop_event = threading.Event()
+
+    def run(self):
+        while not self._stop_event.is_set():
+            self.latencies.append(self.server.health_latency(timeout=5.0))
+            self._stop_event.wait(self.period)
+
+    def stop(self) -> list[float]:
+        self._stop_event.set()
+        self.join(10)
+        return self.latencies
+
+
+# -------------------------------------------------------------------------------------- browser
+
+class PageWatch:
+    """What a page did that a test may want to assert on: console errors, outside requests."""
+
+    def __init__(self, page, base_url: str):
+        self.errors: list[str] = []
+        self.outside_requests: list[str] = []
+        host = base_url.split("//", 1)[1]
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
+
+        def on_request(req):
+            url = req.url
+            if not (url.startswith(("data:", "blob:", "about:")) or url.split("//", 1)[-1]
+                    .startswith(host)):
+                self.outside_requests.append(url)
+        page.on("request", on_request)
+
+
+# -------------------------------------------------------------------------------------- helpers
+
+def wait_for_app_run(page, timeout: float = RUN_TIMEOUT_MS, settle_ms: int = 300) -> None:
+    """Wait until the script run started by the last interaction has finished.
+
+    A rerun starts a moment after the interaction, so first let it start (settle_ms), then wait
+    for a connected, idle app with no stale elements left on screen.
+    """
+    page.wait_for_timeout(settle_ms)
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']",
+                           timeout=timeout)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
+                           timeout=timeout)
+    page.wait_for_function("() => document.querySelectorAll(\"[data-stale='true']\").length === 0",
+                           timeout=timeout)
+
+
+def open_app(page, path: str = "/") -> None:
+    page.goto(path)
+    wait_for_app_run(page, settle_ms=0)
+
+
+def key(page, widget_key: str):
+    """The element container of the widget (or st.container) with key `widget_key`."""
+    return page.locator(f".st-key-{widget_key}")
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot to tests/browser/screenshots/<name>.png.
+
+    Streamlit scrolls inside its main section, not the document, so grow the viewport to the
+    content's height for the shot, then restore it.
+    """
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    height = page.evaluate("""() => Math.max(
+        ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stSidebarContent"],'
+            + ' [data-testid="stAppScrollToBottomContainer"]')].map(e => e.scrollHeight),
+        window.innerHeight)""")
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 8000)})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+    return path
+
+
+def copy_config_to(tmp: Path) -> None:
+    """Give a scratch app directory the repository's .streamlit/config.toml."""
+    (tmp / ".streamlit").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / ".streamlit" / "config.toml", tmp / ".streamlit" / "config.toml")
+
+
+MEASUREMENTS = SCREENSHOTS / "measurements.json"
+
+
+def record(name: str, value) -> None:
+    """Keep a measured number in tests/browser/screenshots/measurements.json (for the docs)."""
+    import json
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    data = json.loads(MEASUREMENTS.read_text()) if MEASUREMENTS.exists() else {}
+    data[name] = value
+    MEASUREMENTS.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    print(f"[measured] {name} = {value}")
+
+
+def launch_browser(pw):
+    """Debian's chromium, headless, with the flags the issue asks for."""
+    return pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
