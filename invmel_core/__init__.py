@@ -1,6 +1,8 @@
 """invmel_core: mel scales, filterbanks and inverse-mel solvers, with no UI."""
 
 from .errors import InputError
+from .audio import (griffinlim, load_audio, load_melspec, match_loudness, mel_spectrogram,
+                    spectrogram, to_wav_bytes)
 from .filterbank import (BandedFilterbank, EmptyFilterWarning, MelFilterbank, bin_frequencies,
                          filter_edges, melscale_fbanks)
 from .scales import hz_to_mel, mel_to_hz
@@ -11,4 +13,6 @@ __all__ = [
     "InputError", "BandedFilterbank", "EmptyFilterWarning", "MelFilterbank", "bin_frequencies",
     "filter_edges", "melscale_fbanks", "hz_to_mel", "mel_to_hz", "SOLVERS", "Iterate",
     "SolverOptions", "get_solver", "InverseMelScale",
+    "load_audio", "load_melspec", "spectrogram", "mel_spectrogram", "griffinlim", "to_wav_bytes",
+    "match_loudness",
 ]

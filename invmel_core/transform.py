@@ -8,6 +8,7 @@ import numpy as np
 
 from .errors import InputError
 from .filterbank import MelFilterbank, _check_number, check_mel_params
+from .limits import check_filterbank_memory, check_solve_memory
 from .solvers import Iterate, SolverOptions, get_solver
 from .validation import check_melspec
 
@@ -98,6 +99,7 @@ class InverseMelScale:
             momentum=momentum,
             seed=seed,
         )
+        check_filterbank_memory(n_stft, n_mels)  # before building it: n_stft=10**9 must not allocate
         self.fb = MelFilterbank(n_stft, f_min, f_max, n_mels, sample_rate, norm, mel_type,
                                 compat=self.solver.compat)
         self.fb.warn_if_empty()
@@ -123,6 +125,7 @@ class InverseMelScale:
         arr = check_melspec(melspec, self.n_mels)
         lead, time = arr.shape[:-2], arr.shape[-1]
         batch = arr.reshape(-1, self.n_mels, time)
+        check_solve_memory(batch.shape[0], self.n_stft, self.n_mels, time, self.solver)
         out_shape = lead + (self.n_stft, time)
         for it in self.solver.run(batch, self.fb, self.options, every):
             yield Iterate(it.step, it.loss, it.spec.reshape(out_shape), it.done, it.reason)

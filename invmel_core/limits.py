@@ -1,0 +1,180 @@
+"""Limits that keep one request from taking the whole machine: audio duration and memory.
+
+Both are read from environment variables each time they are checked, so a deployment can
+change them without touching code (see docs/limits.md):
+
+============================  ==========  ==================================================
+variable                      default     what it bounds
+============================  ==========  ==================================================
+``INVMEL_MAX_DURATION_S``     ``900``     seconds of audio :func:`~invmel_core.load_audio`
+                                          accepts (checked from the header, before decoding)
+``INVMEL_MAX_SOLVE_MB``       ``2048``    estimated peak memory in MiB of one decode, one
+                                          ``.npy`` load, or one solve
+============================  ==========  ==================================================
+
+The upload size is Streamlit's own ``server.maxUploadSize`` (``.streamlit/config.toml``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from .errors import InputError
+
+DEFAULT_MAX_DURATION_S = 900.0  # 15 minutes: a long lecture excerpt, never a 3-hour podcast
+DEFAULT_MAX_SOLVE_MB = 2048.0  # fits next to the app on a 4 GB machine
+DURATION_ENV = "INVMEL_MAX_DURATION_S"
+SOLVE_MB_ENV = "INVMEL_MAX_SOLVE_MB"
+
+# Peak bytes per element of the (batch, n_stft, time) output during a solve. Measured with
+# tracemalloc (tests/test_audio.py::test_memory_estimate_covers_measured_peak): the random
+# start builds uint64 draws and a float64 copy (~24-29 B/elem), the iterations hold x,
+# gradient, momentum and a yielded copy in float32. A solver may declare its own figure as
+# ``SolverSpec.memory_bytes_per_element``.
+BYTES_PER_ELEMENT = 40
+MIB = 2**20
+
+
+def _env_limit(variable: str, default: float) -> float:
+    raw = os.environ.get(variable)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(
+            f"environment variable {variable}={raw!r} is not a number; set it to a positive "
+            f"number or unset it for the default {default:g}"
+        ) from None
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(
+            f"environment variable {variable}={raw!r} must be a positive finite number "
+            f"(default {default:g})"
+        )
+    return value
+
+
+def max_duration_s() -> float:
+    """The audio duration cap in seconds: ``$INVMEL_MAX_DURATION_S`` or 900 (15 minutes).
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ.pop("INVMEL_MAX_DURATION_S", None) and None
+    >>> max_duration_s()
+    900.0
+    """
+    return _env_limit(DURATION_ENV, DEFAULT_MAX_DURATION_S)
+
+
+def max_solve_mb() -> float:
+    """The memory cap in MiB: ``$INVMEL_MAX_SOLVE_MB`` or 2048."""
+    return _env_limit(SOLVE_MB_ENV, DEFAULT_MAX_SOLVE_MB)
+
+
+def check_duration(seconds: float, limit: float | None = None, *, what: str = "the audio") -> None:
+    """Raise :class:`InputError` if ``seconds`` exceeds the duration cap.
+
+    ``limit`` overrides the cap (seconds); None uses :func:`max_duration_s`.
+
+    Examples
+    --------
+    >>> check_duration(60.0, limit=900)
+    >>> check_duration(3 * 3600.0, limit=900)
+    Traceback (most recent call last):
+    ...
+    invmel_core.errors.InputError: the audio lasts 3:00:00, longer than the limit of 15:00 ...
+    """
+    cap = max_duration_s() if limit is None else float(limit)
+    if seconds > cap:
+        raise InputError(
+            f"{what} lasts {format_duration(seconds)}, longer than the limit of "
+            f"{format_duration(cap)} (set by {DURATION_ENV}). Cut it to an excerpt first "
+            f"(e.g. `sox in.wav out.wav trim 0 60`), or raise {DURATION_ENV}."
+        )
+
+
+def format_duration(seconds: float) -> str:
+    """``h:mm:ss`` or ``m:ss`` (fractional seconds for anything under a minute).
+
+    >>> format_duration(5.25), format_duration(125), format_duration(3 * 3600 + 61)
+    ('5.25 s', '2:05', '3:01:01')
+    """
+    if seconds < 60:
+        return f"{seconds:.3g} s"
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def check_memory(n_bytes: float, what: str, advice: str, limit_mb: float | None = None) -> None:
+    """Raise :class:`InputError` if ``n_bytes`` exceeds the memory cap.
+
+    ``what`` names the job ("solving a (1025, 40000) spectrogram"), ``advice`` says which
+    parameter to change. ``limit_mb`` overrides the cap; None uses :func:`max_solve_mb`.
+    """
+    cap_mb = max_solve_mb() if limit_mb is None else float(limit_mb)
+    if n_bytes > cap_mb * MIB:
+        raise InputError(
+            f"{what} would need about {n_bytes / MIB:,.0f} MiB of memory, more than the limit of "
+            f"{cap_mb:,.0f} MiB (set by {SOLVE_MB_ENV}). {advice}"
+        )
+
+
+def estimate_solve_bytes(batch: int, n_stft: int, n_mels: int, time: int, solver=None) -> int:
+    """Estimated peak memory in bytes of solving a ``(batch, n_mels, time)`` mel spectrogram.
+
+    Dominated by ``bytes_per_element x batch x n_stft x time``, plus the filterbank (dense and
+    sparse, float64 at worst) and the mel input. ``solver`` is a ``SolverSpec`` or None; a
+    spec with a ``memory_bytes_per_element`` attribute overrides :data:`BYTES_PER_ELEMENT`.
+
+    Examples
+    --------
+    >>> round(estimate_solve_bytes(1, 1025, 128, 431) / 2**20, 1)  # MiB; 10 s at 22.05 kHz, hop 512
+    21.5
+    """
+    per_element = getattr(solver, "memory_bytes_per_element", None) or BYTES_PER_ELEMENT
+    spectrogram = int(batch) * int(n_stft) * int(time)
+    filterbank = int(n_stft) * int(n_mels) * 8 * 4
+    mel = int(batch) * int(n_mels) * int(time) * 4 * 3
+    return per_element * spectrogram + filterbank + mel
+
+
+def check_solve_memory(batch: int, n_stft: int, n_mels: int, time: int, solver=None,
+                       limit_mb: float | None = None) -> None:
+    """Raise :class:`InputError` before a solve whose :func:`estimate_solve_bytes` exceeds
+    the cap, saying which parameter to change.
+
+    Examples
+    --------
+    >>> check_solve_memory(1, 1025, 128, 431, limit_mb=2048)
+    >>> check_solve_memory(1, 1025, 128, 10**6, limit_mb=2048)
+    Traceback (most recent call last):
+    ...
+    invmel_core.errors.InputError: solving for a 1025 x 1000000 linear spectrogram would need ...
+    """
+    shape = f"{n_stft} x {time}" if batch == 1 else f"{batch} x {n_stft} x {time}"
+    check_memory(
+        estimate_solve_bytes(batch, n_stft, n_mels, time, solver),
+        f"solving for a {shape} linear spectrogram",
+        "Use fewer frames (a shorter excerpt, or a larger hop_length), fewer frequency bins "
+        f"(a smaller n_fft, so n_stft = n_fft // 2 + 1 shrinks), or raise {SOLVE_MB_ENV}.",
+        limit_mb,
+    )
+
+
+def check_filterbank_memory(n_stft: int, n_mels: int, limit_mb: float | None = None) -> None:
+    """Raise :class:`InputError` before building a filterbank too large for the memory cap.
+
+    Building one holds about six float64 ``(n_stft, n_mels)`` temporaries.
+
+    >>> check_filterbank_memory(1025, 128)
+    """
+    check_memory(
+        int(n_stft) * (int(n_mels) + 2) * 8 * 6,
+        f"a mel filterbank of {n_stft} x {n_mels}",
+        "Lower n_stft (a smaller n_fft) or n_mels.",
+        limit_mb,
+    )
