@@ -51,12 +51,14 @@ def _open_source(source, kind: str) -> tuple[io.IOBase, str, int]:
             raise InputError(f"cannot open {kind} file {name!r}: {exc.strerror or exc}") from None
         size = path.stat().st_size
     elif isinstance(source, (bytes, bytearray, memoryview)):
-        fp, name = io.BytesIO(bytes(source)), f"the uploaded {kind}"
+        fp, name = io.BytesIO(bytes(source)), "the uploaded file"
         size = len(fp.getbuffer())
     elif hasattr(source, "read"):
-        name = str(getattr(source, "name", "") or f"the uploaded {kind}")
+        name = str(getattr(source, "name", "") or "the uploaded file")
         try:
             seekable = bool(getattr(source, "seekable", lambda: False)())
+            if not isinstance(source.read(0), (bytes, bytearray)):
+                raise InputError(f"{name} must be opened in binary mode ('rb'), not as text")
             if seekable:  # read from the start: Streamlit re-runs reuse the same UploadedFile
                 source.seek(0)
                 fp = source
@@ -64,8 +66,6 @@ def _open_source(source, kind: str) -> tuple[io.IOBase, str, int]:
                 source.seek(0)
             else:
                 data = source.read()
-                if not isinstance(data, (bytes, bytearray)):
-                    raise InputError(f"{name} must be opened in binary mode ('rb')")
                 fp, size = io.BytesIO(bytes(data)), len(data)
         except (OSError, ValueError) as exc:
             if isinstance(exc, InputError):
@@ -146,6 +146,8 @@ def _format_bytes(n: float) -> str:
 
 def _decode_error(name: str, exc: Exception, fp) -> InputError:
     detail = str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)
+    if "does not exist" in detail:  # libsndfile's words for junk it half-took for MP3
+        detail = "unrecognised or corrupt data"
     hint = ""
     fp.seek(0)
     claim = _riff_wave_claim(fp, 1 << 62)
@@ -153,7 +155,8 @@ def _decode_error(name: str, exc: Exception, fp) -> InputError:
         hint = (f" Its WAV codec tag is 0x{claim[0]:04X}, which is not supported: "
                 "re-encode it as PCM WAV or FLAC.")
     return InputError(
-        f"could not read {name} as audio ({detail}).{hint} Supported formats: {SUPPORTED_AUDIO}."
+        f"could not read {name} as audio (libsndfile: {detail.rstrip('.')}).{hint} "
+        f"Supported formats: {SUPPORTED_AUDIO}."
     )
 
 
