@@ -1,0 +1,537 @@
+"""Every figure of the app, as matplotlib ``Figure`` objects or RGB arrays; no UI, no pyplot.
+
+Figures are built with ``matplotlib.figure.Figure`` (never pyplot's global state, so
+sessions drawing at the same time cannot interfere) and sized to be read on a projector:
+large fonts, one dB scale per figure, a colour bar for every image. Spectrograms are
+max-pooled to screen resolution before drawing (:func:`downsample_max`); the
+computation they come from stays at full resolution.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import numpy as np
+from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.figure import Figure
+
+from .errors import InputError
+from .filterbank import MelFilterbank
+from .scales import hz_to_mel, mel_to_hz
+
+FONT = 13          # base font size: readable when projected
+TITLE = 15
+SPEC_CMAP = "magma"
+ERROR_CMAP = "RdBu_r"
+DB_RANGE = 80.0    # dB shown below the peak
+ERROR_DB = 30.0    # the error map spans +-ERROR_DB
+COLOURS = {"htk": "#1f77b4", "slaney": "#d62728", "empty": "#d62728", "bins": "#555555",
+           "filter_a": "#1f77b4", "filter_b": "#2ca02c"}
+
+
+def _figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _style(ax, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None):
+    if title:
+        ax.set_title(title, fontsize=TITLE, loc="left")
+    if xlabel:
+        ax.set_xlabel(xlabel, fontsize=FONT)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=FONT)
+    ax.tick_params(labelsize=FONT - 1)
+
+
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (for ``st.image`` and downloads)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- arrays
+
+def downsample_max(array: np.ndarray, max_rows: int = 512, max_cols: int = 1000) -> np.ndarray:
+    """Max-pool a 2-D array to at most ``max_rows x max_cols`` (display only).
+
+    Max (not mean) pooling keeps short loud events and thin harmonics visible when
+    thousands of frames share one screen pixel.
+
+    Examples
+    --------
+    >>> downsample_max(np.arange(12.0).reshape(2, 6), max_cols=3)
+    array([[ 1.,  3.,  5.],
+           [ 7.,  9., 11.]])
+    """
+    a = np.asarray(array)
+    if a.ndim != 2:
+        raise InputError(f"array must be 2-D (rows, columns), got shape {a.shape}")
+    for name, limit in (("max_rows", max_rows), ("max_cols", max_cols)):
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InputError(f"{name} must be a positive integer, got {limit!r}")
+    return _pool_axis(_pool_axis(a, max_rows, 0), max_cols, 1)
+
+
+def _pool_axis(a: np.ndarray, limit: int, axis: int) -> np.ndarray:
+    n = a.shape[axis]
+    if n <= limit:
+        return a
+    factor = -(-n // limit)  # ceil
+    pad = factor * (-(-n // factor)) - n
+    if pad:
+        widths = [(0, 0), (0, 0)]
+        widths[axis] = (0, pad)
+        a = np.pad(a, widths, mode="edge")
+    shape = list(a.shape)
+    shape[axis:axis + 1] = [shape[axis] // factor, factor]
+    return a.reshape(shape).max(axis=axis + 1)
+
+
+def power_to_db(power: np.ndarray, ref: float | None = None, floor_db: float = -DB_RANGE) -> np.ndarray:
+    """``10 log10(power / ref)``, floored ``floor_db`` below 0 dB (ref: the array's peak).
+
+    Silence (all zeros) maps to ``floor_db`` everywhere instead of ``-inf`` or NaN.
+    """
+    p = np.asarray(power, dtype=np.float64)
+    if ref is None:
+        ref = float(p.max(initial=0.0))
+    if not ref > 0:
+        return np.full(p.shape, floor_db, dtype=np.float32)
+    floor = ref * 10.0 ** (floor_db / 10.0)
+    return (10.0 * np.log10(np.maximum(p, floor) / ref)).astype(np.float32)
+
+
+def spectrogram_rgb(db: np.ndarray, vmin: float = -DB_RANGE, vmax: float = 0.0,
+                    cmap: str = SPEC_CMAP, max_rows: int = 400, max_cols: int = 900) -> np.ndarray:
+    """A dB spectrogram ``(freq, time)`` as an RGB uint8 image, low frequencies at the bottom.
+
+    Cheap enough to redraw several times a second (a lookup table, no matplotlib figure):
+    the app's live view while a solver runs.
+    """
+    if not vmax > vmin:
+        raise InputError(f"vmax must be above vmin, got vmin={vmin}, vmax={vmax}")
+    small = downsample_max(np.asarray(db, dtype=np.float32), max_rows, max_cols)
+    lut = (matplotlib.colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)
+    index = np.clip((small - vmin) * (255.0 / (vmax - vmin)), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(lut[index[::-1]])
+
+
+# --------------------------------------------------------------------------- mel scales
+
+def mel_scale_figure(f_max: float = 8000.0, n_mels: int = 40, bin_spacing: float | None = None) -> Figure:
+    """HTK vs Slaney: where equal mel steps land in Hz, and how far apart filters are.
+
+    Left: each scale's mel value, normalised to 0..1 over 0..``f_max`` (a filterbank
+    spaces its filters evenly on this axis). Right: the distance in Hz between the
+    centres of neighbouring filters for ``n_mels`` filters, with the STFT bin spacing
+    (if given) drawn as a line: where filters are closer than bins, some must be empty.
+    """
+    if not f_max > 0:
+        raise InputError(f"f_max must be > 0, got {f_max!r}")
+    if isinstance(n_mels, bool) or not isinstance(n_mels, (int, np.integer)) or n_mels < 1:
+        raise InputError(f"n_mels must be a positive integer, got {n_mels!r}")
+    fig = _figure(12, 4.2)
+    left, right = fig.subplots(1, 2)
+    hz = np.linspace(0.0, f_max, 600)
+    for scale in ("htk", "slaney"):
+        mel = np.asarray(hz_to_mel(hz, scale))
+        left.plot(hz, mel / mel[-1], color=COLOURS[scale], lw=2.5, label=scale.upper() if scale == "htk" else "Slaney")
+        edges = mel_to_hz(np.linspace(0.0, mel[-1], n_mels + 2), scale)
+        centres = edges[1:-1]
+        right.plot(centres[1:], np.diff(centres), color=COLOURS[scale], lw=2.5, marker="o",
+                   ms=3, label=scale.upper() if scale == "htk" else "Slaney")
+    left.plot([0, f_max], [0, 1], color="#999999", ls=":", lw=1.5, label="linear (no mel)")
+    if f_max > 1000:
+        left.axvline(1000, color="#777777", lw=1, ls="--")
+        right.axvline(1000, color="#777777", lw=1, ls="--")
+        left.text(1000, 0.02, " 1 kHz", fontsize=FONT - 2, color="#555555")
+    if bin_spacing:
+        right.axhline(bin_spacing, color="black", lw=1.5, ls="--",
+                      label=f"STFT bin spacing ({bin_spacing:.3g} Hz)")
+    _style(left, "Hz → mel (normalised to the range)", "frequency (Hz)", "position on the mel axis")
+    _style(right, f"Filter spacing for {n_mels} mels", "filter centre (Hz)", "Hz to the next filter")
+    right.set_yscale("log")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=FONT - 2, loc="best")
+        ax.set_xlim(0, f_max)
+    return fig
+
+
+def filterbank_figure(fb: MelFilterbank, zoom_hz: float | None = None) -> Figure:
+    """The filterbank over frequency, empty filters in red, with a zoom on the lowest filters.
+
+    Top: every filter as the weights it gives the STFT bins (neighbours alternate in
+    colour). Empty filters — triangles no bin falls inside — are drawn as their ideal
+    triangle, dashed red. Bottom: the lowest ``zoom_hz`` Hz with the bins drawn as
+    vertical lines, so you can see the bins miss the narrow triangles.
+    """
+    dense = fb.dense
+    edges = fb.edges_hz
+    empty = set(int(i) for i in fb.empty)
+    band = fb.banded
+    bins = fb.bin_hz
+    if zoom_hz is None:
+        zoom_hz = _default_zoom(fb)
+    fig = _figure(12, 6.2)
+    top, bottom = fig.subplots(2, 1, height_ratios=[1.25, 1])
+    peak = float(dense.max(initial=0.0)) or 1.0
+    for ax, lo, hi in ((top, 0.0, max(float(bins[-1]), float(edges[-1]))), (bottom, 0.0, zoom_hz)):
+        lines, colours = [], []
+        for m in range(fb.n_mels):
+            if m in empty:
+                continue
+            a, b = max(int(band.starts[m]) - 1, 0), min(int(band.stops[m]) + 1, fb.n_freqs)
+            lines.append(np.column_stack([bins[a:b], dense[a:b, m]]))
+            colours.append(COLOURS["filter_a"] if m % 2 == 0 else COLOURS["filter_b"])
+        ax.add_collection(LineCollection(lines, colors=colours, linewidths=1.6))
+        if empty:
+            tri = [np.array([[edges[m], 0.0], [edges[m + 1], peak], [edges[m + 2], 0.0]]) for m in sorted(empty)]
+            ax.add_collection(PolyCollection(tri, facecolors=(0.84, 0.15, 0.16, 0.12),
+                                             edgecolors=COLOURS["empty"], linestyles="--", linewidths=1.2))
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(0, peak * 1.08)
+        ax.grid(alpha=0.25)
+    visible = bins[bins <= zoom_hz]
+    if visible.size <= 400:
+        bottom.vlines(visible, 0, peak * 1.08, colors=COLOURS["bins"], linewidths=0.6, alpha=0.5)
+    norm = "slaney-normalised (area 1)" if fb.norm == "slaney" else "peak 1"
+    title = (f"{fb.n_mels} {fb.mel_type.upper() if fb.mel_type == 'htk' else 'Slaney'} mel filters on "
+             f"{fb.n_freqs} bins, {fb.f_min:g}–{fb.f_max:g} Hz, {norm}")
+    _style(top, title, None, "weight")
+    sub = f"Zoom 0–{zoom_hz:.0f} Hz" + (", grey lines = STFT bins" if visible.size <= 400 else "")
+    if empty:
+        sub += f"; {len(empty)} empty filter(s) dashed red"
+    _style(bottom, sub, "frequency (Hz)", "weight")
+    return fig
+
+
+def ideal_peaks(fb: MelFilterbank) -> np.ndarray:
+    """Height of each filter's continuous triangle at its centre: 1, or with the Slaney norm
+    ``2 / (upper - lower)`` (unit area). The bins may all miss the peak."""
+    if fb.norm != "slaney":
+        return np.ones(fb.n_mels)
+    width = fb.edges_hz[2:] - fb.edges_hz[:-2]
+    with np.errstate(divide="ignore"):
+        return np.where(width > 0, 2.0 / width, 0.0)
+
+
+def _default_zoom(fb: MelFilterbank) -> float:
+    """Enough of the low end to show the empty filters, or the first ~12 filters."""
+    edges = fb.edges_hz
+    if fb.empty.size:
+        hz = edges[int(fb.empty.max()) + 2] * 1.15
+    else:
+        hz = edges[min(fb.n_mels + 1, 13)]
+    step = fb.bin_hz[1] - fb.bin_hz[0] if fb.n_freqs > 1 else hz
+    return float(min(max(hz, 6 * step, 50.0), edges[-1]))
+
+
+def filter_table(fb: MelFilterbank) -> dict[str, np.ndarray]:
+    """Per filter: index, lower edge, centre, upper edge (Hz), width, bins inside, empty."""
+    edges = fb.edges_hz
+    band = fb.banded
+    return {
+        "filter": np.arange(fb.n_mels),
+        "lower (Hz)": np.round(edges[:-2], 2),
+        "centre (Hz)": np.round(edges[1:-1], 2),
+        "upper (Hz)": np.round(edges[2:], 2),
+        "width (Hz)": np.round(edges[2:] - edges[:-2], 2),
+        "bins inside": (band.stops - band.starts).astype(int),
+        "empty": np.isin(np.arange(fb.n_mels), fb.empty),
+    }
+
+
+# --------------------------------------------------------------------------- spectrograms
+
+def _extent(n_rows: int, n_frames: int, hop_seconds: float, top_hz: float):
+    return (0.0, n_frames * hop_seconds, 0.0, top_hz)
+
+
+def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, sample_rate: float,
+                      hop_length: int, *, mel: np.ndarray | None = None, top_hz: float | None = None,
+                      max_cols: int = 1000) -> Figure:
+    """Original, reconstruction and their dB difference, on one dB scale with colour bars.
+
+    Both spectrograms are power ``(n_stft, time)`` and share one reference (the original's
+    peak, or the reconstruction's when there is no original), so equal colours mean
+    equal levels. With no original (a mel spectrogram was uploaded), the mel input is
+    shown instead of the original and there is no error map.
+    """
+    recon = np.asarray(reconstruction, dtype=np.float32)
+    if recon.ndim != 2:
+        raise InputError(f"reconstruction must be (n_stft, time), got shape {recon.shape}")
+    if original is not None and np.shape(original) != recon.shape:
+        raise InputError(f"original has shape {np.shape(original)}, reconstruction {recon.shape}; they must match")
+    hop_s = hop_length / float(sample_rate)
+    top = float(top_hz if top_hz is not None else sample_rate / 2)
+    ref = float(np.max(original)) if original is not None else float(recon.max(initial=0.0))
+    ref = ref if ref > 0 else 1.0
+    panels = 3 if original is not None else 2
+    fig = _figure(12, 3.0 * panels + 0.4)
+    axes = fig.subplots(panels, 1, sharex=True)
+    extent = _extent(recon.shape[0], recon.shape[1], hop_s, top)
+    kw = dict(origin="lower", aspect="auto", extent=extent, interpolation="nearest")
+    if original is not None:
+        orig_db = power_to_db(original, ref)
+        recon_db = power_to_db(recon, ref)
+        im = axes[0].imshow(downsample_max(orig_db, 512, max_cols), cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0, **kw)
+        axes[1].imshow(downsample_max(recon_db, 512, max_cols), cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0, **kw)
+        diff = recon_db - orig_db
+        # Pool |error| so the loudest mistakes survive downsampling, keep their sign.
+        shown = _signed_max_pool(diff, 512, max_cols)
+        err = axes[2].imshow(shown, cmap=ERROR_CMAP, vmin=-ERROR_DB, vmax=ERROR_DB, **kw)
+        _style(axes[0], "Original power spectrogram", None, "Hz")
+        _style(axes[1], "Reconstruction from the mel spectrogram", None, "Hz")
+        _style(axes[2], "Error: reconstruction − original (red: too loud, blue: too quiet)", "time (s)", "Hz")
+        fig.colorbar(im, ax=axes[:2], label="dB re. original peak", shrink=0.9).ax.tick_params(labelsize=FONT - 1)
+        fig.colorbar(err, ax=axes[2], label="dB difference").ax.tick_params(labelsize=FONT - 1)
+    else:
+        mel_arr = np.asarray(mel if mel is not None else np.zeros((1, recon.shape[1])), dtype=np.float32)
+        mel_db = power_to_db(mel_arr)
+        m_im = axes[0].imshow(downsample_max(mel_db, 512, max_cols), cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0,
+                              origin="lower", aspect="auto", interpolation="nearest",
+                              extent=(0.0, mel_arr.shape[1] * hop_s, 0, mel_arr.shape[0]))
+        im = axes[1].imshow(downsample_max(power_to_db(recon, ref), 512, max_cols), cmap=SPEC_CMAP,
+                            vmin=-DB_RANGE, vmax=0, **kw)
+        _style(axes[0], "Mel spectrogram (input)", None, "mel band")
+        _style(axes[1], "Reconstruction", "time (s)", "Hz")
+        fig.colorbar(m_im, ax=axes[0], label="dB re. peak").ax.tick_params(labelsize=FONT - 1)
+        fig.colorbar(im, ax=axes[1], label="dB re. peak").ax.tick_params(labelsize=FONT - 1)
+    return fig
+
+
+def _signed_max_pool(a: np.ndarray, max_rows: int, max_cols: int) -> np.ndarray:
+    """Pool keeping, in each cell, the value of largest magnitude (with its sign)."""
+    hi = downsample_max(a, max_rows, max_cols)
+    lo = -downsample_max(-a, max_rows, max_cols)
+    return np.where(np.abs(hi) >= np.abs(lo), hi, lo)
+
+
+def problem_figure(spec: np.ndarray, mel: np.ndarray, reconstruction: np.ndarray, fb: MelFilterbank,
+                   sample_rate: float, hop_length: int, max_cols: int = 800) -> Figure:
+    """The inverse mel problem in one picture: X, then M = fbᵀ·X, then the recovered X̂.
+
+    All three on one dB scale (the original's peak). The middle panel has one row per
+    mel band, so it is visibly coarser; the right panel shows what a solver can get back.
+    """
+    hop_s = hop_length / float(sample_rate)
+    ref = float(np.max(spec)) or 1.0
+    fig = _figure(14, 4.3)
+    axes = fig.subplots(1, 3)
+    n_frames = np.shape(spec)[1]
+    lin_extent = (0.0, n_frames * hop_s, 0.0, float(fb.bin_hz[-1]))
+    kw = dict(origin="lower", aspect="auto", interpolation="nearest", cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0)
+    axes[0].imshow(downsample_max(power_to_db(spec, ref), 512, max_cols), extent=lin_extent, **kw)
+    mel_ref = float(np.max(mel)) or 1.0
+    axes[1].imshow(downsample_max(power_to_db(mel, mel_ref), 512, max_cols),
+                   extent=(0.0, n_frames * hop_s, 0, fb.n_mels), **kw)
+    im = axes[2].imshow(downsample_max(power_to_db(reconstruction, ref), 512, max_cols), extent=lin_extent, **kw)
+    _style(axes[0], f"1. Spectrogram X ({fb.n_freqs} bins)", "time (s)", "Hz")
+    _style(axes[1], f"2. Mel M = fbᵀ·X ({fb.n_mels} bands)", "time (s)", "mel band")
+    _style(axes[2], "3. Solve fbᵀ·X̂ ≈ M, X̂ ≥ 0", "time (s)", "Hz")
+    fig.colorbar(im, ax=list(axes), label="dB re. peak", shrink=0.9).ax.tick_params(labelsize=FONT - 1)
+    return fig
+
+
+# --------------------------------------------------------------------------- convergence
+
+def loss_figure(steps, losses, title: str = "Loss", ylabel: str = "solver loss") -> Figure:
+    """One loss curve on a log scale (for the downloadable report)."""
+    steps, losses = np.asarray(steps), np.asarray(losses, dtype=np.float64)
+    fig = _figure(8, 3.6)
+    ax = fig.subplots()
+    positive = losses > 0
+    ax.plot(steps[positive], losses[positive], lw=2.2, color=COLOURS["htk"])
+    if positive.any():
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3, which="both")
+    _style(ax, title, "step", ylabel)
+    return fig
+
+
+def convergence_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], xlabel: str = "time (s)") -> Figure:
+    """Several solvers' relative mel residual against time, overlaid (log-log).
+
+    ``curves`` maps a label to ``(x, residual)``. A closed-form solver has one point and
+    is drawn as a marker.
+    """
+    if not curves:
+        raise InputError("curves is empty: run at least one solver")
+    fig = _figure(11, 4.6)
+    ax = fig.subplots()
+    cycle = matplotlib.colormaps["tab10"].colors
+    for i, (label, (x, y)) in enumerate(curves.items()):
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        ok = (x > 0) & (y > 0) & np.isfinite(y)
+        style = dict(color=cycle[i % len(cycle)], label=label)
+        if ok.sum() <= 1:
+            ax.plot(x[ok], y[ok], marker="o", ms=10, ls="none", **style)
+        else:
+            ax.plot(x[ok], y[ok], lw=2.4, **style)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=FONT - 1)
+    _style(ax, "Convergence: relative mel residual ‖fbᵀX̂ − M‖ / ‖M‖", xlabel, "mel residual")
+    return fig
+
+
+# --------------------------------------------------------------------------- interactive charts
+# Vega-Lite specifications (plain dicts, rendered by the browser): the Mel scales page redraws
+# on every slider move, and a browser-side chart costs the server only the JSON, where a
+# matplotlib figure of the same filterbank costs several hundred milliseconds.
+
+_VL_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
+_VL_CONFIG = {"axis": {"labelFontSize": FONT, "titleFontSize": FONT + 1},
+              "legend": {"labelFontSize": FONT, "titleFontSize": FONT},
+              "title": {"fontSize": TITLE, "anchor": "start"}}
+
+
+def _r(values, digits: int = 2) -> list:
+    return np.round(np.asarray(values, dtype=np.float64), digits).tolist()
+
+
+def filterbank_chart(fb: MelFilterbank, zoom_hz: float | None = None, *, height: int = 300) -> dict:
+    """The filterbank as an interactive chart (Vega-Lite spec): drag to pan, scroll to zoom,
+    hover a filter's peak for its edges. Empty filters: their ideal triangle, dashed red.
+
+    With ``zoom_hz``, only 0..``zoom_hz`` is shown and the STFT bins are drawn as grey
+    rules, so one can see a narrow triangle fall between two bins.
+    """
+    dense, edges, band, bins = fb.dense, fb.edges_hz, fb.banded, fb.bin_hz
+    empty = set(int(i) for i in fb.empty)
+    top = float(zoom_hz) if zoom_hz is not None else float(max(bins[-1], edges[-1]))
+    peak = float(dense.max(initial=0.0)) or 1.0
+    hz, weight, filt = [], [], []
+    for m in range(fb.n_mels):
+        if m in empty or edges[m] > top:
+            continue
+        a, b = max(int(band.starts[m]) - 1, 0), min(int(band.stops[m]) + 1, fb.n_freqs)
+        hz.append(bins[a:b])
+        weight.append(dense[a:b, m])
+        filt.append(np.full(b - a, m))
+    lines = []
+    if hz:
+        lines = [{"hz": h, "weight": w, "filter": f, "parity": f % 2}
+                 for h, w, f in zip(_r(np.concatenate(hz)), _r(np.concatenate(weight), 6),
+                                    np.concatenate(filt).tolist())]
+    tips = ideal_peaks(fb)
+    triangles = [{"hz": float(x), "weight": y, "filter": m}
+                 for m in sorted(empty) if edges[m] <= top
+                 for x, y in ((edges[m], 0.0), (edges[m + 1], float(min(tips[m], peak))), (edges[m + 2], 0.0))]
+    heights, argmax = dense.max(axis=0), dense.argmax(axis=0)
+    # One dot per filter on its highest bin (at the ideal centre for an empty filter), for the tooltip.
+    peaks = [{"filter": m, "hz": round(float(edges[m + 1] if m in empty else bins[argmax[m]]), 2),
+              "centre": round(float(edges[m + 1]), 2), "lower": round(float(edges[m]), 2),
+              "upper": round(float(edges[m + 2]), 2), "weight": 0.0 if m in empty else float(heights[m]),
+              "bins": int(band.stops[m] - band.starts[m]), "empty": m in empty}
+             for m in range(fb.n_mels) if edges[m + 1] <= top]
+    x = {"field": "hz", "type": "quantitative", "title": "frequency (Hz)", "scale": {"domain": [0, top]}}
+    y = {"field": "weight", "type": "quantitative", "title": "weight", "scale": {"domain": [0, peak * 1.08]}}
+    layers = [
+        {"data": {"values": lines}, "mark": {"type": "line", "strokeWidth": 1.6, "clip": True,
+                                              "point": zoom_hz is not None},
+         "encoding": {"x": x, "y": y, "detail": {"field": "filter"},
+                      "color": {"field": "parity", "type": "nominal", "legend": None,
+                                "scale": {"domain": [0, 1], "range": [COLOURS["filter_a"], COLOURS["filter_b"]]}}}},
+        {"data": {"values": peaks}, "mark": {"type": "point", "filled": True, "size": 30, "clip": True},
+         "encoding": {"x": x, "y": y,
+                      "color": {"condition": {"test": "datum.empty", "value": COLOURS["empty"]}, "value": "#333333"},
+                      "tooltip": [{"field": "filter", "type": "quantitative"},
+                                  {"field": "lower", "title": "lower edge (Hz)", "type": "quantitative"},
+                                  {"field": "centre", "title": "centre (Hz)", "type": "quantitative"},
+                                  {"field": "upper", "title": "upper edge (Hz)", "type": "quantitative"},
+                                  {"field": "bins", "title": "bins inside", "type": "quantitative"}]}},
+    ]
+    if triangles:
+        layers.insert(1, {"data": {"values": triangles},
+                          "mark": {"type": "line", "strokeDash": [5, 3], "color": COLOURS["empty"], "clip": True},
+                          "encoding": {"x": x, "y": y, "detail": {"field": "filter"}}})
+    if zoom_hz is not None:
+        # The ideal triangles, faint, under the bins' actual weights: the gap between the two
+        # is what sampling the spectrum at the bins does to each filter.
+        ideal = [{"hz": round(float(xx), 2), "weight": yy, "filter": m}
+                 for m in range(fb.n_mels) if m not in empty and edges[m] <= top
+                 for xx, yy in ((edges[m], 0.0), (edges[m + 1], float(tips[m])),
+                                (edges[m + 2], 0.0))]
+        layers.insert(0, {"data": {"values": ideal},
+                          "mark": {"type": "line", "color": "#bbbbbb", "strokeWidth": 1, "clip": True},
+                          "encoding": {"x": x, "y": y, "detail": {"field": "filter"}}})
+        visible = bins[bins <= top]
+        if visible.size <= 400:
+            layers.insert(0, {"data": {"values": [{"hz": v} for v in _r(visible)]},
+                              "mark": {"type": "rule", "color": "#999999", "strokeWidth": 0.8, "opacity": 0.6},
+                              "encoding": {"x": x}})
+    else:
+        layers[0]["params"] = [{"name": "zoom", "select": "interval", "bind": "scales"}]
+    return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "layer": layers, "config": _VL_CONFIG}
+
+
+def mel_curve_chart(f_max: float, *, height: int = 280) -> dict:
+    """Hz -> mel for HTK and Slaney (each normalised to 0..1 over 0..``f_max``), and the
+    straight line a linear scale would give, as a Vega-Lite spec."""
+    if not f_max > 0:
+        raise InputError(f"f_max must be > 0, got {f_max!r}")
+    hz = np.linspace(0.0, f_max, 200)
+    rows = []
+    for scale, label in (("htk", "HTK"), ("slaney", "Slaney")):
+        mel = np.asarray(hz_to_mel(hz, scale))
+        rows += [{"hz": h, "position": p, "scale": label} for h, p in zip(_r(hz, 1), _r(mel / mel[-1], 4))]
+    rows += [{"hz": 0.0, "position": 0.0, "scale": "linear"}, {"hz": float(f_max), "position": 1.0, "scale": "linear"}]
+    return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG,
+            "title": "Where equal mel steps land in Hz", "data": {"values": rows},
+            "mark": {"type": "line", "strokeWidth": 2.5},
+            "encoding": {"x": {"field": "hz", "type": "quantitative", "title": "frequency (Hz)",
+                               "scale": {"domain": [0, float(f_max)], "nice": False}},
+                         "y": {"field": "position", "type": "quantitative", "title": "position on the mel axis (0–1)"},
+                         "color": {"field": "scale", "type": "nominal", "title": None,
+                                   "scale": {"domain": ["HTK", "Slaney", "linear"],
+                                             "range": [COLOURS["htk"], COLOURS["slaney"], "#aaaaaa"]}},
+                         "strokeDash": {"condition": {"test": "datum.scale === 'linear'", "value": [3, 3]},
+                                        "value": [1, 0]},
+                         "tooltip": [{"field": "scale"}, {"field": "hz", "title": "Hz"},
+                                     {"field": "position", "format": ".3f"}]}}
+
+
+def filter_spacing_chart(f_min: float, f_max: float, n_mels: int, bin_spacing: float, *, height: int = 280) -> dict:
+    """Hz between neighbouring filter centres, HTK vs Slaney, against the STFT bin spacing
+    (log scale). Where a curve dips below the bin spacing, filters can fall between bins."""
+    rows = []
+    for scale, label in (("htk", "HTK"), ("slaney", "Slaney")):
+        lo, hi = hz_to_mel(f_min, scale), hz_to_mel(f_max, scale)
+        centres = np.asarray(mel_to_hz(np.linspace(lo, hi, n_mels + 2), scale))[1:-1]
+        if centres.size > 1:
+            rows += [{"hz": c, "spacing": d, "scale": label}
+                     for c, d in zip(_r(centres[1:], 1), _r(np.diff(centres), 3))]
+    return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG,
+            "title": f"Filter spacing for {n_mels} mels vs bin spacing",
+            "layer": [
+                {"data": {"values": rows}, "mark": {"type": "line", "strokeWidth": 2.5, "point": {"size": 12}},
+                 "encoding": {"x": {"field": "hz", "type": "quantitative", "title": "filter centre (Hz)"},
+                              "y": {"field": "spacing", "type": "quantitative", "title": "Hz to the next filter",
+                                    "scale": {"type": "log"}},
+                              "color": {"field": "scale", "type": "nominal", "title": None,
+                                        "scale": {"domain": ["HTK", "Slaney"], "range": [COLOURS["htk"], COLOURS["slaney"]]}},
+                              "tooltip": [{"field": "scale"}, {"field": "hz", "title": "centre (Hz)"},
+                                          {"field": "spacing", "title": "spacing (Hz)"}]}},
+                {"data": {"values": [{"spacing": float(bin_spacing), "label": f"bin spacing {bin_spacing:.3g} Hz"}]},
+                 "mark": {"type": "rule", "strokeDash": [6, 4], "color": "black", "strokeWidth": 1.5},
+                 "encoding": {"y": {"field": "spacing", "type": "quantitative"},
+                              "tooltip": [{"field": "label", "title": "STFT"}]}},
+            ]}
+
+
+def loss_chart(steps, losses, *, height: int = 260, title: str = "Loss (log scale)") -> dict:
+    """A loss curve on a log axis as a Vega-Lite spec: cheap to redraw while a solver runs."""
+    steps, losses = np.asarray(steps), np.asarray(losses, dtype=np.float64)
+    keep = np.isfinite(losses) & (losses > 0)
+    rows = [{"step": int(s), "loss": float(v)} for s, v in zip(steps[keep], losses[keep])]
+    return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG, "title": title,
+            "data": {"values": rows}, "mark": {"type": "line", "strokeWidth": 2.2, "point": len(rows) < 3},
+            "encoding": {"x": {"field": "step", "type": "quantitative", "title": "step"},
+                         "y": {"field": "loss", "type": "quantitative", "title": "solver loss",
+                               "scale": {"type": "log"}},
+                         "tooltip": [{"field": "step"}, {"field": "loss", "format": ".4g"}]}}

@@ -1,0 +1,270 @@
+"""The settings a view of the app is made of, validated, with URL and JSON round trips.
+
+One :class:`Settings` object describes an inversion completely: the STFT (sample rate,
+n_fft, hop), the mel filterbank and the solver. The app keeps one per session, puts the
+non-default fields in the URL so a link reproduces a view, exports it as ``.json`` and
+turns it into code (:mod:`invmel_core.codegen`). Values that come from outside (a URL, a
+file) go through :meth:`Settings.from_mapping`, which never raises: a bad value falls back
+to its default and a plain-language notice says so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from .errors import InputError
+from .filterbank import MelFilterbank, check_mel_params, check_norm
+from .scales import check_mel_type
+from .solvers import SOLVERS
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+# The bundled samples (see assets/README.md): name -> (file, what it is).
+SAMPLES = {
+    "speech_short": ("speech_short.wav", "Speech, 4.2 s (espeak-ng, British English)"),
+    "speech_10s": ("speech_10s.wav", "Speech, 10 s (espeak-ng, US English)"),
+    "chirp": ("chirp.wav", "Sine sweep 100 Hz → 8 kHz, 3 s"),
+    "chord": ("chord.wav", "Plucked C major chord, 3 s"),
+}
+
+# Solvers the app prefers as its default, best first; the first one registered wins.
+PREFERRED_SOLVERS = ("nnls", "lstsq", "sgd")
+
+
+def sample_path(name: str) -> Path:
+    """Path of a bundled sample; raises :class:`InputError` for an unknown name."""
+    if name not in SAMPLES:
+        raise InputError(f"sample must be one of {sorted(SAMPLES)}, got {name!r}")
+    return ASSETS / SAMPLES[name][0]
+
+
+def default_solver() -> str:
+    """The solver the app recommends: the project's NNLS once registered."""
+    for name in PREFERRED_SOLVERS:
+        if name in SOLVERS:
+            return name
+    return next(iter(SOLVERS))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that decides an inversion (frozen and hashable, so it can key caches).
+
+    ``hop_length=None`` means ``n_fft // 4``; ``f_max=None`` means Nyquist
+    (``sample_rate // 2``, as torchaudio and MindSpore); ``seed`` is the random start of
+    the solvers that have one. Construct with :meth:`checked` to validate.
+    """
+
+    sample_rate: int = 22050
+    n_fft: int = 2048
+    hop_length: int | None = None
+    n_mels: int = 128
+    f_min: float = 0.0
+    f_max: float | None = None
+    norm: str | None = None
+    mel_type: str = "htk"
+    solver: str = field(default_factory=default_solver)
+    max_iter: int = 1000
+    tolerance_loss: float = 1e-5
+    tolerance_change: float = 1e-8
+    lr: float = 0.1
+    momentum: float = 0.9
+    seed: int = 0
+    sample: str = "speech_short"
+
+    def __post_init__(self):
+        # Fields that are fine alone may not fit together (f_min >= f_max).
+        check_mel_params(self.n_stft, self.f_min, self.f_max, self.n_mels, self.sample_rate,
+                         n_freqs_name="n_stft")
+
+    @classmethod
+    def checked(cls, **values) -> "Settings":
+        """Build and validate; raises :class:`InputError` naming the first bad field."""
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise InputError(f"unknown settings {unknown}; allowed: {[f.name for f in fields(cls)]}")
+        merged = {**asdict(cls()), **values}
+        return cls(**{name: _FIELD_CHECKS[name](value, merged) for name, value in merged.items()})
+
+    @property
+    def n_stft(self) -> int:
+        """STFT bins, ``n_fft // 2 + 1``."""
+        return self.n_fft // 2 + 1
+
+    @property
+    def hop(self) -> int:
+        """The hop length in samples (``hop_length`` or ``n_fft // 4``)."""
+        return self.hop_length if self.hop_length is not None else max(1, self.n_fft // 4)
+
+    @property
+    def nyquist(self) -> float:
+        """``f_max`` as the frameworks resolve ``None``: ``sample_rate // 2``."""
+        return float(self.f_max) if self.f_max is not None else float(self.sample_rate // 2)
+
+    def filterbank(self, compat: str | None = None) -> MelFilterbank:
+        """The mel filterbank, on the grid of ``compat`` (default: the solver's own)."""
+        compat = compat or SOLVERS[self.solver].compat
+        return MelFilterbank(self.n_stft, self.f_min, self.f_max, self.n_mels, self.sample_rate,
+                             self.norm, self.mel_type, compat)
+
+    def transform_kwargs(self) -> dict:
+        """Keyword arguments of :class:`~invmel_core.InverseMelScale` for these settings."""
+        return dict(n_stft=self.n_stft, n_mels=self.n_mels, sample_rate=self.sample_rate,
+                    f_min=self.f_min, f_max=self.f_max, max_iter=self.max_iter,
+                    tolerance_loss=self.tolerance_loss, tolerance_change=self.tolerance_change,
+                    sgdargs={"lr": self.lr, "momentum": self.momentum}, norm=self.norm,
+                    mel_type=self.mel_type, solver=self.solver, seed=self.seed)
+
+    def to_query(self) -> dict[str, str]:
+        """The fields that differ from the defaults, as URL query strings."""
+        default = Settings.checked()
+        return {f.name: _to_text(getattr(self, f.name)) for f in fields(self)
+                if getattr(self, f.name) != getattr(default, f.name)}
+
+    def to_json(self) -> str:
+        """All fields (and the derived n_stft and hop) as indented JSON."""
+        return json.dumps({**asdict(self), "n_stft": self.n_stft, "hop": self.hop}, indent=2)
+
+    @classmethod
+    def from_mapping(cls, values, base: "Settings | None" = None) -> tuple["Settings", list[str]]:
+        """Settings from untrusted strings or values (URL query, JSON), never raising.
+
+        Unknown keys are ignored. A value that does not parse or is out of range keeps
+        ``base``'s value (default: the defaults) and adds a notice naming it; so does a
+        combination that does not fit together (e.g. ``f_min >= f_max``).
+
+        Returns
+        -------
+        (Settings, list of str)
+            The settings and the notices, in field order.
+        """
+        current = asdict(base or cls.checked())
+        notices = []
+        for f in fields(cls):
+            if f.name not in values:
+                continue
+            raw = values[f.name]
+            if isinstance(raw, (list, tuple)):  # repeated URL keys: the last one wins
+                raw = raw[-1] if raw else ""
+            try:
+                current[f.name] = _FIELD_CHECKS[f.name](_from_text(f.name, raw), current)
+            except (InputError, ValueError, TypeError) as exc:
+                notices.append(f"Ignored {f.name}={raw!r} from the link: {_reason(exc)}. "
+                               f"Using {_to_text(current[f.name]) or 'the default'}.")
+        try:
+            return cls.checked(**current), notices
+        except InputError as exc:  # fields valid alone but not together
+            fallback = base or cls.checked()
+            notices.append(f"Ignored the mel range from the link: {exc}. Using f_min="
+                           f"{fallback.f_min:g}, f_max={_to_text(fallback.f_max) or 'Nyquist'}.")
+            current.update(f_min=fallback.f_min, f_max=fallback.f_max)
+            try:
+                return cls.checked(**current), notices
+            except InputError as exc2:
+                notices.append(f"Ignored the settings from the link ({exc2}); using the defaults.")
+                return cls.checked(), notices
+
+    def replace(self, **changes) -> "Settings":
+        """A validated copy with some fields changed."""
+        return Settings.checked(**{**asdict(self), **changes})
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    return text[0].lower() + text[1:] if text else type(exc).__name__
+
+
+def _to_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def _from_text(name: str, raw):
+    """Turn a URL string into the field's type; non-strings pass through."""
+    if not isinstance(raw, str):
+        return raw
+    text = raw.strip()
+    if name in ("hop_length", "f_max", "norm") and text.lower() in ("", "none", "null"):
+        return None
+    if name in _INT_FIELDS or name in _FLOAT_FIELDS:
+        try:
+            number = float(text)
+        except ValueError:
+            raise InputError(f"{name} must be a number, got {raw!r}") from None
+        if name in _INT_FIELDS:
+            if not number.is_integer():
+                raise InputError(f"{name} must be an integer, got {raw!r}")
+            return int(number)
+        return number
+    return text
+
+
+_INT_FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "max_iter", "seed")
+_FLOAT_FIELDS = ("f_min", "f_max", "tolerance_loss", "tolerance_change", "lr", "momentum")
+
+
+def _int_in(name, low, high):
+    def check(value, _all):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+            raise InputError(f"{name} must be an integer, got {value!r}")
+        if not low <= value <= high:
+            raise InputError(f"{name} must be between {low} and {high}, got {value!r}")
+        return int(value)
+    return check
+
+
+def _float_at_least(name, low, high=math.inf):
+    def check(value, _all):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InputError(f"{name} must be a finite number, got {value!r}")
+        if not low <= value <= high:
+            raise InputError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
+        return float(value)
+    return check
+
+
+def _check_hop(value, _all):
+    return None if value is None else _int_in("hop_length", 1, 65536)(value, _all)
+
+
+def _check_f_max(value, _all):
+    return None if value is None else _float_at_least("f_max", 0.0, 1e6)(value, _all)
+
+
+def _check_solver(value, _all):
+    if value in ("", None):
+        return default_solver()
+    if value not in SOLVERS:
+        raise InputError(f"solver must be one of {sorted(SOLVERS)}, got {value!r}")
+    return value
+
+
+def _check_sample(value, _all):
+    sample_path(value)
+    return value
+
+
+_FIELD_CHECKS = {
+    "sample_rate": _int_in("sample_rate", 1000, 384000),
+    "n_fft": _int_in("n_fft", 2, 65536),
+    "hop_length": _check_hop,
+    "n_mels": _int_in("n_mels", 1, 1024),
+    "f_min": _float_at_least("f_min", 0.0, 1e6),
+    "f_max": _check_f_max,
+    "norm": lambda v, _all: check_norm(v),
+    "mel_type": lambda v, _all: check_mel_type(v),
+    "solver": _check_solver,
+    "max_iter": _int_in("max_iter", 1, 10_000_000),
+    "tolerance_loss": _float_at_least("tolerance_loss", 0.0),
+    "tolerance_change": _float_at_least("tolerance_change", 0.0),
+    "lr": _float_at_least("lr", 0.0, 1e6),
+    "momentum": _float_at_least("momentum", 0.0, 1e6),
+    "seed": _int_in("seed", 0, 2**32 - 1),
+    "sample": _check_sample,
+}

@@ -1,0 +1,38 @@
+"""Home: the inverse mel problem in one picture and three sentences, and a ready demo.
+
+Keys: containers home_figure, home_demo; page links to the other pages.
+"""
+
+import streamlit as st
+
+from pages import _ui as ui
+
+ui.require_app()
+
+st.title("invmel — the inverse mel scale, explored")
+st.markdown(
+    "A **mel spectrogram** squeezes a spectrogram's hundreds of frequency bins into a few dozen "
+    "mel bands, each a weighted sum of the bins under one triangular filter.  \n"
+    "**Inverting** it means finding a spectrogram X̂ ≥ 0 whose mel bands match — "
+    "solving fbᵀ·X̂ ≈ M, as torchaudio's and MindSpore's `InverseMelScale` and librosa's "
+    "`mel_to_stft` do.  \n"
+    "There are far more unknowns than equations, so the answer is **never the original**: "
+    "the detail inside each band is gone, and every solver fills it in its own way.")
+
+demo = ui.home_demo(ui.default_solver())
+with st.container(key="home_figure"):
+    st.image(demo.png, width="stretch")
+st.caption(
+    f"{demo.caption} Compare panels 1 and 3: the broad shape comes back, but inside each mel band the "
+    "fine harmonic lines are smeared, and more so at high frequencies where the bands are wide.")
+
+with st.container(key="home_demo"):
+    left, right = st.columns(2)
+    left.markdown("**Original**")
+    left.audio(demo.original_wav, format="audio/wav")
+    right.markdown(f"**Reconstruction** (from the mel spectrogram, phase by Griffin-Lim)")
+    right.audio(demo.reconstructed_wav, format="audio/wav")
+
+st.subheader("Explore")
+cols = st.columns(4)  # noqa
+cols[0].page_link("pages/mel_scales.py", label="Mel scales: what a filterbank is", icon=":material/straighten:")

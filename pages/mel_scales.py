@@ -1,0 +1,102 @@
+"""Mel scales: Hz <-> mel for HTK and Slaney, the filterbank, empty filters, frameworks' grids.
+
+Keys: sample_rate, n_fft, hop_length, n_mels, f_min, f_max, mel_type, norm (sidebar);
+containers mel_curves, filter_spacing, filterbank_chart, filterbank_zoom, grid_table,
+filter_table; download button dl_filterbank_png.
+"""
+
+import numpy as np
+import streamlit as st
+
+from invmel_core import bin_frequencies, plots
+from pages import _ui as ui
+
+ui.require_app()
+
+settings, fb = ui.signal_sidebar()
+
+st.title("Mel scales and filterbanks")
+st.markdown(
+    "A mel spectrogram is a linear spectrogram seen through a bank of triangular filters, spaced "
+    "evenly on the **mel scale** — a frequency axis that, like our ear, has fine steps at low "
+    "frequencies and coarse ones at high frequencies. Change the settings in the sidebar and watch.")
+
+# ---------------------------------------------------------------- 1. the two scales
+st.header("1. Hz ↔ mel: HTK and Slaney")
+left, right = st.columns(2)
+with left:
+    st.markdown("**HTK** (torchaudio's and MindSpore's default) is logarithmic everywhere:")
+    st.latex(r"m = 2595 \, \log_{10}\!\left(1 + \frac{f}{700}\right)")
+with right:
+    st.markdown("**Slaney** (librosa's default) is linear below 1 kHz and logarithmic above:")
+    st.latex(r"m = \begin{cases} \dfrac{3f}{200} & f < 1000 \\[4pt]"
+             r" 15 + \dfrac{27 \ln(f/1000)}{\ln 6.4} & f \ge 1000 \end{cases}")
+spacing = float(settings.sample_rate) / settings.n_fft
+top = settings.nyquist
+left, right = st.columns(2)
+with left.container(key="mel_curves"):
+    st.vega_lite_chart(plots.mel_curve_chart(top), width="stretch")
+with right.container(key="filter_spacing"):
+    st.vega_lite_chart(plots.filter_spacing_chart(settings.f_min, top, settings.n_mels, spacing), width="stretch")
+st.caption(
+    "What to look for: above 1 kHz the two scales have nearly the same shape, so they differ mostly "
+    "**below 1 kHz**: Slaney is a straight line there (filters equally spaced in Hz), while HTK keeps "
+    "curving (filters packed closer at the very bottom). On the right, where a curve drops below the "
+    "dashed STFT bin spacing, neighbouring filters are closer together than the bins — some triangles "
+    "then fall between two bins and come out empty.")
+
+# ---------------------------------------------------------------- 2. the filterbank
+st.header("2. The filterbank")
+st.markdown(
+    f"**{settings.n_mels} {'HTK' if settings.mel_type == 'htk' else 'Slaney'} filters** from "
+    f"{settings.f_min:g} to {top:g} Hz on **{fb.n_freqs} STFT bins** ({spacing:.3g} Hz apart), "
+    f"{'each normalised to unit area (Slaney norm), so narrow filters are tall' if settings.norm == 'slaney' else 'each with peak 1'}. "
+    "Drag to pan, scroll to zoom, hover a dot for a filter's edges.")
+ui.empty_filter_warning(fb)
+with st.container(key="filterbank_chart"):
+    st.vega_lite_chart(plots.filterbank_chart(fb), width="stretch")
+zoom = plots._default_zoom(fb)
+with st.container(key="filterbank_zoom"):
+    st.vega_lite_chart(plots.filterbank_chart(fb, zoom_hz=zoom, height=220), width="stretch")
+st.caption(
+    f"Zoom on 0–{zoom:.0f} Hz. Grey vertical lines are the STFT bins, faint grey triangles the ideal filters, "
+    "coloured dots the weights the bins actually get. A filter only 'sees' the bins under its "
+    "triangle: the mel value of filter m is the sum of those bins' power, weighted by the triangle. "
+    "Everything a solver will ever know about the spectrum is these weighted sums — so the detail "
+    "inside one triangle is lost, and a triangle with no bin under it (dashed red) measures nothing.")
+st.download_button("Download the filterbank figure (PNG)", key="dl_filterbank_png", file_name="filterbank.png",
+                   mime="image/png", on_click="ignore",
+                   data=lambda: plots.figure_png(plots.filterbank_figure(fb)))
+
+# ---------------------------------------------------------------- 3. frequency grids
+st.header("3. Where the frameworks put the bins")
+grids = {name: bin_frequencies(fb.n_freqs, settings.sample_rate, name)
+         for name in ("torchaudio", "mindspore", "librosa")}
+differ = float(np.abs(grids["torchaudio"] - grids["mindspore"]).max())
+with st.container(key="grid_table"):
+    st.table({
+        "framework": ["torchaudio", "MindSpore", "librosa"],
+        "bin frequencies": ["linspace(0, sample_rate // 2, n_stft)", "linspace(0, sample_rate / 2, n_stft)",
+                            "rfftfreq(n_fft, 1 / sr) = linspace(0, sr / 2, n_stft)"],
+        "top bin (Hz)": [f"{grids[k][-1]:g}" for k in ("torchaudio", "mindspore", "librosa")],
+        "default scale, norm": ["htk, None", "HTK, NONE", "Slaney (htk=False), 'slaney'"],
+    })
+if differ:
+    fb_other = ui.filterbank(settings, "mindspore" if fb.compat == "torchaudio" else "torchaudio")
+    gap = float(np.abs(fb.dense.astype(np.float64) - fb_other.dense).max())
+    st.info(f"At an odd sample rate ({settings.sample_rate} Hz) torchaudio's integer division puts its top bin "
+            f"{differ:g} Hz lower, and every bin shifts a little: the filterbanks differ by up to {gap:.2g} "
+            "(absolute weight). Small, but enough that results do not match bit for bit.", icon="🔍")
+else:
+    st.caption(f"At {settings.sample_rate} Hz (an even rate) the three grids are identical; they differ only at "
+               "odd sample rates such as 11025 Hz, where torchaudio computes sample_rate // 2. The defaults, "
+               "though, differ: porting from torchaudio to librosa, pass htk=True and norm=None.")
+
+# ---------------------------------------------------------------- 4. readout
+st.header("4. Every filter")
+with st.container(key="filter_table"):
+    st.dataframe(plots.filter_table(fb), hide_index=True, height=300, width="stretch")
+st.caption("Edges are the corners of each triangle: filter m rises from its lower edge, peaks at its centre "
+           "and falls to zero at its upper edge, which is the next filter's centre.")
+
+ui.sync_url(settings)
