@@ -44,12 +44,27 @@ def browser():
         b.close()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def page(browser, server):
-    """A fresh browser context (own cookies, own Streamlit session) and page."""
+def page(request, browser, server):
+    """A fresh browser context (own cookies, own Streamlit session) and page.
+
+    When the test fails, the end of the server's log (where the app's tracebacks go, since the
+    browser only gets a redacted message) is printed with the failure.
+    """
     context = browser.new_context(viewport=VIEWPORT, base_url=server.url)
     context.set_default_timeout(RUN_TIMEOUT_MS)
     pg = context.new_page()
     pg.watch = PageWatch(pg, server.url)
+    log_start = len(server.log())
     yield pg
     context.close()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(f"--- streamlit log during the test ---\n{server.log()[log_start:][-6000:]}")

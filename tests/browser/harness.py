@@ -261,3 +261,35 @@ def record(name: str, value) -> None:
 def launch_browser(pw):
     """Debian's chromium, headless, with the flags the issue asks for."""
     return pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+NAV_LINKS = "[data-testid='stSidebarNavLink'], [data-testid='stTopNavLink']"
+
+
+def page_links(page) -> list[tuple[str, str]]:
+    """(label, href) of every page in the app's navigation (sidebar or top), in order."""
+    links = page.locator(NAV_LINKS)
+    out = []
+    for i in range(links.count()):
+        link = links.nth(i)
+        # The link text is preceded by its icon (material icons render as their name).
+        lines = [line.strip() for line in link.inner_text().splitlines() if line.strip()]
+        out.append((lines[-1] if lines else "", link.get_attribute("href")))
+    return out
+
+
+def visible_errors(page) -> list[str]:
+    """Texts of uncaught-exception boxes on screen (st.exception / script errors)."""
+    return page.locator("[data-testid='stException']").all_inner_texts()
+
+
+# --- the same waiting for playwright's async API (the many-users test drives 8 sessions at once)
+
+async def async_wait_for_app_run(page, timeout: float = RUN_TIMEOUT_MS, settle_ms: int = 300):
+    await page.wait_for_timeout(settle_ms)
+    await page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']",
+                                 timeout=timeout)
+    await page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
+                                 timeout=timeout)
+    await page.wait_for_function(
+        "() => document.querySelectorAll(\"[data-stale='true']\").length === 0", timeout=timeout)

@@ -1,0 +1,71 @@
+"""The Mel scales page in a real browser: settings drive the text and charts, bad settings show an
+error next to the widgets and the page keeps its last good view, the figure downloads as a PNG."""
+
+import re
+
+from browser.harness import key, open_app, screenshot, visible_errors, wait_for_app_run
+
+
+def set_number(page, widget_key: str, value) -> None:
+    box = key(page, widget_key).locator("input")
+    box.fill(str(value))
+    box.press("Enter")
+    wait_for_app_run(page)
+
+
+def main_text(page) -> str:
+    return page.locator("[data-testid='stMain']").inner_text()
+
+
+def test_settings_from_the_link_and_the_widgets(page):
+    open_app(page, "/mel_scales?n_mels=40")
+    assert "40 HTK filters" in main_text(page)
+    assert key(page, "n_mels").get_by_text("40").count() >= 1
+    # Slaney scale, from the radio in the sidebar: text, URL and filter table follow.
+    key(page, "mel_type").get_by_text("Slaney", exact=True).click()
+    wait_for_app_run(page)
+    assert "40 Slaney filters" in main_text(page)
+    page.wait_for_url(re.compile(r"mel_type=slaney"))
+    assert "n_mels=40" in page.url
+    # Vega-Lite charts were drawn (a canvas or svg inside each chart container).
+    for chart in ("mel_curves", "filter_spacing", "filterbank_chart", "filterbank_zoom"):
+        key(page, chart).locator("canvas, svg").first.wait_for(state="visible")
+    assert visible_errors(page) == []
+    screenshot(page, "mel_scales_slaney_40")
+
+
+def test_empty_filters_are_explained(page):
+    open_app(page, "/mel_scales?n_fft=256&n_mels=128")
+    warning = page.locator("[data-testid='stAlert']").filter(has_text="mel filters are empty")
+    warning.wait_for(state="visible")
+    assert "Lower n_mels, raise f_min or raise n_fft" in warning.inner_text()
+    screenshot(page, "mel_scales_empty_filters")
+
+
+def test_bad_settings_show_an_error_and_keep_the_last_good_view(page):
+    open_app(page, "/mel_scales?n_mels=40")
+    assert "40 HTK filters from 0 to 11025 Hz" in main_text(page)
+    set_number(page, "f_max", 4000)
+    assert "40 HTK filters from 0 to 4000 Hz" in main_text(page)
+    set_number(page, "f_min", 6000)                # f_min > f_max: not a filterbank
+    sidebar = page.locator("[data-testid='stSidebar']")
+    error = sidebar.locator("[data-testid='stAlert']")
+    error.first.wait_for(state="visible")
+    assert re.search(r"f_min|f_max", error.first.inner_text()), error.first.inner_text()
+    # The page still shows the last good filterbank, and no exception.
+    assert "40 HTK filters from 0 to 4000 Hz" in main_text(page)
+    assert visible_errors(page) == []
+    screenshot(page, "mel_scales_error_shown")
+    # Fixing the input clears the error and the page follows again.
+    set_number(page, "f_min", 100)
+    assert sidebar.locator("[data-testid='stAlert']").count() == 0
+    assert "40 HTK filters from 100 to 4000 Hz" in main_text(page)
+
+
+def test_filterbank_figure_downloads_as_png(page):
+    open_app(page, "/mel_scales?n_mels=40")
+    with page.expect_download() as info:
+        key(page, "dl_filterbank_png").locator("button").click()
+    data = open(info.value.path(), "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    assert info.value.suggested_filename == "filterbank.png"
