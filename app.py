@@ -14,6 +14,7 @@ ui.start_run()
 page = st.navigation([
     st.Page("pages/home.py", title="Home", default=True),
     st.Page("pages/mel_scales.py", title="Mel scales"),
+    st.Page("pages/invert.py", title="Invert"),
 ])
 ui.url_notices()
 with ui.running_page():

@@ -13,6 +13,7 @@ from .live import LiveSolve, report_every
 from .metrics import log_spectral_distance, mel_residual, spectral_convergence
 from .settings import Settings
 from .transform import InverseMelScale
+from .validation import check_melspec
 
 # Loudness for playback when there is no original to match (a mel spectrogram was uploaded):
 # an RMS of 0.1 (-20 dBFS) is comfortably loud without clipping speech.
@@ -26,7 +27,7 @@ def start_solve(mel: np.ndarray, settings: Settings) -> tuple[InverseMelScale, L
     fit them, or a solve that would exceed the memory limit.
     """
     transform = InverseMelScale(**settings.transform_kwargs())
-    mel = np.asarray(mel)
+    mel = check_melspec(mel, settings.n_mels)  # now, not at the generator's first step
     batch = int(np.prod(mel.shape[:-2])) if mel.ndim > 2 else 1
     limits.check_solve_memory(batch, settings.n_stft, settings.n_mels, mel.shape[-1], transform.solver)
     iterates = transform.iterate(mel, every=report_every(settings.max_iter))

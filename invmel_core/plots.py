@@ -103,18 +103,23 @@ def power_to_db(power: np.ndarray, ref: float | None = None, floor_db: float = -
     return (10.0 * np.log10(np.maximum(p, floor) / ref)).astype(np.float32)
 
 
-def spectrogram_rgb(db: np.ndarray, vmin: float = -DB_RANGE, vmax: float = 0.0,
-                    cmap: str = SPEC_CMAP, max_rows: int = 400, max_cols: int = 900) -> np.ndarray:
-    """A dB spectrogram ``(freq, time)`` as an RGB uint8 image, low frequencies at the bottom.
+def spectrogram_rgb(power: np.ndarray, ref: float | None = None, *, rows: int = 256, min_cols: int = 640,
+                    max_cols: int = 960, cmap: str = SPEC_CMAP) -> np.ndarray:
+    """A power spectrogram ``(freq, time)`` as an RGB uint8 image in dB re. ``ref`` (its own
+    peak if None), ``DB_RANGE`` dB deep, low frequencies at the bottom.
 
-    Cheap enough to redraw several times a second (a lookup table, no matplotlib figure):
-    the app's live view while a solver runs.
+    Cheap enough to redraw several times a second (max-pooling, then a colour lookup
+    table; no matplotlib): the app's live view while a solver runs. Pooling happens before
+    the dB conversion (dB is monotonic, so the result is the same, on far fewer values).
+    Short inputs are stretched in time to at least ``min_cols`` columns so the picture
+    keeps a landscape shape.
     """
-    if not vmax > vmin:
-        raise InputError(f"vmax must be above vmin, got vmin={vmin}, vmax={vmax}")
-    small = downsample_max(np.asarray(db, dtype=np.float32), max_rows, max_cols)
+    small = downsample_max(np.asarray(power, dtype=np.float32), rows, max_cols)
+    db = power_to_db(small, ref if ref is not None else float(np.max(power, initial=0.0)))
+    if db.shape[1] < min_cols:
+        db = np.repeat(db, -(-min_cols // db.shape[1]), axis=1)
     lut = (matplotlib.colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)
-    index = np.clip((small - vmin) * (255.0 / (vmax - vmin)), 0, 255).astype(np.uint8)
+    index = np.clip((db + DB_RANGE) * (255.0 / DB_RANGE), 0, 255).astype(np.uint8)
     return np.ascontiguousarray(lut[index[::-1]])
 
 
@@ -246,8 +251,24 @@ def filter_table(fb: MelFilterbank) -> dict[str, np.ndarray]:
 
 # --------------------------------------------------------------------------- spectrograms
 
-def _extent(n_rows: int, n_frames: int, hop_seconds: float, top_hz: float):
-    return (0.0, n_frames * hop_seconds, 0.0, top_hz)
+def _panels(fig: Figure, rows: int, cols: int = 1, *, top: float = 0.93, bottom: float = 0.1,
+            left: float = 0.08, right: float = 0.91, hspace: float = 0.45, wspace: float = 0.18):
+    """A fixed grid of image axes, each with a thin colour-bar axis to its right.
+
+    Fixed positions instead of a layout engine: laying out tick labels again and again is
+    most of the cost of a spectrogram figure, and these figures are drawn after every solve.
+    """
+    grid = fig.add_gridspec(rows, 2 * cols, width_ratios=[40, 1] * cols, left=left, right=right,
+                            top=top, bottom=bottom, hspace=hspace, wspace=wspace)
+    axes = [[fig.add_subplot(grid[r, 2 * c]) for c in range(cols)] for r in range(rows)]
+    caxes = [[fig.add_subplot(grid[r, 2 * c + 1]) for c in range(cols)] for r in range(rows)]
+    return axes, caxes
+
+
+def _colourbar(fig: Figure, image, cax, label: str) -> None:
+    bar = fig.colorbar(image, cax=cax)
+    bar.set_label(label, fontsize=FONT - 1)
+    bar.ax.tick_params(labelsize=FONT - 2)
 
 
 def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, sample_rate: float,
@@ -270,36 +291,36 @@ def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, s
     ref = float(np.max(original)) if original is not None else float(recon.max(initial=0.0))
     ref = ref if ref > 0 else 1.0
     panels = 3 if original is not None else 2
-    fig = _figure(12, 3.0 * panels + 0.4)
-    axes = fig.subplots(panels, 1, sharex=True)
-    extent = _extent(recon.shape[0], recon.shape[1], hop_s, top)
+    fig = Figure(figsize=(12, 2.9 * panels + 0.3), dpi=100)
+    axes, caxes = _panels(fig, panels, top=1 - 0.35 / (2.9 * panels), bottom=0.55 / (2.9 * panels))
+    axes, caxes = [row[0] for row in axes], [row[0] for row in caxes]
+    extent = (0.0, recon.shape[1] * hop_s, 0.0, top)
     kw = dict(origin="lower", aspect="auto", extent=extent, interpolation="nearest")
     if original is not None:
         orig_db = power_to_db(original, ref)
         recon_db = power_to_db(recon, ref)
         im = axes[0].imshow(downsample_max(orig_db, 512, max_cols), cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0, **kw)
         axes[1].imshow(downsample_max(recon_db, 512, max_cols), cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0, **kw)
-        diff = recon_db - orig_db
-        # Pool |error| so the loudest mistakes survive downsampling, keep their sign.
-        shown = _signed_max_pool(diff, 512, max_cols)
-        err = axes[2].imshow(shown, cmap=ERROR_CMAP, vmin=-ERROR_DB, vmax=ERROR_DB, **kw)
+        # Pool keeping the largest |error| so the loudest mistakes survive downsampling.
+        err = axes[2].imshow(_signed_max_pool(recon_db - orig_db, 512, max_cols), cmap=ERROR_CMAP,
+                             vmin=-ERROR_DB, vmax=ERROR_DB, **kw)
         _style(axes[0], "Original power spectrogram", None, "Hz")
         _style(axes[1], "Reconstruction from the mel spectrogram", None, "Hz")
         _style(axes[2], "Error: reconstruction − original (red: too loud, blue: too quiet)", "time (s)", "Hz")
-        fig.colorbar(im, ax=axes[:2], label="dB re. original peak", shrink=0.9).ax.tick_params(labelsize=FONT - 1)
-        fig.colorbar(err, ax=axes[2], label="dB difference").ax.tick_params(labelsize=FONT - 1)
+        _colourbar(fig, im, caxes[0], "dB re. original peak")
+        _colourbar(fig, im, caxes[1], "dB re. original peak")
+        _colourbar(fig, err, caxes[2], "dB difference")
     else:
         mel_arr = np.asarray(mel if mel is not None else np.zeros((1, recon.shape[1])), dtype=np.float32)
-        mel_db = power_to_db(mel_arr)
-        m_im = axes[0].imshow(downsample_max(mel_db, 512, max_cols), cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0,
-                              origin="lower", aspect="auto", interpolation="nearest",
+        m_im = axes[0].imshow(downsample_max(power_to_db(mel_arr), 512, max_cols), cmap=SPEC_CMAP,
+                              vmin=-DB_RANGE, vmax=0, origin="lower", aspect="auto", interpolation="nearest",
                               extent=(0.0, mel_arr.shape[1] * hop_s, 0, mel_arr.shape[0]))
         im = axes[1].imshow(downsample_max(power_to_db(recon, ref), 512, max_cols), cmap=SPEC_CMAP,
                             vmin=-DB_RANGE, vmax=0, **kw)
         _style(axes[0], "Mel spectrogram (input)", None, "mel band")
         _style(axes[1], "Reconstruction", "time (s)", "Hz")
-        fig.colorbar(m_im, ax=axes[0], label="dB re. peak").ax.tick_params(labelsize=FONT - 1)
-        fig.colorbar(im, ax=axes[1], label="dB re. peak").ax.tick_params(labelsize=FONT - 1)
+        _colourbar(fig, m_im, caxes[0], "dB re. peak")
+        _colourbar(fig, im, caxes[1], "dB re. peak")
     return fig
 
 
@@ -314,25 +335,27 @@ def problem_figure(spec: np.ndarray, mel: np.ndarray, reconstruction: np.ndarray
                    sample_rate: float, hop_length: int, max_cols: int = 800) -> Figure:
     """The inverse mel problem in one picture: X, then M = fbᵀ·X, then the recovered X̂.
 
-    All three on one dB scale (the original's peak). The middle panel has one row per
-    mel band, so it is visibly coarser; the right panel shows what a solver can get back.
+    X and X̂ share one dB scale (the original's peak); M has its own (its bands are sums of
+    many bins, so it is louder). The middle panel has one row per mel band, so it is
+    visibly coarser; the right panel shows what a solver gets back.
     """
     hop_s = hop_length / float(sample_rate)
     ref = float(np.max(spec)) or 1.0
-    fig = _figure(14, 4.3)
-    axes = fig.subplots(1, 3)
+    fig = Figure(figsize=(14, 4.4), dpi=100)
+    grid = fig.add_gridspec(1, 4, width_ratios=[30, 30, 30, 1], left=0.06, right=0.94, top=0.9, bottom=0.14,
+                            wspace=0.32)
+    axes = [fig.add_subplot(grid[0, i]) for i in range(3)]
     n_frames = np.shape(spec)[1]
     lin_extent = (0.0, n_frames * hop_s, 0.0, float(fb.bin_hz[-1]))
     kw = dict(origin="lower", aspect="auto", interpolation="nearest", cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0)
     axes[0].imshow(downsample_max(power_to_db(spec, ref), 512, max_cols), extent=lin_extent, **kw)
-    mel_ref = float(np.max(mel)) or 1.0
-    axes[1].imshow(downsample_max(power_to_db(mel, mel_ref), 512, max_cols),
+    axes[1].imshow(downsample_max(power_to_db(mel), 512, max_cols),
                    extent=(0.0, n_frames * hop_s, 0, fb.n_mels), **kw)
     im = axes[2].imshow(downsample_max(power_to_db(reconstruction, ref), 512, max_cols), extent=lin_extent, **kw)
     _style(axes[0], f"1. Spectrogram X ({fb.n_freqs} bins)", "time (s)", "Hz")
     _style(axes[1], f"2. Mel M = fbᵀ·X ({fb.n_mels} bands)", "time (s)", "mel band")
     _style(axes[2], "3. Solve fbᵀ·X̂ ≈ M, X̂ ≥ 0", "time (s)", "Hz")
-    fig.colorbar(im, ax=list(axes), label="dB re. peak", shrink=0.9).ax.tick_params(labelsize=FONT - 1)
+    _colourbar(fig, im, fig.add_subplot(grid[0, 3]), "dB re. peak")
     return fig
 
 

@@ -30,9 +30,10 @@ with st.container(key="home_demo"):
     left, right = st.columns(2)
     left.markdown("**Original**")
     left.audio(demo.original_wav, format="audio/wav")
-    right.markdown(f"**Reconstruction** (from the mel spectrogram, phase by Griffin-Lim)")
+    right.markdown("**Reconstruction** (from the mel spectrogram, phase by Griffin-Lim)")
     right.audio(demo.reconstructed_wav, format="audio/wav")
 
 st.subheader("Explore")
-cols = st.columns(4)  # noqa
+cols = st.columns(4)
 cols[0].page_link("pages/mel_scales.py", label="Mel scales: what a filterbank is", icon=":material/straighten:")
+cols[1].page_link("pages/invert.py", label="Invert: watch a solver work", icon=":material/replay:")

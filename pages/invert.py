@@ -1,0 +1,237 @@
+"""Invert: pick an input, pick a solver, watch it converge, look at and listen to the result.
+
+Keys. Sidebar: sample_rate, n_fft, hop_length, n_mels, f_min, f_max, mel_type, norm.
+Input: source (radio), sample, upload, mic, npy. Solver: solver, max_iter, tolerance_loss,
+tolerance_change, lr, momentum, seed. Buttons: run, pause, resume, stop.
+Live view (containers): live_status, loss_chart, live_spec.
+Result (containers): result_metrics (with result_residual holding the mel-residual metric),
+result_notes, result_figure, result_audio, result_downloads; download buttons dl_spec_npy,
+dl_mel_npy, dl_wav, dl_png, dl_json.
+"""
+
+import json
+import time
+
+import streamlit as st
+
+from invmel_core import SOLVERS, InputError, audio, pipeline, plots
+from pages import _ui as ui
+
+ui.require_app()
+
+SLICE_S = 0.13      # solver time between two redraws of the live view
+LOOP_S = 3.0        # longest run of the live fragment (then its timer starts the next)
+REFRESH_S = 0.1     # the fragment's timer: shorter than a run, so runs follow back to back
+LIVE, CONTEXT, RESULT, RUN_ERROR = "invert_live", "invert_context", "invert_result", "invert_run_error"
+state = st.session_state
+
+settings, fb = ui.signal_sidebar()
+
+
+# ---------------------------------------------------------------- actions (button callbacks)
+
+def start() -> None:
+    """Run: a fresh solve of the current input with the current settings."""
+    state.pop(RUN_ERROR, None)
+    loaded = state.get("invert_input")
+    current, problem = ui.current_settings()
+    if loaded is None or problem:
+        state[RUN_ERROR] = problem or "Choose an input first."
+        return
+    old = state.get(LIVE)
+    if old is not None:
+        old.stop()
+    try:
+        transform, live = pipeline.start_solve(loaded.mel, current)
+    except InputError as exc:
+        state[RUN_ERROR] = str(exc)
+        return
+    state[LIVE] = live
+    state[CONTEXT] = {"settings": current, "input": loaded, "transform": transform,
+                      "fb": ui.filterbank(current)}
+
+
+def pause() -> None:
+    if state.get(LIVE) is not None:
+        state[LIVE].pause()
+
+
+def resume() -> None:
+    if state.get(LIVE) is not None:
+        state[LIVE].resume()
+
+
+def stop() -> None:
+    live = state.get(LIVE)
+    if live is not None and not live.done:
+        live.stop()
+        finish(live)
+
+
+def finish(live) -> None:
+    """Score, resynthesise and draw a finished (or stopped) solve; keep it as the result."""
+    ctx = state[CONTEXT]
+    if live.latest is None or state.get(RESULT, {}).get("live") is live:
+        return
+    s, loaded, cfb = ctx["settings"], ctx["input"], ctx["fb"]
+    estimate = live.latest.spec
+    estimate = estimate.reshape(-1, *estimate.shape[-2:])[0]
+    scores = pipeline.score(estimate, loaded.mel, cfb, loaded.spec)
+    heard = pipeline.resynthesize(estimate, s, reference=loaded.samples)
+    fig = plots.comparison_figure(loaded.spec, estimate, s.sample_rate, s.hop, mel=loaded.mel,
+                                  top_hz=float(cfb.bin_hz[-1]))
+    state[RESULT] = {
+        "live": live, "settings": s, "label": loaded.label, "estimate": estimate, "mel": loaded.mel,
+        "scores": scores, "notes": ctx["transform"].notes(live.latest),
+        "png": plots.figure_png(fig), "wav": audio.to_wav_bytes(heard, s.sample_rate),
+        "original_wav": None if loaded.samples is None else audio.to_wav_bytes(loaded.samples, s.sample_rate),
+        "steps": live.steps[-1], "reason": live.reason, "seconds": live.wall_seconds(),
+    }
+    fig.clear()
+
+
+# ---------------------------------------------------------------- page
+
+st.title("Invert a mel spectrogram")
+st.markdown("Choose an input and a solver, press **Run**, and watch the solver search for a spectrogram "
+            "X̂ ≥ 0 whose mel bands match: fbᵀ·X̂ ≈ M.")
+ui.empty_filter_warning(fb)
+
+left, right = st.columns([1, 1], gap="large")
+with left:
+    st.subheader("1. Input")
+    loaded = ui.source_section(settings, fb)
+    state["invert_input"] = loaded
+    if loaded is not None:
+        ui.show_input(loaded, settings)
+with right:
+    st.subheader("2. Solver")
+    ui.solver_widgets()
+    solver = SOLVERS[settings.solver]
+    if solver.random_start:
+        why = ("Its answer depends on the seed: it starts from random numbers and stops when the loss stalls, "
+               "so different seeds give different spectrograms with the same mel bands.")
+    else:
+        why = "" if solver.iterative else "It is solved in one step (no live curve to watch)."
+    st.caption(f"{solver.summary} {why}")
+
+live = state.get(LIVE)
+cols = st.columns([1, 1, 1, 5])
+cols[0].button("Run", key="run", type="primary", on_click=start, disabled=loaded is None, width="stretch")
+if live is not None and live.paused:
+    cols[1].button("Resume", key="resume", on_click=resume, width="stretch")
+else:
+    cols[1].button("Pause", key="pause", on_click=pause, width="stretch",
+                   disabled=live is None or not live.running)
+cols[2].button("Stop", key="stop", on_click=stop, width="stretch", disabled=live is None or live.done)
+if state.get(RUN_ERROR):
+    st.error(state[RUN_ERROR], icon="🚫")
+
+
+def draw_live(live, ctx, status, chart, picture) -> None:
+    """Status line, loss curve and current spectrogram, into their placeholders: a colour-mapped
+    array and a browser-drawn chart, cheap enough for several redraws a second."""
+    last = live.latest
+    where = f"step {last.step:,} · loss {last.loss:.4g}" if last is not None else "starting…"
+    word = "paused" if live.paused else f"finished ({live.reason})" if live.done else "running"
+    with status.container():
+        st.markdown(f"**{word}** — {where}")
+        st.caption(f"{live.steps_per_second():,.0f} steps/s · view refreshed {live.refresh_hz():.1f}×/s · "
+                   f"solver busy {100 * live.busy_fraction():.0f} % of the time · "
+                   f"solving {ctx['input'].label} with solver '{ctx['settings'].solver}'")
+    steps, losses = live.loss_curve()
+    chart.vega_lite_chart(plots.loss_chart(steps, losses), width="stretch")
+    if last is not None:
+        loaded = ctx["input"]
+        estimate = last.spec.reshape(-1, *last.spec.shape[-2:])[0]
+        ref = float(loaded.spec.max()) if loaded.spec is not None else None
+        picture.image(plots.spectrogram_rgb(estimate, ref or None), output_format="JPEG", width="stretch",
+                      caption="Current estimate X̂ (dB re. the original's peak, low frequencies at the bottom)")
+
+
+def live_panel() -> None:
+    """Advance the solve in slices, redrawing after each, for up to LOOP_S; the fragment's
+    timer (queued while this runs) starts the next run at once. A click anywhere
+    (Pause, Stop, a setting) interrupts the loop at its next redraw."""
+    live, ctx = state.get(LIVE), state.get(CONTEXT)
+    if live is None or ctx is None:
+        return
+    status = st.container(key="live_status").empty()
+    chart_col, picture_col = st.columns([1, 1])
+    chart = chart_col.container(key="loss_chart").empty()
+    picture = picture_col.container(key="live_spec").empty()
+    deadline = time.perf_counter() + LOOP_S
+    while True:
+        if live.running:
+            try:
+                live.advance(SLICE_S)
+            except InputError as exc:          # e.g. the solver refuses this input
+                live.stop()
+                state[RUN_ERROR] = str(exc)
+                st.rerun()
+        draw_live(live, ctx, status, chart, picture)
+        if not live.running or time.perf_counter() >= deadline:
+            break
+    if live.done and state.get(RESULT, {}).get("live") is not live:
+        with st.spinner("Scoring and resynthesising…"):
+            finish(live)
+        st.rerun()  # the whole page: stops the timer, shows the result
+
+
+if live is not None:
+    st.subheader("3. Solving")
+    st.fragment(run_every=REFRESH_S if live.running else None)(live_panel)()
+
+result = state.get(RESULT)
+if result is not None:
+    st.subheader("4. Result")
+    if result["settings"] != settings or result["label"] != (loaded.label if loaded else None):
+        st.caption(f"This result is for {result['label']} with the settings at the time it ran; press Run to "
+                   "update it.")
+    scores = result["scores"]
+    with st.container(key="result_metrics"):
+        m = st.columns(5)
+        with m[0].container(key="result_residual"):
+            st.metric("mel residual", ui.format_number(scores["mel_residual"]),
+                      help="‖fbᵀX̂ − M‖ / ‖M‖: how well the estimate explains the mel spectrogram.")
+        m[1].metric("spectral convergence", ui.format_number(scores["spectral_convergence"]),
+                    help="‖X̂ − X‖ / ‖X‖ against the original spectrogram (0 = perfect).")
+        m[2].metric("log-spectral distance", "—" if scores["log_spectral_distance_db"] is None
+                    else f"{scores['log_spectral_distance_db']:.1f} dB")
+        m[3].metric("steps", f"{result['steps']:,}", help=f"stopped by: {result['reason']}")
+        m[4].metric("time", f"{result['seconds']:.2f} s")
+    with st.container(key="result_notes"):
+        for note in result["notes"]:
+            st.info(note, icon="💡")
+    with st.container(key="result_figure"):
+        st.image(result["png"], width="stretch")
+    st.caption(
+        "What to look for: the reconstruction matches the mel bands, not the spectrum. Inside each triangle the "
+        "solver cannot tell bins apart, so fine detail (harmonics) is smeared across the band — more at high "
+        "frequencies, where the bands are wide. Red in the error map: energy the solver put where there was none; "
+        "blue: energy it missed. SGD starts from random numbers, so its error map looks noisy; least squares "
+        "produces negative values that are clipped to 0, which shows as blue holes.")
+    with st.container(key="result_audio"):
+        a, b = st.columns(2)
+        if result["original_wav"] is not None:
+            a.markdown("**Original**")
+            a.audio(result["original_wav"], format="audio/wav")
+        b.markdown("**Reconstruction** (Griffin-Lim phase, same loudness as the original)")
+        b.audio(result["wav"], format="audio/wav")
+    with st.container(key="result_downloads"):
+        d = st.columns(5)
+        s = result["settings"]
+        d[0].download_button("Spectrogram .npy", ui.npy_bytes(result["estimate"]), "reconstruction.npy",
+                             "application/octet-stream", key="dl_spec_npy", on_click="ignore")
+        d[1].download_button("Mel input .npy", ui.npy_bytes(result["mel"]), "mel.npy",
+                             "application/octet-stream", key="dl_mel_npy", on_click="ignore")
+        d[2].download_button("Audio .wav", result["wav"], "reconstruction.wav", "audio/wav", key="dl_wav",
+                             on_click="ignore")
+        d[3].download_button("Figure .png", result["png"], "reconstruction.png", "image/png", key="dl_png",
+                             on_click="ignore")
+        report = {"input": result["label"], "settings": json.loads(s.to_json()), "scores": scores,
+                  "steps": result["steps"], "stopped_by": result["reason"], "seconds": result["seconds"]}
+        d[4].download_button("Parameters .json", json.dumps(report, indent=2), "parameters.json",
+                             "application/json", key="dl_json", on_click="ignore")
+
+ui.sync_url(settings)

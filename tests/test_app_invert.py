@@ -1,0 +1,148 @@
+"""The Invert page through AppTest: every source, a live solve, Pause/Resume/Stop, results,
+and bad inputs that show an error next to the input while the last result stays."""
+
+import numpy as np
+import pytest
+
+from invmel_core import MelFilterbank
+from test_app_support import errors, metric, npy_bytes, open_page, run_until_result, warnings, wav_bytes
+
+
+def small(at, **extra):
+    """Settings that make each solve take a fraction of a second."""
+    at.number_input(key="sample_rate").set_value(extra.pop("sample_rate", 16000))
+    at.number_input(key="n_fft").set_value(extra.pop("n_fft", 512))
+    at.slider(key="n_mels").set_value(extra.pop("n_mels", 40))
+    at.selectbox(key="solver").set_value(extra.pop("solver", "sgd"))
+    at.number_input(key="max_iter").set_value(extra.pop("max_iter", 60))
+    assert not extra
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_bundled_sample_runs_to_a_scored_result_with_downloads():
+    at = small(open_page("invert"))
+    assert at.radio(key="source").value == "sample"
+    at.button(key="run").click().run()
+    run_until_result(at)
+    result = at.session_state["invert_result"]
+    assert result["steps"] == 60 and result["reason"] == "max_iter"
+    # The metric shows the same mel residual the core computes.
+    assert metric(at, "mel residual") == f"{result['scores']['mel_residual']:.3g}"
+    assert 0 < result["scores"]["mel_residual"] < 1
+    assert result["scores"]["spectral_convergence"] > 0
+    keys = {d.key for d in at.download_button}
+    assert keys == {"dl_spec_npy", "dl_mel_npy", "dl_wav", "dl_png", "dl_json"}
+    assert result["png"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert result["wav"][:4] == b"RIFF"
+    assert result["estimate"].shape == (257, result["mel"].shape[1])
+    assert not errors(at)
+
+
+def test_upload_audio_through_the_file_uploader():
+    at = small(open_page("invert"))
+    at.radio(key="source").set_value("upload").run()
+    at.file_uploader(key="upload").upload("tone.wav", wav_bytes(), "audio/wav")
+    at.run()
+    assert not errors(at), errors(at)
+    at.button(key="run").click().run()
+    run_until_result(at)
+    result = at.session_state["invert_result"]
+    assert result["label"] == "tone.wav"
+    assert result["mel"].shape[0] == 40
+
+
+def test_microphone_recording_is_inverted():
+    at = small(open_page("invert"))
+    at.radio(key="source").set_value("mic").run()
+    at.audio_input(key="mic").set_value(("recording.wav", wav_bytes(seconds=0.3), "audio/wav"))
+    at.run()
+    assert not errors(at), errors(at)
+    at.button(key="run").click().run()
+    run_until_result(at)
+    assert at.session_state["invert_result"]["label"] == "recording"
+
+
+def test_uploaded_mel_spectrogram_is_inverted_without_an_original():
+    fb = MelFilterbank(257, 0.0, None, 40, 16000)
+    spec = np.random.default_rng(0).random((257, 12), dtype=np.float32)
+    at = small(open_page("invert"))
+    at.radio(key="source").set_value("npy").run()
+    at.file_uploader(key="npy").upload("mel.npy", npy_bytes(fb.dense.T @ spec))
+    at.run()
+    assert not errors(at), errors(at)
+    at.button(key="run").click().run()
+    run_until_result(at)
+    result = at.session_state["invert_result"]
+    assert result["scores"]["spectral_convergence"] is None      # no original to compare with
+    assert metric(at, "spectral convergence") == "—"
+    assert result["original_wav"] is None and result["wav"][:4] == b"RIFF"
+
+
+@pytest.mark.parametrize("name,content,expected", [
+    ("corrupt.wav", b"RIFF\x10\x00\x00\x00WAVEfmt garbage", "could not read"),
+    ("notes.wav", b"just some text, not audio at all", "could not read"),
+])
+def test_bad_audio_shows_an_error_and_keeps_the_last_result(name, content, expected):
+    at = small(open_page("invert"))
+    at.button(key="run").click().run()
+    run_until_result(at)
+    kept = at.session_state["invert_result"]
+    at.radio(key="source").set_value("upload").run()
+    at.file_uploader(key="upload").upload(name, content, "audio/wav")
+    at.run()
+    assert not at.exception
+    assert any(expected in e.lower() for e in errors(at)), errors(at)
+    assert at.session_state["invert_result"] is kept            # the result stays on screen
+    assert metric(at, "mel residual")
+    assert at.button(key="run").disabled                       # nothing to run on
+
+
+@pytest.mark.parametrize("array,allow_pickle,expected", [
+    (np.array([{"evil": 1}], dtype=object), True, "pickle"),
+    (-40.0 + np.zeros((40, 5), np.float32), False, "db"),
+    (np.full((40, 5), np.nan, np.float32), False, "nan"),
+    (np.ones((80, 5), np.float32), False, "n_mels"),
+])
+def test_bad_mel_files_show_an_error_next_to_the_input(array, allow_pickle, expected):
+    at = small(open_page("invert"))
+    at.radio(key="source").set_value("npy").run()
+    at.file_uploader(key="npy").upload("bad.npy", npy_bytes(array, allow_pickle=allow_pickle))
+    at.run()
+    assert not at.exception
+    assert any(expected in e.lower() for e in errors(at)), errors(at)
+
+
+def test_pause_resume_and_stop_keep_the_latest_iterate():
+    at = small(open_page("invert"), max_iter=10_000_000)
+    at.button(key="run").click().run()            # one live run: a few seconds of solving
+    live = at.session_state["invert_live"]
+    assert not live.done and live.steps, "the live fragment advanced the solver"
+    at.button(key="pause").click().run()
+    paused_at = live.steps[-1]
+    at.run()
+    assert live.paused and live.steps[-1] == paused_at, "a paused solve does not advance"
+    assert at.button(key="resume")
+    at.button(key="stop").click().run()
+    assert live.done and live.reason == "stopped"
+    result = at.session_state["invert_result"]
+    assert result["reason"] == "stopped" and result["steps"] == paused_at
+    assert metric(at, "steps") == f"{paused_at:,}"
+    assert at.button(key="stop").disabled
+
+
+def test_empty_filters_are_warned_about_on_the_invert_page():
+    at = small(open_page("invert"), n_mels=128)
+    assert any("mel filters are empty" in w for w in warnings(at)), warnings(at)
+    at.slider(key="n_mels").set_value(40).run()
+    assert not any("empty" in w for w in warnings(at))
+
+
+def test_settings_from_the_url_reach_the_solver_and_back():
+    at = open_page("invert", query={"n_mels": "64", "solver": "sgd", "seed": "3"})
+    assert at.slider(key="n_mels").value == 64
+    assert at.selectbox(key="solver").value == "sgd"
+    assert at.number_input(key="seed").value == 3
+    at.slider(key="n_mels").set_value(80).run()
+    assert at.query_params["n_mels"] == ["80"] or at.query_params["n_mels"] == "80"

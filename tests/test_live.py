@@ -1,0 +1,88 @@
+"""LiveSolve: time slices, history, pause/resume/stop, and the statistics the app shows."""
+
+import numpy as np
+import pytest
+
+from invmel_core import InputError, InverseMelScale, Iterate
+from invmel_core.live import STOPPED, LiveSolve, report_every
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def ticking(clock, n, step_seconds=0.01, done_reason="max_iter"):
+    """n iterates, each taking ``step_seconds`` of the fake clock."""
+    for k in range(1, n + 1):
+        clock.now += step_seconds
+        yield Iterate(k, 1.0 / k, np.full((2, 1), k, np.float32), k == n, done_reason if k == n else None)
+
+
+def test_advance_stops_at_the_budget_and_keeps_the_history():
+    clock = FakeClock()
+    live = LiveSolve(ticking(clock, 100), clock=clock)
+    assert live.advance(0.05)
+    assert live.steps == [1, 2, 3, 4, 5] and live.losses[-1] == pytest.approx(0.2)
+    assert live.latest.step == 5 and not live.done
+    assert live.solver_seconds == pytest.approx(0.05) and live.slices == 1
+    while not live.done:
+        live.advance(0.05)
+    assert live.reason == "max_iter" and live.steps[-1] == 100
+    assert live.slices == 20
+    assert not live.advance(0.05)                           # nothing more to do
+
+
+def test_pause_excludes_time_and_stop_keeps_the_latest_iterate():
+    clock = FakeClock()
+    live = LiveSolve(ticking(clock, 100), clock=clock)
+    live.advance(0.03)
+    live.pause()
+    assert live.paused and not live.running
+    clock.now += 10.0                                       # a long pause
+    live.resume()
+    clock.now += 0.01                                       # drawing
+    live.advance(0.03)
+    assert live.wall_seconds() == pytest.approx(0.07)
+    assert live.busy_fraction() == pytest.approx(6 / 7)
+    assert live.refresh_hz() == pytest.approx(2 / 0.07)
+    assert live.steps_per_second() == pytest.approx(6 / 0.07)
+    live.stop()
+    assert live.done and live.reason == STOPPED and live.latest.step == 6
+
+
+def test_stop_closes_the_solver_generator():
+    inv = InverseMelScale(n_stft=201, n_mels=40, max_iter=10**6, seed=0)
+    mel = inv.fb.dense.T @ np.ones((201, 4), np.float32)
+    gen = inv.iterate(mel, every=5)
+    live = LiveSolve(gen)
+    live.advance(0.01)
+    live.stop()
+    with pytest.raises(StopIteration):
+        next(gen)
+
+
+def test_loss_curve_is_thinned_but_keeps_the_ends():
+    clock = FakeClock()
+    live = LiveSolve(ticking(clock, 1000), clock=clock)
+    live.advance(100.0)
+    steps, losses = live.loss_curve(max_points=50)
+    assert len(steps) == 50 and steps[0] == 1 and steps[-1] == 1000
+    assert losses[-1] == pytest.approx(1e-3)
+
+
+def test_report_every_grows_with_max_iter_and_is_bounded():
+    assert report_every(1) == 1 and report_every(100) == 2
+    assert report_every(1000) == 20 and report_every(10**6) == 20
+    with pytest.raises(InputError):
+        report_every(0)
+
+
+def test_bad_budget_is_refused():
+    live = LiveSolve(iter(()))
+    with pytest.raises(InputError, match="budget"):
+        live.advance(0)
+    assert not live.advance(0.1) and live.done              # an empty solver just ends

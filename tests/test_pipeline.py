@@ -1,0 +1,60 @@
+"""One inversion end to end, as the app runs it."""
+
+import numpy as np
+import pytest
+
+from invmel_core import InputError, audio, pipeline
+from invmel_core.audio import rms
+from invmel_core.settings import Settings
+
+SETTINGS = Settings.checked(sample_rate=8000, n_fft=256, n_mels=24, solver="sgd", max_iter=30)
+
+
+def tone(seconds=0.5, freq=440.0, amplitude=0.3):
+    t = np.arange(int(seconds * SETTINGS.sample_rate)) / SETTINGS.sample_rate
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def test_start_solve_runs_the_settings_solver_to_its_budget():
+    fb = SETTINGS.filterbank()
+    mel = audio.mel_spectrogram(audio.spectrogram(tone(), SETTINGS.n_fft, SETTINGS.hop), fb)
+    transform, live = pipeline.start_solve(mel, SETTINGS)
+    assert transform.solver.name == "sgd" and transform.options.max_iter == 30
+    while not live.done:
+        live.advance(1.0)
+    assert live.steps[-1] == 30 and live.reason == "max_iter"
+    assert np.array_equal(live.latest.spec, transform(mel))     # same answer as a direct call
+
+
+def test_start_solve_refuses_a_solve_over_the_memory_limit(monkeypatch):
+    monkeypatch.setenv("INVMEL_MAX_SOLVE_MB", "1")
+    with pytest.raises(InputError, match="INVMEL_MAX_SOLVE_MB"):
+        pipeline.start_solve(np.ones((24, 20000), np.float32), SETTINGS)
+
+
+def test_start_solve_refuses_a_mel_with_the_wrong_number_of_bands():
+    with pytest.raises(InputError, match="24 mel bins"):
+        pipeline.start_solve(np.ones((40, 10), np.float32), SETTINGS)
+
+
+def test_score_has_original_metrics_only_with_an_original():
+    fb = SETTINGS.filterbank()
+    spec = audio.spectrogram(tone(), SETTINGS.n_fft, SETTINGS.hop)
+    mel = audio.mel_spectrogram(spec, fb)
+    perfect = pipeline.score(spec, mel, fb, spec)
+    assert perfect["mel_residual"] < 1e-5 and perfect["spectral_convergence"] == 0.0
+    assert perfect["log_spectral_distance_db"] == 0.0
+    blind = pipeline.score(spec, mel, fb)
+    assert blind["spectral_convergence"] is None and blind["log_spectral_distance_db"] is None
+
+
+def test_resynthesis_matches_loudness_and_keeps_silence_silent():
+    y = tone(amplitude=0.05)
+    spec = audio.spectrogram(y, SETTINGS.n_fft, SETTINGS.hop)
+    heard = pipeline.resynthesize(spec * 100.0, SETTINGS, reference=y)   # 40 dB too loud in
+    assert heard.size == y.size
+    assert rms(heard) == pytest.approx(rms(y), rel=1e-3)
+    silent = pipeline.resynthesize(np.zeros_like(spec), SETTINGS, reference=y)
+    assert not np.any(silent)
+    unreferenced = pipeline.resynthesize(spec, SETTINGS)
+    assert rms(unreferenced) == pytest.approx(pipeline.PLAYBACK_RMS, rel=1e-3)

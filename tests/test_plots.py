@@ -1,0 +1,117 @@
+"""Figures and charts: what they draw is what the core computes."""
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from invmel_core import InputError, MelFilterbank, plots
+
+
+def test_downsample_max_keeps_peaks_and_bounds_the_size():
+    a = np.zeros((1025, 3001), np.float32)
+    a[700, 1234] = 5.0
+    small = plots.downsample_max(a, 256, 1000)
+    assert small.shape[0] <= 256 and small.shape[1] <= 1000
+    assert small.max() == 5.0                                  # one loud pixel survives pooling
+    assert plots.downsample_max(a[:10, :10]).shape == (10, 10)  # small arrays untouched
+    with pytest.raises(InputError, match="2-D"):
+        plots.downsample_max(np.zeros(5))
+
+
+def test_power_to_db_is_relative_to_the_peak_and_floored():
+    db = plots.power_to_db(np.array([[1.0, 0.1, 0.0]]))
+    assert db[0].tolist() == pytest.approx([0.0, -10.0, -plots.DB_RANGE])
+    silent = plots.power_to_db(np.zeros((3, 3)))
+    assert np.isfinite(silent).all() and (silent == -plots.DB_RANGE).all()
+
+
+def test_spectrogram_rgb_is_landscape_with_low_frequencies_at_the_bottom():
+    power = np.full((1025, 50), 1e-12, np.float32)
+    power[0] = 1.0                                             # all energy in the lowest bin
+    rgb = plots.spectrogram_rgb(power)
+    assert rgb.dtype == np.uint8 and rgb.shape[2] == 3
+    assert rgb.shape[0] <= 256 and rgb.shape[1] >= 640
+    assert rgb[-1].mean() > rgb[0].mean() + 100                # bright bottom row, dark top row
+
+
+def test_filterbank_chart_draws_each_filter_and_marks_empty_ones():
+    fb = MelFilterbank(257, 0.0, None, 128, 22050)
+    assert fb.empty.size
+    spec = plots.filterbank_chart(fb)
+    layers = spec["layer"]
+    drawn = {row["filter"] for row in layers[0]["data"]["values"]}
+    assert drawn == set(range(128)) - set(fb.empty.tolist())
+    dashed = next(layer for layer in layers if layer["mark"].get("strokeDash"))
+    assert {row["filter"] for row in dashed["data"]["values"]} == set(fb.empty.tolist())
+    tips = next(layer for layer in layers if layer["mark"]["type"] == "point")["data"]["values"]
+    assert [t["centre"] for t in tips] == pytest.approx(fb.edges_hz[1:-1], abs=0.01)
+    assert [t["empty"] for t in tips] == [m in set(fb.empty) for m in range(128)]
+
+
+def test_zoomed_chart_shows_bins_and_ideal_triangles():
+    fb = MelFilterbank(257, 0.0, None, 128, 22050, norm="slaney")
+    spec = plots.filterbank_chart(fb, zoom_hz=300.0)
+    rules = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "rule")
+    assert [r["hz"] for r in rules["data"]["values"]] == pytest.approx(fb.bin_hz[fb.bin_hz <= 300], abs=0.01)
+    ideal = spec["layer"][1]["data"]["values"]
+    first = [r for r in ideal if r["filter"] == ideal[0]["filter"]]
+    m = first[0]["filter"]
+    assert first[1]["weight"] == pytest.approx(2 / (fb.edges_hz[m + 2] - fb.edges_hz[m]))  # unit area
+
+
+def test_filter_table_reads_out_edges_and_bins():
+    fb = MelFilterbank(201, 0.0, None, 40, 16000)
+    table = plots.filter_table(fb)
+    assert table["lower (Hz)"][1] == pytest.approx(table["centre (Hz)"][0])
+    assert table["upper (Hz)"][0] == pytest.approx(table["centre (Hz)"][1])
+    counts = (fb.dense > 0).sum(axis=0)
+    assert (table["bins inside"] == counts).all()
+
+
+def test_mel_curves_show_slaney_linear_below_1khz():
+    rows = plots.mel_curve_chart(8000.0)["data"]["values"]
+    slaney = {r["hz"]: r["position"] for r in rows if r["scale"] == "Slaney"}
+    hz = sorted(slaney)
+    below = [h for h in hz if 0 < h < 1000]
+    ratios = [slaney[h] / h for h in below]
+    assert max(ratios) / min(ratios) < 1.01                     # a straight line through 0
+    assert slaney[hz[-1]] == pytest.approx(1.0)
+
+
+def test_filter_spacing_is_constant_below_1khz_for_slaney_and_rises_for_htk():
+    rows = plots.filter_spacing_chart(0.0, 8000.0, 80, 31.25)["layer"][0]["data"]["values"]
+    slaney = [r["spacing"] for r in rows if r["scale"] == "Slaney" and r["hz"] < 900]
+    htk = [r["spacing"] for r in rows if r["scale"] == "HTK"]
+    assert max(slaney) - min(slaney) < 0.01
+    assert htk == sorted(htk)
+
+
+def test_comparison_figure_has_one_db_scale_and_an_error_map():
+    rng = np.random.default_rng(0)
+    orig = rng.random((129, 40)).astype(np.float32)
+    fig = plots.comparison_figure(orig, orig * 0.5, 16000, 64)
+    images = [im for ax in fig.axes for im in ax.get_images()]
+    assert len(images) == 3
+    assert images[0].get_clim() == images[1].get_clim() == (-plots.DB_RANGE, 0)
+    # Half the power is -3 dB everywhere: the error map says so.
+    assert np.allclose(images[2].get_array(), 10 * np.log10(0.5), atol=1e-4)
+    assert plots.figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+    only_mel = plots.comparison_figure(None, orig, 16000, 64, mel=orig[:20])
+    assert len([im for ax in only_mel.axes for im in ax.get_images()]) == 2
+    with pytest.raises(InputError, match="must match"):
+        plots.comparison_figure(orig[:, :10], orig, 16000, 64)
+
+
+def test_convergence_figure_overlays_one_line_per_solver():
+    fig = plots.convergence_figure({"a": ([0.1, 0.2, 0.3], [1, 0.5, 0.2]), "b": ([0.05], [0.01])})
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+    with pytest.raises(InputError):
+        plots.convergence_figure({})
+
+
+def test_loss_chart_drops_values_a_log_axis_cannot_show():
+    spec = plots.loss_chart([1, 2, 3, 4], [1.0, 0.0, np.nan, 0.5])
+    assert [r["step"] for r in spec["data"]["values"]] == [1, 4]
+    assert spec["encoding"]["y"]["scale"]["type"] == "log"
