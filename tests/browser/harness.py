@@ -174,24 +174,40 @@ class HealthProbe(threading.Thread):
 # -------------------------------------------------------------------------------------- browser
 
 class PageWatch:
-    """What a page did that a test may want to assert on: console errors, outside requests."""
+    """What a page did that a test may want to assert on: script errors, failed requests and
+    requests to any host but the app's own."""
+
+    # On a deep link (/invert) Streamlit's frontend first probes /invert/_stcore/health and
+    # /invert/_stcore/host-config in case the app is served under a base path; those 404s are
+    # expected and say nothing about the app.
+    BASE_PATH_PROBE = re.compile(r"^/[^/]+/_stcore/(health|host-config)$")
 
     def __init__(self, page, base_url: str):
         self.errors: list[str] = []
         self.outside_requests: list[str] = []
         host = base_url.split("//", 1)[1]
         page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
-        page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
+
+        def on_console(msg):
+            # Failed loads are reported with their URL by on_response below.
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+                self.errors.append(f"console: {msg.text}")
 
         def on_request(req):
             url = req.url
             if not (url.startswith(("data:", "blob:", "about:")) or url.split("//", 1)[-1]
                     .startswith(host)):
                 self.outside_requests.append(url)
+
+        def on_response(resp):
+            path = "/" + resp.url.split("//", 1)[-1].split("/", 1)[-1].split("?")[0]
+            if resp.status >= 400 and not self.BASE_PATH_PROBE.match(path):
+                self.errors.append(f"HTTP {resp.status}: {resp.url}")
+
+        page.on("console", on_console)
         page.on("request", on_request)
+        page.on("response", on_response)
 
-
-# -------------------------------------------------------------------------------------- helpers
 
 def wait_for_app_run(page, timeout: float = RUN_TIMEOUT_MS, settle_ms: int = 300) -> None:
     """Wait until the script run started by the last interaction has finished.
@@ -218,21 +234,31 @@ def key(page, widget_key: str):
     return page.locator(f".st-key-{widget_key}")
 
 
-def screenshot(page, name: str) -> Path:
-    """Save a full-page screenshot to tests/browser/screenshots/<name>.png.
+def screenshot(page, name: str, full: bool = True) -> Path:
+    """Save a full-page screenshot to tests/browser/screenshots/<name>.png (full=False: just the
+    viewport, quick enough to take while a solver runs).
 
     Streamlit scrolls inside its main section, not the document, so grow the viewport to the
-    content's height for the shot, then restore it.
+    content's height for the shot (until the height is stable: images may still be loading),
+    then restore it.
     """
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    height = page.evaluate("""() => Math.max(
-        ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stSidebarContent"],'
-            + ' [data-testid="stAppScrollToBottomContainer"]')].map(e => e.scrollHeight),
-        window.innerHeight)""")
+    if not full:
+        page.screenshot(path=str(path))
+        return path
     size = page.viewport_size
-    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 8000)})
-    page.wait_for_timeout(300)
+    measure = """() => Math.max(...[...document.querySelectorAll(
+        '[data-testid="stMain"], [data-testid="stSidebarContent"]')].map(e => e.scrollHeight),
+        window.innerHeight)"""
+    height = size["height"]
+    for _ in range(6):
+        wanted = min(int(page.evaluate(measure)), 10_000)
+        if wanted <= height:
+            break
+        height = wanted
+        page.set_viewport_size({"width": size["width"], "height": height})
+        page.wait_for_timeout(400)
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(size)
     return path
