@@ -72,7 +72,9 @@ def test_every_solver_gives_finite_nonnegative_spectrograms(solver, data, params
         inv = InverseMelScale(n_stft, max_iter=max_iter, solver=solver, seed=data.draw(st.integers(0, 2**31)),
                               **params)
     melspec = data.draw(melspecs(params["n_mels"], lead, time), label="melspec")
-    records = list(inv.iterate(melspec, every=every))
+    with warnings.catch_warnings():  # librosa repeats the empty-filter warning the transform gave
+        warnings.filterwarnings("ignore", message="Empty filters detected")
+        records = list(inv.iterate(melspec, every=every))
     assert records and records[-1].done and not any(r.done for r in records[:-1])
     assert records[-1].reason in REASONS
     steps = [r.step for r in records]
