@@ -71,7 +71,7 @@ def test_mel_spectrogram_input(tmp_path, capsys):
     batch = np.stack([mel, 0.5 * mel])
     np.save(tmp_path / "tts.npy", batch)
     status = cli.main([str(tmp_path / "tts.npy"), "-o", str(tmp_path / "out"), "--n-fft", "1024",
-                       "--hop-length", "256", "--wav", "--npy", "--max-iter", "300"])
+                       "--hop-length", "256", "--wav", "--npy", "--png", "--max-iter", "300"])
     err = capsys.readouterr().err
     assert status == 0
     assert "assuming the mel spectrogram was made at 22050 Hz" in err and "first item only" in err
@@ -79,6 +79,7 @@ def test_mel_spectrogram_input(tmp_path, capsys):
     assert spec.shape == (2, 513, mel.shape[1])
     sound, rate = soundfile.read(tmp_path / "out" / "tts.griffinlim.wav")
     assert rate == 22050 and sound.size == 256 * (mel.shape[1] - 1)
+    assert (tmp_path / "out" / "tts.comparison.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_progress_lines_and_quiet(tmp_path, capsys, monkeypatch):
