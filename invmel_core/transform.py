@@ -151,6 +151,13 @@ class InverseMelScale:
                 f"{fb.empty.size} of {fb.n_mels} mel filters are empty (no bin inside their triangle); "
                 f"their mel values cannot be matched. Lower n_mels or raise n_stft."
             )
+        if last is not None and last.reason == "diverged":
+            out.append(
+                f"The solver diverged after {last.step} steps: its loss overflowed because the "
+                f"learning rate ({self.options.lr:g}) is too large for this input's level. Lower lr "
+                "(roughly in proportion to how much louder the input is), or use a scale-invariant "
+                "solver such as nnls. The result shown is the last finite iterate."
+            )
         if last is not None and last.step <= 1 and last.reason != "max_iter" and self.solver.random_start:
             out.append(
                 f"The solver stopped after {last.step} step(s) ({last.reason}), so the output is "

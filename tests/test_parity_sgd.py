@@ -109,3 +109,12 @@ def test_closing_the_generator_stops_the_solver(mel_inputs):
     first = next(gen)
     gen.close()
     assert first.step == 5 and not first.done
+
+
+def test_mindspore_divergence_stops_with_a_reason_and_a_finite_result():
+    """MindSpore itself returns NaN here (lr 0.1 is far too large for values of 1000)."""
+    t = InverseMelScale(1025, 1, 16000, max_iter=300, solver="mindspore", seed=0)
+    last = last_iterate(t, np.full((1, 3), 1000.0, np.float32))
+    assert last.reason == "diverged" and last.step < 300
+    assert np.isfinite(last.spec).all() and (last.spec >= 0).all()
+    assert any("diverged" in note and "Lower lr" in note for note in t.notes(last))

@@ -21,6 +21,7 @@ TOLERANCE_CHANGE = "tolerance_change"
 MAX_ITER = "max_iter"
 CLOSED_FORM = "closed_form"
 CONVERGED = "converged"
+DIVERGED = "diverged"  # the loss overflowed: the step size is too large for this input
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Iterate:
         True for the last record.
     reason : str or None
         Why the solve stopped (``"tolerance_loss"``, ``"tolerance_change"``, ``"max_iter"``,
-        ``"closed_form"``, ``"converged"``); None while running.
+        ``"closed_form"``, ``"converged"``, ``"diverged"``); None while running.
     """
 
     step: int

@@ -8,13 +8,17 @@ Differences from torchaudio, all reproduced (see tests/test_parity.py):
 - no clamping between steps; the step of the iteration whose loss stops the loop is
   discarded; the result is clamped at 0 once at the end;
 - each batch item is solved on its own, one after the other.
+
+One deliberate difference: where MindSpore's iterate overflows (too large an ``lr`` for the
+input's level) and it goes on to return NaN, this stops with reason ``"diverged"`` and
+returns the last iterate whose loss was finite.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .base import MAX_ITER, Iterate, SolverOptions, SolverSpec, register, report_due
+from .base import DIVERGED, MAX_ITER, Iterate, SolverOptions, SolverSpec, register, report_due
 from .random_starts import mindspore_rand
 from .torch_sgd import stop_reason
 
@@ -30,17 +34,21 @@ def run(melspec: np.ndarray, fb, options: SolverOptions, every: int = 1):
     for b in range(batch):
         target = melspec[b].astype(np.float32, copy=False)
         x = start[b]
+        x_finite = x  # the last iterate with a finite loss (no copy: steps make new arrays)
         previous = float("inf")
         step = 0
         while True:
             diff = target - band.project(x)
             loss = float(np.einsum("ij,ij->", diff, diff, dtype=np.float64)) / (n_mels * time)
             reason = stop_reason(loss, previous, options)
+            if not np.isfinite(loss):
+                reason, x = DIVERGED, x_finite
             if reason is None and step == options.max_iter:
                 reason = MAX_ITER
             if reason is None:
                 grad = band.adjoint(diff)
                 grad *= grad_scale
+                x_finite = x
                 x = x - lr * grad
                 step += 1
                 total += 1
