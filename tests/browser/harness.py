@@ -284,9 +284,41 @@ def record(name: str, value) -> None:
     print(f"[measured] {name} = {value}")
 
 
+BROWSER_NICE = 10
+
+
+def deprioritise_browsers() -> list[int]:
+    """Lower the CPU priority of the chromium processes this test process started.
+
+    In a deployment the browsers run on the users' machines; here they share 2 cores with the
+    server under test, and 8 of them drawing live charts would otherwise take most of the CPU
+    and measure chromium, not the server. Renderers forked later by chromium's zygote inherit
+    the priority. Returns the pids changed.
+    """
+    changed = []
+    for pid in process_tree(os.getpid())[1:]:
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            if comm.startswith(("chromium", "chrome")):
+                os.setpriority(os.PRIO_PROCESS, pid, max(BROWSER_NICE, os.getpriority(
+                    os.PRIO_PROCESS, pid)))
+                changed.append(pid)
+        except OSError:
+            continue
+    return changed
+
+
 def launch_browser(pw):
-    """Debian's chromium, headless, with the flags the issue asks for."""
-    return pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    """Debian's chromium, headless, with the flags the issue asks for (at lower CPU priority)."""
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    deprioritise_browsers()
+    return browser
+
+
+async def launch_browser_async(pw):
+    browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    deprioritise_browsers()
+    return browser
 
 
 NAV_LINKS = "[data-testid='stSidebarNavLink'], [data-testid='stTopNavLink']"
