@@ -15,6 +15,8 @@ page = st.navigation([
     st.Page("pages/home.py", title="Home", default=True),
     st.Page("pages/mel_scales.py", title="Mel scales"),
     st.Page("pages/invert.py", title="Invert"),
+    st.Page("pages/compare.py", title="Compare solvers"),
+    st.Page("pages/frameworks.py", title="Frameworks"),
 ])
 ui.url_notices()
 with ui.running_page():

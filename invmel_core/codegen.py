@@ -68,7 +68,8 @@ def torchaudio_lstsq(settings: Settings) -> str:
         "inverse = torchaudio.transforms.InverseMelScale(",
         f"    n_stft={s.n_stft}, n_mels={s.n_mels}, sample_rate={s.sample_rate},",
         f"    f_min={_num(s.f_min)}, f_max={_f_max(s)},",
-        f"    norm={s.norm!r}, mel_scale={s.mel_type!r}, driver=\"gels\",",
+        f"    norm={s.norm!r}, mel_scale={s.mel_type!r},",
+        "    driver=\"gelsd\",  # SVD, as invmel_core's 'lstsq'; the default 'gels' breaks on empty filters",
         ")",
         "spec = inverse(mel)  # (n_stft, time)",
     ]) + "\n"

@@ -5,10 +5,16 @@ one and advances it for a wall-time budget per call, keeping the loss history, t
 iterate and the time spent inside the solver (so the app can show — and the benchmark can
 check — that drawing does not starve the solver). Pausing is simply not calling
 :meth:`LiveSolve.advance`; stopping closes the generator and keeps the latest iterate.
+
+It is thread-safe: Streamlit starts a new script thread on a click while the old one may
+still be inside a slice, so :meth:`pause` and :meth:`stop` first ask the running slice to
+end (it checks between iterates) and then wait for it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from typing import Callable, Iterator
 
@@ -71,6 +77,16 @@ class LiveSolve:
         self._paused_seconds = 0.0
         self._paused_at: float | None = None
         self._ended_at: float | None = None
+        self._lock = threading.Lock()      # held while the generator runs
+        self._interrupt = False            # asks a running slice to end early
+
+    @contextlib.contextmanager
+    def _exclusive(self):
+        """Hold the solver: ask a slice running in another thread to end, then wait for it."""
+        self._interrupt = True
+        with self._lock:
+            self._interrupt = False
+            yield
 
     @property
     def done(self) -> bool:
@@ -83,13 +99,19 @@ class LiveSolve:
         return not self.done and not self.paused
 
     def pause(self) -> None:
-        """Stop advancing until :meth:`resume`; the solver keeps its state."""
-        if self.running:
-            self.paused = True
-            self._paused_at = self._clock()
+        """Stop advancing until :meth:`resume`; the solver keeps its state. When this
+        returns, no slice is running and none will start while paused."""
+        with self._exclusive():
+            if self.running:
+                self.paused = True
+                self._paused_at = self._clock()
 
     def resume(self) -> None:
         """Continue after :meth:`pause`."""
+        with self._lock:
+            self._unpause()
+
+    def _unpause(self) -> None:
         if self.paused:
             self._paused_seconds += self._clock() - self._paused_at
             self.paused = False
@@ -115,7 +137,8 @@ class LiveSolve:
         """Run the solver until ``budget`` seconds have passed or it finishes.
 
         Always takes at least one iterate (a solver that yields rarely may overshoot the
-        budget by one reporting period). Returns True if a new iterate arrived.
+        budget by one reporting period) unless paused or finished, and ends early when
+        another thread pauses or stops. Returns True if a new iterate arrived.
 
         Raises
         ------
@@ -124,9 +147,12 @@ class LiveSolve:
         """
         if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
             raise InputError(f"budget must be a positive number of seconds, got {budget!r}")
-        if self.done:
-            return False
-        self.resume()
+        with self._lock:
+            if not self.running:
+                return False
+            return self._advance(budget)
+
+    def _advance(self, budget: float) -> bool:
         start = self._clock()
         deadline = start + budget
         arrived = False
@@ -141,7 +167,7 @@ class LiveSolve:
                 if item.done:
                     self.reason = item.reason or "finished"
                     break
-                if self._clock() >= deadline:
+                if self._clock() >= deadline or self._interrupt:
                     break
         finally:
             now = self._clock()
@@ -158,13 +184,14 @@ class LiveSolve:
 
     def stop(self) -> None:
         """Close the solver; the latest iterate stays as the result."""
-        if not self.done:
-            close = getattr(self._iterates, "close", None)
-            if close is not None:
-                close()
-            self.resume()
-            self.reason = STOPPED
-            self._ended_at = self._clock()
+        with self._exclusive():
+            if not self.done:
+                close = getattr(self._iterates, "close", None)
+                if close is not None:
+                    close()
+                self._unpause()
+                self.reason = STOPPED
+                self._ended_at = self._clock()
 
     def loss_curve(self, max_points: int = 400) -> tuple[np.ndarray, np.ndarray]:
         """``(steps, losses)``, thinned to at most ``max_points`` (first and last kept)."""

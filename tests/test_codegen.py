@@ -76,7 +76,7 @@ def test_torchaudio_sgd_code_names_torchaudios_parameters():
 def test_torchaudio_21_code_has_no_sgd_parameters():
     kw = call_keywords(generate(SETTINGS, "torchaudio"), "InverseMelScale")
     assert kw == {"n_stft": 201, "n_mels": 40, "sample_rate": 16000, "f_min": 20.0, "f_max": 7600.0,
-                  "norm": "slaney", "mel_scale": "slaney", "driver": "gels"}
+                  "norm": "slaney", "mel_scale": "slaney", "driver": "gelsd"}
 
 
 def test_mindspore_code_uses_its_enums_and_sgdargs_names():

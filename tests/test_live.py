@@ -86,3 +86,36 @@ def test_bad_budget_is_refused():
     with pytest.raises(InputError, match="budget"):
         live.advance(0)
     assert not live.advance(0.1) and live.done              # an empty solver just ends
+
+
+def slow_iterates(n=10**6, seconds=0.002):
+    """A solver whose steps take real time."""
+    import time as _time
+    for k in range(1, n + 1):
+        _time.sleep(seconds)
+        yield Iterate(k, 1.0, np.zeros((1, 1), np.float32))
+
+
+def test_pause_and_stop_from_another_thread_wait_for_the_running_slice():
+    # Streamlit starts a new script thread on a click while the old one may be mid-slice.
+    import threading
+
+    live = LiveSolve(slow_iterates())
+    worker = threading.Thread(target=live.advance, args=(30.0,))
+    worker.start()
+    while not live.steps:
+        pass
+    live.pause()                            # ends the 30 s slice early, then holds it
+    paused_at = live.steps[-1]
+    worker.join(timeout=5)
+    assert not worker.is_alive(), "the slice should end when asked"
+    assert live.paused and not live.advance(1.0) and live.steps[-1] == paused_at
+
+    live.resume()
+    worker = threading.Thread(target=live.advance, args=(30.0,))
+    worker.start()
+    while live.steps[-1] == paused_at:
+        pass
+    live.stop()                             # no "generator already executing"
+    worker.join(timeout=5)
+    assert not worker.is_alive() and live.reason == STOPPED and not live.paused

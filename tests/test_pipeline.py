@@ -58,3 +58,24 @@ def test_resynthesis_matches_loudness_and_keeps_silence_silent():
     assert not np.any(silent)
     unreferenced = pipeline.resynthesize(spec, SETTINGS)
     assert rms(unreferenced) == pytest.approx(pipeline.PLAYBACK_RMS, rel=1e-3)
+
+
+def test_run_solver_records_the_residual_curve_and_respects_the_time_limit():
+    fb = SETTINGS.filterbank()
+    spec = audio.spectrogram(tone(), SETTINGS.n_fft, SETTINGS.hop)
+    mel = audio.mel_spectrogram(spec, fb)
+    run = pipeline.run_solver(mel, SETTINGS.replace(max_iter=200), time_limit=60.0, original=spec)
+    assert run.solver == "sgd" and run.steps == 200 and run.reason == "max_iter"
+    assert len(run.times) == len(run.residuals) == 200 // 4 and run.times == sorted(run.times)
+    assert run.residuals[-1] < run.residuals[0]                  # it converges
+    assert run.residuals[-1] == pytest.approx(run.scores["mel_residual"], rel=1e-4)
+    assert run.scores["spectral_convergence"] is not None
+
+    ticks = iter(range(10**6))                                    # a clock that advances 1 s per call
+    slow = pipeline.run_solver(mel, SETTINGS.replace(max_iter=10**6), time_limit=3.0, clock=lambda: next(ticks))
+    assert slow.reason == "time_limit" and slow.seconds == 3.0 and len(slow.residuals) == 3
+
+
+def test_run_solver_refuses_a_bad_time_limit():
+    with pytest.raises(InputError, match="time_limit"):
+        pipeline.run_solver(np.ones((24, 3), np.float32), SETTINGS, time_limit=0)
