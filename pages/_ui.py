@@ -259,6 +259,18 @@ def audio_input(label: str, samples: np.ndarray, settings: Settings, fb: MelFilt
                                                                     settings.sample_rate, fb))
 
 
+class NMelsMismatch(InputError):
+    """A mel spectrogram whose number of bands differs from the n_mels setting."""
+
+    def __init__(self, found: int, message: str):
+        super().__init__(message)
+        self.found = found
+
+
+def _adopt_n_mels(found: int) -> None:
+    st.session_state["n_mels"] = found
+
+
 def load_upload(uploaded, settings: Settings, fb: MelFilterbank, *, kind: str) -> LoadedInput:
     """An ``UploadedFile`` (audio or a mel ``.npy``) as a :class:`LoadedInput`.
 
@@ -272,10 +284,9 @@ def load_upload(uploaded, settings: Settings, fb: MelFilterbank, *, kind: str) -
         if mel.ndim > 2:
             mel = mel.reshape(-1, *mel.shape[-2:])[0]
         if mel.shape[-2] != settings.n_mels:
-            raise InputError(
-                f"{name} has {mel.shape[-2]} mel bands but n_mels is {settings.n_mels}. "
-                f"Set n_mels to {mel.shape[-2]} (and the sample rate, n_fft and f_min/f_max it was "
-                "made with).")
+            raise NMelsMismatch(mel.shape[-2], f"{name} has {mel.shape[-2]} mel bands but n_mels is "
+                                f"{settings.n_mels}. Set n_mels to {mel.shape[-2]} (and the sample rate, n_fft "
+                                "and f_min/f_max it was made with).")
         return LoadedInput(f"mel spectrogram {name}", "mel", None, None, mel, _digest(data))
     samples = _decode(data, settings.sample_rate)
     return audio_input(f"{'recording' if kind == 'mic' else name}", samples, settings, fb, _digest(data))
@@ -314,6 +325,10 @@ def source_section(settings: Settings, fb: MelFilterbank) -> LoadedInput | None:
                 st.caption(f"Using {earlier.label}, loaded earlier.")
             else:
                 loaded = load_upload(widget, settings, fb, kind=kind)
+    except NMelsMismatch as exc:
+        st.error(str(exc), icon="🚫")
+        st.button(f"Use n_mels = {exc.found}", key="adopt_n_mels", on_click=_adopt_n_mels, args=(exc.found,))
+        return None
     except InputError as exc:
         st.error(str(exc), icon="🚫")
         return None
@@ -325,8 +340,8 @@ def _reload(earlier: LoadedInput, settings: Settings, fb: MelFilterbank) -> Load
     """An earlier input under the current settings (audio is re-analysed; a mel is as is)."""
     if earlier.kind == "mel":
         if earlier.mel.shape[0] != settings.n_mels:
-            raise InputError(f"{earlier.label} has {earlier.mel.shape[0]} mel bands but n_mels is "
-                             f"{settings.n_mels}; set n_mels to {earlier.mel.shape[0]}.")
+            raise NMelsMismatch(earlier.mel.shape[0], f"{earlier.label} has {earlier.mel.shape[0]} mel bands but "
+                                f"n_mels is {settings.n_mels}; set n_mels to {earlier.mel.shape[0]}.")
         return earlier
     return audio_input(earlier.label, earlier.samples, settings, fb, earlier.digest)
 

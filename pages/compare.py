@@ -1,7 +1,7 @@
 """Compare solvers: several solvers on the same input, convergence overlaid, one table.
 
 Keys. Sidebar: sample_rate, n_fft, hop_length, n_mels, f_min, f_max, mel_type, norm.
-Input: source, sample, upload, mic, npy. Solvers: compare_solvers (multiselect),
+Input: source, sample, upload, mic, npy (adopt_n_mels). Solvers: compare_solvers (multiselect),
 max_iter, tolerance_loss, tolerance_change, lr, momentum, seed, compare_time_limit;
 button compare_run. Result (containers): compare_chart, compare_table; download compare_png.
 """

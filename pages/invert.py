@@ -1,7 +1,8 @@
 """Invert: pick an input, pick a solver, watch it converge, look at and listen to the result.
 
 Keys. Sidebar: sample_rate, n_fft, hop_length, n_mels, f_min, f_max, mel_type, norm.
-Input: source (radio), sample, upload, mic, npy. Solver: solver, max_iter, tolerance_loss,
+Input: source (radio), sample, upload, mic, npy (and adopt_n_mels, a button offered when an
+uploaded mel spectrogram has another number of bands). Solver: solver, max_iter, tolerance_loss,
 tolerance_change, lr, momentum, seed. Buttons: run, pause, resume, stop.
 Live view (containers): live_status, loss_chart, live_spec.
 Result (containers): result_metrics (with result_residual holding the mel-residual metric),
@@ -179,7 +180,7 @@ def live_panel() -> None:
 
 
 if live is not None:
-    st.subheader("3. Solving")
+    st.subheader("3. Solver progress")
     st.fragment(run_every=REFRESH_S if live.running else None)(live_panel)()
 
 result = state.get(RESULT)

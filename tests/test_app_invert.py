@@ -146,3 +146,17 @@ def test_settings_from_the_url_reach_the_solver_and_back():
     assert at.number_input(key="seed").value == 3
     at.slider(key="n_mels").set_value(80).run()
     assert at.query_params["n_mels"] == ["80"] or at.query_params["n_mels"] == "80"
+
+
+def test_a_mel_file_with_other_n_mels_offers_to_adopt_it():
+    fb = MelFilterbank(257, 0.0, None, 64, 16000)
+    mel = fb.dense.T @ np.random.default_rng(0).random((257, 10), dtype=np.float32)
+    at = small(open_page("invert"))                                # n_mels 40
+    at.radio(key="source").set_value("npy").run()
+    at.file_uploader(key="npy").upload("mel64.npy", npy_bytes(mel))
+    at.run()
+    assert any("64 mel bands but n_mels is 40" in e for e in errors(at)), errors(at)
+    at.button(key="adopt_n_mels").click().run()
+    assert at.slider(key="n_mels").value == 64
+    assert not errors(at)
+    assert not at.button(key="run").disabled
