@@ -14,8 +14,10 @@ end (it checks between iterates) and then wait for it.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
+import weakref
 from typing import Callable, Iterator
 
 import numpy as np
@@ -24,6 +26,29 @@ from .errors import InputError
 from .solvers import Iterate
 
 STOPPED = "stopped"  # the reason recorded when the user stops a solve
+
+_ALL: "weakref.WeakSet[LiveSolve]" = weakref.WeakSet()  # every LiveSolve of this process
+
+
+def active_solves(within: float = 1.0) -> int:
+    """How many solves in this process ran a slice in the last ``within`` seconds.
+
+    A server shares its CPUs between all its users' solves; the app lengthens each
+    user's slices when many are active (:func:`slice_seconds`), so the number of redraws
+    the server must send stays bounded while every solver keeps its share of the CPU.
+    """
+    now = time.perf_counter()
+    return sum(1 for solve in list(_ALL) if not solve.done and now - solve.last_slice_end < within)
+
+
+def slice_seconds(base: float, cpus: int | None = None) -> float:
+    """``base`` while the active solves fit on the CPUs, proportionally longer beyond.
+
+    >>> slice_seconds(0.13, cpus=2) >= 0.13
+    True
+    """
+    cpus = cpus or os.cpu_count() or 1
+    return base * max(1.0, active_solves() / cpus)
 
 
 def report_every(max_iter: int) -> int:
@@ -79,6 +104,8 @@ class LiveSolve:
         self._ended_at: float | None = None
         self._lock = threading.Lock()      # held while the generator runs
         self._interrupt = False            # asks a running slice to end early
+        self.last_slice_end = float("-inf")  # perf_counter() at the end of the last slice
+        _ALL.add(self)
 
     @contextlib.contextmanager
     def _exclusive(self):
@@ -173,6 +200,7 @@ class LiveSolve:
             now = self._clock()
             self.solver_seconds += now - start
             self.slices += 1
+            self.last_slice_end = time.perf_counter()
             if self.done:
                 self._ended_at = now
         return arrived

@@ -16,11 +16,12 @@ import time
 import streamlit as st
 
 from invmel_core import SOLVERS, InputError, audio, pipeline, plots
+from invmel_core.live import slice_seconds
 from pages import _ui as ui
 
 ui.require_app()
 
-SLICE_S = 0.13      # solver time between two redraws of the live view
+SLICE_S = 0.13      # solver time between two redraws of the live view (longer when many users solve)
 LOOP_S = 3.0        # longest run of the live fragment (then its timer starts the next)
 REFRESH_S = 0.1     # the fragment's timer: shorter than a run, so runs follow back to back
 LIVE, CONTEXT, RESULT, RUN_ERROR = "invert_live", "invert_context", "invert_result", "invert_run_error"
@@ -165,7 +166,7 @@ def live_panel() -> None:
     while True:
         if live.running:
             try:
-                live.advance(SLICE_S)
+                live.advance(slice_seconds(SLICE_S))
             except InputError as exc:          # e.g. the solver refuses this input
                 live.stop()
                 state[RUN_ERROR] = str(exc)

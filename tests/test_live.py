@@ -119,3 +119,18 @@ def test_pause_and_stop_from_another_thread_wait_for_the_running_slice():
     live.stop()                             # no "generator already executing"
     worker.join(timeout=5)
     assert not worker.is_alive() and live.reason == STOPPED and not live.paused
+
+
+def test_slices_lengthen_when_more_solves_are_active_than_cpus():
+    from invmel_core.live import active_solves, slice_seconds
+
+    clock = FakeClock()
+    before = active_solves()
+    solves = [LiveSolve(ticking(clock, 100), clock=clock) for _ in range(4)]
+    for solve in solves:
+        solve.advance(0.01)
+    assert active_solves() == before + 4
+    assert slice_seconds(0.1, cpus=2) == pytest.approx(0.1 * max(1.0, (before + 4) / 2))
+    solves[0].stop()
+    assert active_solves() == before + 3                    # a stopped solve no longer counts
+    assert active_solves(within=0.0) == 0                    # nor does one idle for a while
