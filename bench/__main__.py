@@ -1,0 +1,3 @@
+from .solvers import main
+
+main()
