@@ -38,6 +38,9 @@ APP = Path(__file__).resolve().parent.parent / "app.py"
 FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "f_min", "f_max", "norm", "mel_type",
           "solver", "max_iter", "tolerance_loss", "tolerance_change", "lr", "momentum", "seed",
           "sample")
+# Widgets outside Settings whose value should also follow the user from page to page
+# (not into the URL: an upload cannot be shared by a link), with their first value.
+KEPT = {"source": "sample", "compare_time_limit": 5.0}
 SOURCES = {
     "sample": "Bundled sample",
     "upload": "Upload audio",
@@ -97,8 +100,8 @@ def start_run() -> None:
         state[LAST_GOOD] = settings
         state[URL_NOTICES] = notices
     store = state[STORE]
-    for key in FIELDS:
-        value = state[key] if key in state else store[key]
+    for key in FIELDS + tuple(KEPT):
+        value = state[key] if key in state else store.get(key, KEPT.get(key))
         store[key] = value
         state[key] = value
 
@@ -215,19 +218,41 @@ def filterbank(settings: Settings, compat: str | None = None) -> MelFilterbank:
     return fb
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _decode(data: bytes, sample_rate: int) -> np.ndarray:
-    return audio.load_audio(data, sample_rate)[0]
+# Decoded audio and its analysis are kept once per server, keyed by a short id of the source
+# (hashing megabytes of samples on every rerun would cost more than the page), and shared
+# read-only (cache_resource returns the object itself, no copy). Bounded in count and age.
+
+def _read_only(*arrays: np.ndarray) -> None:
+    for array in arrays:
+        array.setflags(write=False)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=6, ttl=1800, show_spinner=False)
+def _decode(key: str, sample_rate: int, _data: bytes) -> np.ndarray:
+    samples = audio.load_audio(_data, sample_rate)[0]
+    _read_only(samples)
+    return samples
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _sample_audio(name: str, sample_rate: int) -> np.ndarray:
-    return audio.load_audio(sample_path(name), sample_rate)[0]
+    samples = audio.load_audio(sample_path(name), sample_rate)[0]
+    _read_only(samples)
+    return samples
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _spectrogram(samples: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    return audio.spectrogram(samples, n_fft=n_fft, hop_length=hop)
+@st.cache_resource(max_entries=8, ttl=1800, show_spinner=False)
+def _analyse(key: str, n_fft: int, hop: int, fb: MelFilterbank, _samples: np.ndarray):
+    """(power spectrogram, mel spectrogram) of the samples identified by ``key``."""
+    spec = audio.spectrogram(_samples, n_fft=n_fft, hop_length=hop)
+    mel = audio.mel_spectrogram(spec, fb)
+    _read_only(spec, mel)
+    return spec, mel
+
+
+@st.cache_resource(max_entries=4, ttl=1800, show_spinner=False)
+def _wav(key: str, sample_rate: int, _samples: np.ndarray) -> bytes:
+    return audio.to_wav_bytes(_samples, sample_rate)
 
 
 # --------------------------------------------------------------------------- sources
@@ -241,7 +266,9 @@ class LoadedInput:
     samples: np.ndarray | None     # mono float32 at the settings' sample rate
     spec: np.ndarray | None        # power spectrogram (n_stft, time), None for a mel input
     mel: np.ndarray                # (n_mels, time)
-    digest: str                    # identifies the input (for caches and "same input?")
+    digest: str                    # identifies the input at this sample rate (for caches)
+    source_key: str = ""           # identifies the source file
+    raw: bytes | None = None       # an upload's file contents, to decode again at another rate
 
 
 def _digest(*parts) -> str:
@@ -251,12 +278,18 @@ def _digest(*parts) -> str:
     return h.hexdigest()[:16]
 
 
-def audio_input(label: str, samples: np.ndarray, settings: Settings, fb: MelFilterbank, key: str) -> LoadedInput:
-    """Spectrogram and mel spectrogram of ``samples`` for ``settings``."""
-    spec = _spectrogram(samples, settings.n_fft, settings.hop)
-    mel = audio.mel_spectrogram(spec, fb)
-    return LoadedInput(label, "audio", samples, spec, mel, _digest(key, settings.n_fft, settings.hop,
-                                                                    settings.sample_rate, fb))
+def audio_input(label: str, samples: np.ndarray, settings: Settings, fb: MelFilterbank, key: str,
+                raw: bytes | None = None) -> LoadedInput:
+    """Spectrogram and mel spectrogram of ``samples`` (source ``key``) for ``settings``."""
+    digest = f"{key}@{settings.sample_rate}"
+    spec, mel = _analyse(digest, settings.n_fft, settings.hop, fb, samples)
+    return LoadedInput(label, "audio", samples, spec, mel, digest, key, raw)
+
+
+def _upload_key(uploaded, data: bytes) -> str:
+    """Streamlit's id of this upload, or a hash of the bytes for a plain file object."""
+    file_id = getattr(uploaded, "file_id", None)
+    return f"upload:{file_id}:{len(data)}" if file_id else f"bytes:{_digest(data)}"
 
 
 class NMelsMismatch(InputError):
@@ -287,9 +320,10 @@ def load_upload(uploaded, settings: Settings, fb: MelFilterbank, *, kind: str) -
             raise NMelsMismatch(mel.shape[-2], f"{name} has {mel.shape[-2]} mel bands but n_mels is "
                                 f"{settings.n_mels}. Set n_mels to {mel.shape[-2]} (and the sample rate, n_fft "
                                 "and f_min/f_max it was made with).")
-        return LoadedInput(f"mel spectrogram {name}", "mel", None, None, mel, _digest(data))
-    samples = _decode(data, settings.sample_rate)
-    return audio_input(f"{'recording' if kind == 'mic' else name}", samples, settings, fb, _digest(data))
+        return LoadedInput(f"mel spectrogram {name}", "mel", None, None, mel, _upload_key(uploaded, data))
+    key = _upload_key(uploaded, data)
+    samples = _decode(key, settings.sample_rate, data)
+    return audio_input(f"{'recording' if kind == 'mic' else name}", samples, settings, fb, key, data)
 
 
 def source_section(settings: Settings, fb: MelFilterbank) -> LoadedInput | None:
@@ -306,7 +340,7 @@ def source_section(settings: Settings, fb: MelFilterbank) -> LoadedInput | None:
             st.selectbox("Sample", list(SAMPLES), key="sample", format_func=lambda k: SAMPLES[k][1])
             name = state["sample"]
             loaded = audio_input(SAMPLES[name][0], _sample_audio(name, settings.sample_rate), settings, fb,
-                                 _digest("sample", name))
+                                 f"sample:{name}")
         else:
             if kind == "upload":
                 widget = st.file_uploader("Audio file (WAV, FLAC, OGG, MP3)", type=AUDIO_TYPES, key="upload")
@@ -332,7 +366,8 @@ def source_section(settings: Settings, fb: MelFilterbank) -> LoadedInput | None:
     except InputError as exc:
         st.error(str(exc), icon="🚫")
         return None
-    remembered[kind] = loaded
+    if kind != "sample":        # a sample is rebuilt from its name; an upload only lives in its widget
+        remembered[kind] = loaded
     return loaded
 
 
@@ -343,7 +378,8 @@ def _reload(earlier: LoadedInput, settings: Settings, fb: MelFilterbank) -> Load
             raise NMelsMismatch(earlier.mel.shape[0], f"{earlier.label} has {earlier.mel.shape[0]} mel bands but "
                                 f"n_mels is {settings.n_mels}; set n_mels to {earlier.mel.shape[0]}.")
         return earlier
-    return audio_input(earlier.label, earlier.samples, settings, fb, earlier.digest)
+    samples = _decode(earlier.source_key, settings.sample_rate, earlier.raw)
+    return audio_input(earlier.label, samples, settings, fb, earlier.source_key, earlier.raw)
 
 
 def _mel_hint(earlier, settings: Settings) -> None:
@@ -357,7 +393,7 @@ def show_input(loaded: LoadedInput, settings: Settings) -> None:
     seconds = frames * settings.hop / settings.sample_rate
     if loaded.samples is not None:
         seconds = loaded.samples.size / settings.sample_rate
-        st.audio(audio.to_wav_bytes(loaded.samples, settings.sample_rate), format="audio/wav")
+        st.audio(_wav(loaded.digest, settings.sample_rate, loaded.samples), format="audio/wav")
     st.caption(f"{loaded.label}: {seconds:.1f} s, {frames} frames, mel {loaded.mel.shape[0]} × {frames}")
 
 
@@ -416,8 +452,7 @@ def home_demo(solver: str | None = None) -> Demo:
     settings = Settings.checked(solver=solver or "")
     fb = settings.filterbank()
     samples = _sample_audio("speech_short", settings.sample_rate)
-    spec = _spectrogram(samples, settings.n_fft, settings.hop)
-    mel = audio.mel_spectrogram(spec, fb)
+    spec, mel = _analyse("sample:speech_short", settings.n_fft, settings.hop, fb, samples)
     _transform, live = pipeline.start_solve(mel, settings)
     while not live.done:
         live.advance(1.0)

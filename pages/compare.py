@@ -37,7 +37,7 @@ with right:
     for name in state.get("compare_solvers") or []:
         st.caption(f"**{name}**: {SOLVERS[name].summary}")
     ui.solver_widgets(choose_solver=False)
-    st.number_input("Time limit per solver (s)", min_value=0.1, max_value=120.0, value=5.0, step=1.0,
+    st.number_input("Time limit per solver (s)", min_value=0.1, max_value=120.0, step=1.0,
                     key="compare_time_limit")
 
 chosen = state.get("compare_solvers") or []

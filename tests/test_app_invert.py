@@ -160,3 +160,19 @@ def test_a_mel_file_with_other_n_mels_offers_to_adopt_it():
     assert at.slider(key="n_mels").value == 64
     assert not errors(at)
     assert not at.button(key="run").disabled
+
+
+def test_an_upload_survives_a_page_switch_and_follows_the_sample_rate():
+    at = small(open_page("invert"))
+    at.radio(key="source").set_value("upload").run()
+    at.file_uploader(key="upload").upload("tone.wav", wav_bytes(seconds=1.0), "audio/wav")
+    at.run()
+    first = at.session_state["invert_input"]
+    assert first.samples.size == 16000
+    at.switch_page("pages/mel_scales.py").run()
+    at.number_input(key="sample_rate").set_value(8000).run()
+    at.switch_page("pages/invert.py").run()
+    assert not errors(at), errors(at)
+    again = at.session_state["invert_input"]
+    assert again.label == "tone.wav" and again.samples.size == 8000   # decoded again at 8 kHz
+    assert any("loaded earlier" in c.value for c in at.caption)
