@@ -134,14 +134,14 @@ def run_once(page) -> None:
 # the live JPEGs); keeping one result per run would add 40-60 MB over 20 runs, a leaked
 # matplotlib figure per run (Agg canvas and artists of a 3-panel figure) more. Measured: RSS
 # steps up by ~15-25 MiB over the first ~10 runs (allocator arenas, caches filling to their
-# max_entries) and is then flat within ~10 MiB over the next 35 runs. Hence 8 warm-up runs and
+# max_entries) and is then flat within ~10 MiB over the next 35 runs. Hence 6 warm-up runs and
 # 30 MiB for the next 20.
 MEMORY_GROWTH_LIMIT_MIB = 30
-WARM_UP_RUNS = 8
+WARM_UP_RUNS = 6
 
 
 def test_memory_does_not_grow_over_20_runs(page, server):
-    open_app(page, "/invert?solver=sgd&max_iter=100&n_fft=512&n_mels=30&sample=chirp")
+    open_app(page, "/invert?solver=sgd&max_iter=50&n_fft=512&n_mels=30&sample=chirp")
     for _ in range(WARM_UP_RUNS):           # warm-up: imports, caches, allocator arenas
         run_once(page)
     warm = server.rss_kib()

@@ -26,7 +26,6 @@ def test_every_page_opens_without_errors(page):
     # One navigation entry per page script (app.py is the st.navigation router), none missing.
     assert len(links) == len(page_files()), (labels, [p.name for p in page_files()])
     assert visible_errors(page) == []
-    screenshot(page, "page_home")
     for i in range(len(links)):
         label, href = links[i]
         page.locator(NAV_LINKS).nth(i).click()
