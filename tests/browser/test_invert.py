@@ -257,3 +257,33 @@ def test_mel_npy_input(page, tmp_path):
     # No original audio for a bare mel spectrogram: only the reconstruction plays.
     assert key(page, "result_audio").locator("audio").count() == 1
     assert visible_errors(page) == []
+
+
+def test_microphone_recording_is_inverted(browser, server):
+    """st.audio_input with chromium's fake microphone (a periodic beep; see CHROMIUM_ARGS)."""
+    ctx = browser.new_context(base_url=server.url, viewport={"width": 1366, "height": 900},
+                              permissions=["microphone"])
+    ctx.set_default_timeout(120_000)
+    page = ctx.new_page()
+    try:
+        open_app(page, "/invert?solver=nnls&n_fft=512&n_mels=40")
+        choose_source(page, "Microphone")
+        button = key(page, "mic").locator("[data-testid='stAudioInputActionButton']").first
+        assert button.get_attribute("aria-label") == "Record"
+        button.click()
+        page.wait_for_function("() => document.querySelector("
+                               "\".st-key-mic [aria-label='Stop recording']\") !== null")
+        page.wait_for_timeout(1500)
+        button.click()
+        page.get_by_text(re.compile(r"recording: \d+\.\d s")).wait_for()
+        wait_for_app_run(page)
+        seconds = float(re.search(r"recording: (\d+\.\d) s",
+                                  page.locator("[data-testid='stMain']").inner_text()).group(1))
+        assert 1.0 <= seconds <= 5.0, seconds
+        key(page, "run").locator("button").click()
+        wait_for_result(page)
+        assert float(metrics(page)["mel residual"]) < 0.05
+        assert key(page, "result_audio").locator("audio").count() == 2
+        assert visible_errors(page) == []
+    finally:
+        ctx.close()
