@@ -45,3 +45,28 @@ def dense_sgd(melspec: np.ndarray, fb, steps: int, *, lr: float = 0.1, momentum:
         x = x - lr * buf
         x = np.maximum(x, 0.0)
     return from_columns(x, batch), losses
+
+
+def main(argv=None) -> None:
+    """``python -m bench.reference --steps N``: time ``N`` dense steps on the benchmark's
+    workload and print ``{"per_step_ms": ...}`` (used to time it with one BLAS thread)."""
+    import argparse
+    import json
+    import time
+
+    from invmel_core import MelFilterbank
+
+    from .solvers import workload
+
+    parser = argparse.ArgumentParser(description="Time the dense SGD reference on the workload.")
+    parser.add_argument("--steps", type=int, default=300)
+    args = parser.parse_args(argv)
+    _, melspec, rate = workload()
+    fb = MelFilterbank(1025, 0.0, None, melspec.shape[0], rate)
+    start = time.perf_counter()
+    dense_sgd(melspec[None], fb, args.steps, seed=0)
+    print(json.dumps({"per_step_ms": 1e3 * (time.perf_counter() - start) / args.steps}))
+
+
+if __name__ == "__main__":
+    main()

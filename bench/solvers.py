@@ -161,6 +161,25 @@ def sgd_rows(melspec, spec, rate, steps, repeats, whole: bool) -> tuple[Row, Row
     return row, dense_row, agreement
 
 
+def one_thread_per_step_ms(melspec, rate, steps) -> tuple[float, float]:
+    """Per-step ms of the fast SGD on one thread, and of the dense reference with one BLAS
+    thread (a fresh process: OpenBLAS reads its thread count at start-up)."""
+    fb = transform("sgd", rate).fb
+    options = SolverOptions(max_iter=steps, tolerance_loss=0.0, tolerance_change=0.0, seed=0)
+    cores = columns.available_cores
+    columns.available_cores = lambda: 1
+    try:
+        start = time.perf_counter()
+        list(torch_sgd.run(melspec[None], fb, options, every=2**62))
+        fast = 1e3 * (time.perf_counter() - start) / steps
+    finally:
+        columns.available_cores = cores
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-m", "bench.reference", "--steps", str(steps)], cwd=REPO, env=env,
+                         capture_output=True, text=True, check=True)
+    return fast, json.loads(out.stdout.strip().splitlines()[-1])["per_step_ms"]
+
+
 def mindspore_row(melspec, spec, rate, steps) -> Row:
     inverse = transform("mindspore", rate, max_iter=steps)
     seconds, last = solve(inverse, melspec)
@@ -270,12 +289,17 @@ def main(argv=None) -> None:
     lstsq = lstsq_row(melspec, spec, rate, repeats)
     sgd_steps = 300 if quick else 1000
     sgd, dense, agreement = sgd_rows(melspec, spec, rate, sgd_steps, 3, whole=not quick)
+    fast_1, dense_1 = one_thread_per_step_ms(melspec, rate, sgd_steps)
     ms = mindspore_row(melspec, spec, rate, 300 if quick else 2000)
     long = None if quick or args.no_long else long_audio_row(args.minutes)
 
     rows = [nnls["1e-3"]] + ([nnls["librosa"]] if "librosa" in nnls else []) + [nnls["default"], lstsq]
     rows += [r for r in (lib, sgd, dense, ms, long) if r is not None]
     print(table(rows))
+    threads = columns.threads_for(len(columns.split_evenly(melspec.shape[1])), spec.shape[0] * columns.CHUNK_COLUMNS)
+    print(f"\nms per SGD step: sgd {sgd.extra['per_step_fixed_ms']:.3f} as run ({threads} thread(s) on this "
+          f"workload), {fast_1:.3f} forced to one; dense reference {1e3 * dense.seconds / dense.steps:.3f} with the BLAS default "
+          f"threads, {dense_1:.3f} with one")
     sgd_per_step = sgd.extra["per_step_fixed_ms"] / 1e3
     dense_per_step = dense.seconds / dense.steps
     print("\nratios:")
@@ -285,6 +309,8 @@ def main(argv=None) -> None:
                   lib.seconds / nnls["librosa"].seconds if lib else None, TARGETS["librosa_over_nnls"], unit="x"))
     print(verdict("dense SGD step / sgd step", dense_per_step / sgd_per_step, TARGETS["dense_over_sgd_step"],
                   unit="x"))
+    print(verdict("the same, on one thread each (one BLAS thread for the dense one)", dense_1 / fast_1,
+                  TARGETS["dense_over_sgd_step"], unit="x"))
     print(verdict(f"sgd vs dense iterates after {sgd_steps} steps (max relative difference)", agreement,
                   TARGETS["sgd_agreement"], at_least=False))
     if long is not None:
@@ -294,4 +320,5 @@ def main(argv=None) -> None:
                       TARGETS["long_rss_mib"], at_least=False, unit=" MiB"))
     else:
         print("- long audio: not measured in this run")
-    print(f"\nsgd threads: {columns.available_cores()}; load average at end {os.getloadavg()[0]:.2f}")
+    print(f"\nload average at end {os.getloadavg()[0]:.2f} (other processes share these cores: "
+          "compare rows of one run, not runs)")

@@ -16,8 +16,12 @@ from typing import Callable, Sequence
 # Columns per chunk: a (1025, 256) float32 array is 1 MB, so a chunk's few arrays stay
 # in the L2/L3 cache while one step makes its passes over them.
 CHUNK_COLUMNS = 256
-# Below this many matrix elements a chunk is too small to be worth a thread hand-off.
-MIN_PARALLEL_ELEMENTS = 50_000
+# Elements of the spectrogram per thread below which threads do not pay. Handing a step to
+# another thread costs a wake-up; when other processes keep the cores busy that wake-up can
+# take milliseconds (measured: 0.5 ms/step on one thread vs 1.8 on two for the 1025 x 431
+# benchmark under a load of 8 on 2 cores; 0.42 vs 0.33 on a quiet machine). So threads are
+# used only when each one gets several milliseconds of work per step.
+MIN_PARALLEL_ELEMENTS = 2_000_000
 
 
 def split_evenly(n: int, max_size: int = CHUNK_COLUMNS) -> list[slice]:
@@ -45,27 +49,41 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def threads_for(n_chunks: int, elements_per_chunk: int) -> int:
+    """How many threads a solve of ``n_chunks`` chunks of ``elements_per_chunk`` uses.
+
+    Examples
+    --------
+    >>> threads_for(2, 1025 * 216)  # the 10 s benchmark: too little work to share
+    1
+    >>> threads_for(101, 1025 * 256) == min(2, available_cores())  # 10 minutes of audio
+    True
+    """
+    total = elements_per_chunk * n_chunks
+    return max(1, min(available_cores(), n_chunks, total // max(MIN_PARALLEL_ELEMENTS, 1)))
+
+
 class ChunkRunner:
     """Apply a function to each chunk, on several threads when that pays.
 
-    The calling thread takes its share too, so ``threads=2`` uses one helper thread.
+    The calling thread takes its share too, so ``threads=2`` uses one helper thread. Threads
+    are used only when each gets at least :data:`MIN_PARALLEL_ELEMENTS` elements.
     Results come back in chunk order. Use as a context manager (or call :meth:`close`)
     so the helper threads end with the solve.
 
     Examples
     --------
-    >>> with ChunkRunner([1, 2, 3], elements_per_chunk=10**6, threads=2) as run:
+    >>> with ChunkRunner([1, 2, 3], elements_per_chunk=10**7, threads=2) as run:
     ...     run(lambda chunk: chunk * 10)
     [10, 20, 30]
     """
 
     def __init__(self, chunks: Sequence, elements_per_chunk: int, threads: int | None = None):
         self.chunks = list(chunks)
-        threads = min(available_cores() if threads is None else threads, len(self.chunks))
-        if elements_per_chunk < MIN_PARALLEL_ELEMENTS:
-            threads = 1
+        threads = min(threads or available_cores(), threads_for(len(self.chunks), elements_per_chunk))
         # Each thread gets a fixed, contiguous group of chunks.
-        self._groups = [self.chunks[s] for s in split_evenly(len(self.chunks), -(-len(self.chunks) // max(threads, 1)))]
+        per_thread = -(-len(self.chunks) // max(threads, 1))
+        self._groups = [self.chunks[run] for run in split_evenly(len(self.chunks), per_thread)]
         self._pool = ThreadPoolExecutor(len(self._groups) - 1) if len(self._groups) > 1 else None
 
     @property
