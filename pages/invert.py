@@ -24,6 +24,7 @@ ui.require_app()
 SLICE_S = 0.13      # solver time between two redraws of the live view (longer when many users solve)
 LOOP_S = 3.0        # longest run of the live fragment (then its timer starts the next)
 REFRESH_S = 0.1     # the fragment's timer: shorter than a run, so runs follow back to back
+PREVIEW_S = 30.0    # longer results play (and resynthesise at once) only their first 30 s
 LIVE, CONTEXT, RESULT, RUN_ERROR = "invert_live", "invert_context", "invert_result", "invert_run_error"
 state = st.session_state
 
@@ -76,17 +77,23 @@ def finish(live) -> None:
     if live.latest is None or state.get(RESULT, {}).get("live") is live:
         return
     s, loaded, cfb = ctx["settings"], ctx["input"], ctx["fb"]
-    estimate = live.latest.spec
-    estimate = estimate.reshape(-1, *estimate.shape[-2:])[0]
+    estimate = pipeline.first_item(live.latest.spec)
     scores = pipeline.score(estimate, loaded.mel, cfb, loaded.spec)
-    heard = pipeline.resynthesize(estimate, s, reference=loaded.samples)
+    seconds = estimate.shape[1] * s.hop / s.sample_rate
+    excerpt = seconds > PREVIEW_S  # Griffin-Lim on minutes of audio takes minutes: play the start
+    heard = pipeline.resynthesize(estimate, s, reference=loaded.samples, max_seconds=PREVIEW_S if excerpt else None)
+    original = None if loaded.samples is None else loaded.samples[: heard.size if excerpt else None]
     fig = plots.comparison_figure(loaded.spec, estimate, s.sample_rate, s.hop, mel=loaded.mel,
                                   top_hz=float(cfb.bin_hz[-1]))
+    wav = audio.to_wav_bytes(heard, s.sample_rate)
     state[RESULT] = {
         "live": live, "settings": s, "label": loaded.label, "estimate": estimate, "mel": loaded.mel,
         "scores": scores, "notes": ctx["transform"].notes(live.latest),
-        "png": plots.figure_png(fig), "wav": audio.to_wav_bytes(heard, s.sample_rate),
-        "original_wav": None if loaded.samples is None else audio.to_wav_bytes(loaded.samples, s.sample_rate),
+        "png": plots.figure_png(fig), "wav": wav, "excerpt": excerpt,
+        # The full-length sound only if downloaded, computed then (outside the page's run).
+        "full_wav": (lambda: audio.to_wav_bytes(pipeline.resynthesize(estimate, s, loaded.samples), s.sample_rate))
+        if excerpt else wav,
+        "original_wav": None if original is None else audio.to_wav_bytes(original, s.sample_rate),
         "steps": live.steps[-1], "reason": live.reason, "seconds": live.wall_seconds(),
     }
     fig.clear()
@@ -220,6 +227,9 @@ if result is not None:
             a.audio(result["original_wav"], format="audio/wav")
         b.markdown("**Reconstruction** (Griffin-Lim phase, same loudness as the original)")
         b.audio(result["wav"], format="audio/wav")
+        if result["excerpt"]:
+            st.caption(f"Both players hold the first {PREVIEW_S:.0f} s. The full-length reconstruction is made "
+                       "when you download it (Griffin-Lim takes a while on long audio).")
     with st.container(key="result_downloads"):
         d = st.columns(5)
         s = result["settings"]
@@ -227,7 +237,7 @@ if result is not None:
                              "application/octet-stream", key="dl_spec_npy", on_click="ignore")
         d[1].download_button("Mel input .npy", ui.npy_bytes(result["mel"]), "mel.npy",
                              "application/octet-stream", key="dl_mel_npy", on_click="ignore")
-        d[2].download_button("Audio .wav", result["wav"], "reconstruction.wav", "audio/wav", key="dl_wav",
+        d[2].download_button("Audio .wav", result["full_wav"], "reconstruction.wav", "audio/wav", key="dl_wav",
                              on_click="ignore")
         d[3].download_button("Figure .png", result["png"], "reconstruction.png", "image/png", key="dl_png",
                              on_click="ignore")

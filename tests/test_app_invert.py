@@ -176,3 +176,27 @@ def test_an_upload_survives_a_page_switch_and_follows_the_sample_rate():
     again = at.session_state["invert_input"]
     assert again.label == "tone.wav" and again.samples.size == 8000   # decoded again at 8 kHz
     assert any("loaded earlier" in c.value for c in at.caption)
+
+
+def test_long_audio_is_computed_in_full_and_plays_an_excerpt():
+    import io
+
+    import soundfile
+
+    at = small(open_page("invert"), max_iter=5)
+    rate = 16000
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    soundfile.write(buf, 0.1 * rng.standard_normal(45 * rate), rate, format="WAV", subtype="PCM_16")
+    at.radio(key="source").set_value("upload").run()
+    at.file_uploader(key="upload").upload("long.wav", buf.getvalue(), "audio/wav")
+    at.run()
+    at.button(key="run").click().run()
+    run_until_result(at)
+    result = at.session_state["invert_result"]
+    assert result["estimate"].shape[1] == 1 + 45 * rate // 128      # computed at full resolution
+    assert result["excerpt"] and callable(result["full_wav"])
+    played = soundfile.info(io.BytesIO(result["wav"]))
+    assert abs(played.duration - 30.0) < 0.01
+    assert abs(soundfile.info(io.BytesIO(result["original_wav"])).duration - 30.0) < 0.01
+    assert any("first 30 s" in c.value for c in at.caption)

@@ -79,3 +79,21 @@ def test_run_solver_records_the_residual_curve_and_respects_the_time_limit():
 def test_run_solver_refuses_a_bad_time_limit():
     with pytest.raises(InputError, match="time_limit"):
         pipeline.run_solver(np.ones((24, 3), np.float32), SETTINGS, time_limit=0)
+
+
+def test_score_uses_the_same_mel_residual_as_the_metrics_module():
+    from invmel_core.metrics import mel_residual
+
+    fb = SETTINGS.filterbank()
+    rng = np.random.default_rng(0)
+    spec = rng.random((SETTINGS.n_stft, 30), dtype=np.float32)
+    mel = audio.mel_spectrogram(spec, fb) * 1.1
+    assert pipeline.score(spec, mel, fb)["mel_residual"] == pytest.approx(mel_residual(spec, mel, fb), rel=1e-5)
+
+
+def test_resynthesis_of_the_beginning_only():
+    y = tone(seconds=2.0)
+    spec = audio.spectrogram(y, SETTINGS.n_fft, SETTINGS.hop)
+    part = pipeline.resynthesize(spec, SETTINGS, reference=y, max_seconds=0.5)
+    assert part.size == SETTINGS.sample_rate // 2
+    assert rms(part) == pytest.approx(rms(y[: part.size]), rel=1e-3)
