@@ -55,13 +55,12 @@ def report_every(max_iter: int) -> int:
     """How many solver steps between two yielded iterates in the app.
 
     Each yielded iterate copies the whole spectrogram, which costs about half an SGD
-    step; yielding every 20th step keeps that overhead near 5 % while a 1000-step run
-    still draws a 50-point loss curve. Short runs report more often so the curve has
-    points at all.
+    step: every 50th step keeps that overhead near 1 %. A run reports about 50 times
+    (a 1000-step run every 20 steps), so short runs still draw a curve with points.
     """
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise InputError(f"max_iter must be a positive integer, got {max_iter!r}")
-    return max(1, min(20, max_iter // 50))
+    return max(1, min(50, max_iter // 50))
 
 
 class LiveSolve:
@@ -105,6 +104,7 @@ class LiveSolve:
         self._lock = threading.Lock()      # held while the generator runs
         self._interrupt = False            # asks a running slice to end early
         self.last_slice_end = float("-inf")  # perf_counter() at the end of the last slice
+        self._iterate_seconds = 0.0          # smoothed time between two iterates
         _ALL.add(self)
 
     @contextlib.contextmanager
@@ -185,7 +185,9 @@ class LiveSolve:
         arrived = False
         try:
             while True:
+                before = self._clock()
                 item = next(self._iterates, None)
+                self._note_iterate_time(self._clock() - before)
                 if item is None:  # a solver that ends without a done record
                     self.reason = self.reason or (self.latest.reason if self.latest else None) or "finished"
                     break
@@ -194,7 +196,9 @@ class LiveSolve:
                 if item.done:
                     self.reason = item.reason or "finished"
                     break
-                if self._clock() >= deadline or self._interrupt:
+                # Stop when the next iterate would more likely end past the deadline than
+                # before it, so slices average the budget instead of overshooting it.
+                if self._clock() + self._iterate_seconds / 2 >= deadline or self._interrupt:
                     break
         finally:
             now = self._clock()
@@ -204,6 +208,9 @@ class LiveSolve:
             if self.done:
                 self._ended_at = now
         return arrived
+
+    def _note_iterate_time(self, seconds: float) -> None:
+        self._iterate_seconds += 0.3 * (seconds - self._iterate_seconds)
 
     def _record(self, item: Iterate) -> None:
         self.latest = item
@@ -235,3 +242,36 @@ class LiveSolve:
         drawing included. Compare with the headless speed to see what the UI costs."""
         wall = self.wall_seconds()
         return self.steps[-1] / wall if self.steps and wall > 0 else 0.0
+
+
+class FramePacer:
+    """Chooses each slice so that slice + redraw takes ``frame`` seconds.
+
+    The redraw's cost varies (a busy server takes longer to draw); keeping the frame
+    period fixed keeps the view refreshing ``1 / frame`` times a second, and the solver
+    gets whatever the drawing leaves. The redraw time is smoothed over recent frames.
+
+    Examples
+    --------
+    >>> pacer = FramePacer(frame=0.18, min_slice=0.05)
+    >>> pacer.drawn(0.03)
+    >>> round(pacer.slice(), 3)
+    0.15
+    """
+
+    def __init__(self, frame: float = 0.18, min_slice: float = 0.05, smoothing: float = 0.3):
+        if not 0 < min_slice <= frame:
+            raise InputError(f"need 0 < min_slice <= frame, got min_slice={min_slice}, frame={frame}")
+        self.frame, self.min_slice, self.smoothing = frame, min_slice, smoothing
+        self.draw_seconds: float | None = None
+
+    def drawn(self, seconds: float) -> None:
+        """Record how long the last redraw took."""
+        if self.draw_seconds is None:
+            self.draw_seconds = seconds
+        else:
+            self.draw_seconds += self.smoothing * (seconds - self.draw_seconds)
+
+    def slice(self) -> float:
+        """Solver seconds for the next slice."""
+        return max(self.min_slice, self.frame - (self.draw_seconds or 0.0))

@@ -16,13 +16,13 @@ import time
 import streamlit as st
 
 from invmel_core import SOLVERS, InputError, audio, pipeline, plots
-from invmel_core.live import slice_seconds
+from invmel_core.live import FramePacer, slice_seconds
 from pages import _ui as ui
 
 ui.require_app()
 
-SLICE_S = 0.13      # solver time between two redraws of the live view (longer when many users solve)
-LOOP_S = 3.0        # longest run of the live fragment (then its timer starts the next)
+FRAME_S = 0.18      # one live frame (solver slice + redraw): 5.5 refreshes a second
+LOOP_S = 4.0        # longest run of the live fragment (then its timer starts the next)
 REFRESH_S = 0.1     # the fragment's timer: shorter than a run, so runs follow back to back
 PREVIEW_S = 30.0    # longer results play (and resynthesise at once) only their first 30 s
 LIVE, CONTEXT, RESULT, RUN_ERROR = "invert_live", "invert_context", "invert_result", "invert_run_error"
@@ -170,15 +170,18 @@ def live_panel() -> None:
     chart = chart_col.container(key="loss_chart").empty()
     picture = picture_col.container(key="live_spec").empty()
     deadline = time.perf_counter() + LOOP_S
+    pacer = state.setdefault("invert_pacer", FramePacer(FRAME_S))
     while True:
         if live.running:
             try:
-                live.advance(slice_seconds(SLICE_S))
+                live.advance(slice_seconds(pacer.slice()))
             except InputError as exc:          # e.g. the solver refuses this input
                 live.stop()
                 state[RUN_ERROR] = str(exc)
                 st.rerun()
+        drawing = time.perf_counter()
         draw_live(live, ctx, status, chart, picture)
+        pacer.drawn(time.perf_counter() - drawing)
         if not live.running or time.perf_counter() >= deadline:
             break
     if live.done and state.get(RESULT, {}).get("live") is not live:

@@ -76,7 +76,7 @@ def test_loss_curve_is_thinned_but_keeps_the_ends():
 
 def test_report_every_grows_with_max_iter_and_is_bounded():
     assert report_every(1) == 1 and report_every(100) == 2
-    assert report_every(1000) == 20 and report_every(10**6) == 20
+    assert report_every(1000) == 20 and report_every(10**6) == 50
     with pytest.raises(InputError):
         report_every(0)
 
@@ -134,3 +134,31 @@ def test_slices_lengthen_when_more_solves_are_active_than_cpus():
     solves[0].stop()
     assert active_solves() == before + 3                    # a stopped solve no longer counts
     assert active_solves(within=0.0) == 0                    # nor does one idle for a while
+
+
+def test_frame_pacer_gives_the_solver_what_drawing_leaves():
+    from invmel_core.live import FramePacer
+
+    pacer = FramePacer(frame=0.2, min_slice=0.05, smoothing=0.5)
+    assert pacer.slice() == 0.2                       # nothing drawn yet
+    pacer.drawn(0.02)
+    assert pacer.slice() == pytest.approx(0.18)
+    pacer.drawn(0.10)                                 # a slow redraw: smoothed
+    assert pacer.slice() == pytest.approx(0.2 - 0.06)
+    for _ in range(20):
+        pacer.drawn(1.0)                              # a hopelessly busy server
+    assert pacer.slice() == 0.05
+    with pytest.raises(InputError):
+        FramePacer(frame=0.1, min_slice=0.2)
+
+
+def test_slices_do_not_overshoot_their_budget_by_a_whole_iterate():
+    clock = FakeClock()
+    live = LiveSolve(ticking(clock, 10_000, step_seconds=0.03), clock=clock)
+    live.advance(0.1)                                 # learns how long an iterate takes
+    lengths = []
+    for _ in range(10):
+        start = clock.now
+        live.advance(0.1)
+        lengths.append(clock.now - start)
+    assert abs(np.mean(lengths) - 0.1) <= 0.015, lengths   # without prediction: 0.12 every time
