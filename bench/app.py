@@ -204,6 +204,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=20, help="Mel scales reruns to time")
     parser.add_argument("--live-seconds", type=float, default=15.0, help="how long to watch the live view")
     parser.add_argument("--starts", type=int, default=3, help="server starts to time")
+    parser.add_argument("--live-repeats", type=int, default=3, help="live-view measurements (median shown)")
     args = parser.parse_args(argv)
 
     rows = []
@@ -231,25 +232,36 @@ def main(argv=None) -> int:
     else:
         # The browser stands for the user's own machine: on a machine with 2+ CPUs it is pinned
         # to CPU 0 at the lowest priority, so its drawing hardly takes the server's CPU time.
+        # This machine may be shared: each repetition brackets the app with headless runs, and
+        # the table shows the median repetition (all of them are printed).
         browser_cpu = 0 if (os.cpu_count() or 1) >= 2 else None
-        before = headless_steps_per_second()
-        port = free_port()
-        proc = start_server(port)
-        try:
-            wait_healthy(port)
-            live = live_view(port, args.live_seconds, browser_cpu)
-        finally:
-            stop_server(proc)
-        after = headless_steps_per_second()
-        headless = (before + after) / 2
-        ratio = live["app_steps_per_s"] / headless
+        reps = []
+        for rep in range(args.live_repeats):
+            before = headless_steps_per_second()
+            port = free_port()
+            proc = start_server(port)
+            try:
+                wait_healthy(port)
+                live = live_view(port, args.live_seconds, browser_cpu)
+            finally:
+                stop_server(proc)
+            after = headless_steps_per_second()
+            live["headless"] = (before + after) / 2
+            live["ratio"] = live["app_steps_per_s"] / live["headless"]
+            reps.append(live)
+            print(f"live view, repetition {rep + 1}: browser {live['browser_refresh_hz']:.1f}/s, server "
+                  f"{live['server_refresh_hz']:.1f}/s, busy {100 * live['server_busy']:.0f} %, app "
+                  f"{live['app_steps_per_s']:.0f} steps/s, headless {before:.0f} / {after:.0f} steps/s "
+                  f"(before / after), ratio {live['ratio']:.2f}, load {load_average()}")
+        live = sorted(reps, key=lambda r: r["ratio"])[len(reps) // 2]
+        ratio = live["ratio"]
         rows.append(("Live view refresh seen by the browser", f"{live['browser_refresh_hz']:.1f} /s", ">= 5 /s",
                      live["browser_refresh_hz"] >= 5))
         rows.append(("  longest gap between two frames", f"{1000 * live['longest_gap_s']:.0f} ms", "", None))
         rows.append(("  server's own count (refreshes, solver busy)",
                      f"{live['server_refresh_hz']:.1f} /s, {100 * live['server_busy']:.0f} %", "", None))
-        rows.append(("Solver speed in the app / headless (SGD, speech 4.2 s, 1025 x 128)",
-                     f"{live['app_steps_per_s']:.0f} / {headless:.0f} steps/s = {ratio:.2f}", ">= 0.67",
+        rows.append((f"Solver speed in the app / headless (median of {len(reps)})",
+                     f"{live['app_steps_per_s']:.0f} / {live['headless']:.0f} steps/s = {ratio:.2f}", ">= 0.67",
                      ratio >= 2 / 3))
 
     width = max(len(r[0]) for r in rows)
