@@ -343,7 +343,7 @@ def problem_figure(spec: np.ndarray, mel: np.ndarray, reconstruction: np.ndarray
     ref = float(np.max(spec)) or 1.0
     fig = Figure(figsize=(14, 4.4), dpi=100)
     grid = fig.add_gridspec(1, 4, width_ratios=[30, 30, 30, 1], left=0.06, right=0.94, top=0.9, bottom=0.14,
-                            wspace=0.32)
+                            wspace=0.4)
     axes = [fig.add_subplot(grid[0, i]) for i in range(3)]
     n_frames = np.shape(spec)[1]
     lin_extent = (0.0, n_frames * hop_s, 0.0, float(fb.bin_hz[-1]))

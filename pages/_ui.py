@@ -449,7 +449,8 @@ class Demo:
 @st.cache_data(max_entries=2, show_spinner="Preparing the demo…")
 def home_demo(solver: str | None = None) -> Demo:
     """The Home page's ready-made example: the short speech sample through default settings."""
-    settings = Settings.checked(solver=solver or "")
+    # 40 mel bands (not the default 128): coarse enough that the smearing is plain to see.
+    settings = Settings.checked(solver=solver or "", n_mels=40)
     fb = settings.filterbank()
     samples = _sample_audio("speech_short", settings.sample_rate)
     spec, mel = _analyse("sample:speech_short", settings.n_fft, settings.hop, fb, samples)

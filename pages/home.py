@@ -34,8 +34,16 @@ with st.container(key="home_demo"):
     right.audio(demo.reconstructed_wav, format="audio/wav")
 
 st.subheader("Explore")
-cols = st.columns(4)
-cols[0].page_link("pages/mel_scales.py", label="Mel scales: what a filterbank is", icon=":material/straighten:")
-cols[1].page_link("pages/invert.py", label="Invert: watch a solver work", icon=":material/replay:")
-cols[2].page_link("pages/compare.py", label="Compare solvers", icon=":material/compare_arrows:")
-cols[3].page_link("pages/frameworks.py", label="torchaudio vs MindSpore vs librosa", icon=":material/extension:")
+LINKS = [
+    ("pages/mel_scales.py", "Mel scales", ":material/straighten:",
+     "What a filterbank is; HTK vs Slaney; empty filters."),
+    ("pages/invert.py", "Invert", ":material/replay:",
+     "Your clip or mel spectrogram; watch a solver converge; listen."),
+    ("pages/compare.py", "Compare solvers", ":material/compare_arrows:",
+     "SGD, MindSpore, least squares, NNLS on one input."),
+    ("pages/frameworks.py", "Frameworks", ":material/extension:",
+     "torchaudio vs MindSpore vs librosa; code to copy."),
+]
+for col, (path, label, icon, blurb) in zip(st.columns(len(LINKS)), LINKS):
+    col.page_link(path, label=label, icon=icon)
+    col.caption(blurb)

@@ -25,6 +25,18 @@ FRAME_S = 0.18      # one live frame (solver slice + redraw): 5.5 refreshes a se
 LOOP_S = 4.0        # longest run of the live fragment (then its timer starts the next)
 REFRESH_S = 0.1     # the fragment's timer: shorter than a run, so runs follow back to back
 PREVIEW_S = 30.0    # longer results play (and resynthesise at once) only their first 30 s
+# What each solver's picture shows, for the caption under the result.
+SOLVER_NOTES = {
+    "sgd": "SGD starts from random numbers and stops when the loss stalls: where the mel bands do not pin the "
+           "spectrum down, some of that randomness stays (a noisy error map), and another seed gives another answer.",
+    "mindspore": "MindSpore's gradient descent starts from random numbers too, takes small plain steps and "
+                 "may stop before it has moved far from them.",
+    "lstsq": "Least squares finds the smallest spectrogram matching the mel bands, allowing negative power; "
+             "the negative parts are then clipped to 0, which shows as blue holes and a larger mel residual.",
+    "nnls": "Non-negative least squares keeps X̂ ≥ 0 throughout, so the mel bands are matched closely; what "
+            "is left is the smearing inside each band that no solver can undo.",
+    "librosa": "librosa's NNLS keeps X̂ ≥ 0; its stopping rule is absolute, so quiet inputs stop early.",
+}
 LIVE, CONTEXT, RESULT, RUN_ERROR = "invert_live", "invert_context", "invert_result", "invert_run_error"
 state = st.session_state
 
@@ -221,8 +233,7 @@ if result is not None:
         "What to look for: the reconstruction matches the mel bands, not the spectrum. Inside each triangle the "
         "solver cannot tell bins apart, so fine detail (harmonics) is smeared across the band — more at high "
         "frequencies, where the bands are wide. Red in the error map: energy the solver put where there was none; "
-        "blue: energy it missed. SGD starts from random numbers, so its error map looks noisy; least squares "
-        "produces negative values that are clipped to 0, which shows as blue holes.")
+        "blue: energy it missed. " + SOLVER_NOTES.get(result["settings"].solver, ""))
     with st.container(key="result_audio"):
         a, b = st.columns(2)
         if result["original_wav"] is not None:
