@@ -118,9 +118,9 @@ def test_loss_chart_drops_values_a_log_axis_cannot_show():
 
 
 def test_long_spectrograms_are_drawn_at_screen_resolution():
-    long = np.random.default_rng(0).random((1025, 30000)).astype(np.float32)
+    long = np.random.default_rng(0).random((1025, 12000)).astype(np.float32)
     fig = plots.comparison_figure(long, long, 22050, 512)
     for image in (im for ax in fig.axes for im in ax.get_images()):
         rows, cols = image.get_array().shape[:2]
         assert rows <= 512 and cols <= 1000
-    assert plots.spectrogram_rgb(long).shape[:2] == (205, 938)
+    assert plots.spectrogram_rgb(long).shape[:2] == (205, 924)
