@@ -46,8 +46,8 @@ def test_chunks_threads_and_batches_do_not_change_the_iterates(monkeypatch):
     melspec = np.einsum("fm,bft->bmt", fb.dense, rng.random((3, 257, 100), dtype=np.float32))
     monkeypatch.setattr(columns, "MIN_PARALLEL_ELEMENTS", 0)
     monkeypatch.setattr(columns, "available_cores", lambda: 2)
-    monkeypatch.setattr(columns, "CHUNK_COLUMNS", 256)
-    assert len(columns.split_evenly(300)) == 2
+    monkeypatch.setattr(torch_sgd, "CHUNK_COLUMNS", 256)
+    assert len(columns.split_evenly(300, 256)) == 2
     last = fast_sgd(melspec, fb, 300, seed=4)
     expected, _ = dense_sgd(melspec, fb, 300, seed=4)
     assert last.spec.shape == (3, 257, 100)

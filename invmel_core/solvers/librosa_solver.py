@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import CONVERGED, Iterate, SolverOptions, SolverSpec, register
-from .mel_system import MelSystem
+from .mel_system import mel_system
 
 
 def librosa_arguments(fb) -> dict:
@@ -45,7 +45,7 @@ def run(melspec: np.ndarray, fb, options: SolverOptions, every: int = 1):
     melspec = np.asarray(melspec, np.float32)
     spec = librosa.feature.inverse.mel_to_stft(melspec, power=1.0, **librosa_arguments(fb))
     spec = np.ascontiguousarray(spec, dtype=np.float32)
-    loss = MelSystem(fb).relative_residual(spec, melspec)
+    loss = mel_system(fb).relative_residual(spec, melspec)
     yield Iterate(1, loss, spec, True, CONVERGED)
 
 

@@ -6,8 +6,17 @@ change, so they are left out of the system and of the relative residual.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import scipy.sparse
+
+
+@lru_cache(maxsize=8)
+def mel_system(fb) -> "MelSystem":
+    """The :class:`MelSystem` of a (hashable, immutable) filterbank, cached: the app solves
+    with the same filterbank again and again."""
+    return MelSystem(fb)
 
 
 class MelSystem:

@@ -46,11 +46,19 @@ from __future__ import annotations
 import numpy as np
 
 from .base import CONVERGED, MAX_ITER, TOLERANCE_LOSS, Iterate, SolverOptions, SolverSpec, register, report_due
-from .columns import CHUNK_COLUMNS, ChunkRunner, split_evenly
-from .mel_system import MelSystem
+from .columns import CHUNK_COLUMNS, ChunkRunner, split_evenly, threads_for
+from .mel_system import MelSystem, mel_system
+from .sparse_ops import add_product
 
 STALL_WINDOW = 100
 STALL_GAIN = 1e-4
+# Every SETTLE_EVERY steps, frames whose own relative residual is below SETTLE_RATIO x
+# tolerance_loss are set aside: most frames get there long before the slowest ones, and
+# then they cost nothing. They keep less than SETTLE_RATIO**2 = 1 % of the tolerance's
+# squared residual budget, so the stopping rule is not affected.
+SETTLE_EVERY = 10
+SETTLE_RATIO = 0.1
+SETTLE_MIN_FRACTION = 0.25  # a block sheds its settled frames once they are this share of it
 # The floor, relative to a frame normalised to a peak mel value in [0.5, 1): far below
 # anything float32 can resolve next to the frame's content, far above denormals (~1e-38).
 _FLOOR = np.float32(2.0**-70)
@@ -64,17 +72,39 @@ class _Block:
         self.scale = scale  # float32 (n,) powers of two
         self.scale_sq = scale.astype(np.float64) ** 2
         self.target = target  # normalised (n_rows, n) float32
+        self.target_sq = np.einsum("ij,ij->j", target, target, dtype=np.float64)
         x = system.spread @ target
         np.maximum(x, _FLOOR, out=x)
         self.x = x
         self.x_prev = x.copy()
         self.proj = system.project(x)
         self.proj_prev = self.proj.copy()
+        self.column_sq = None
+
+    @property
+    def width(self) -> int:
+        return self.x.shape[1]
 
     def squared_residual(self) -> float:
-        """``||fb.T @ X - M||^2`` of the current iterate, on the original scale."""
+        """``||fb.T @ X - M||^2`` of the current iterate, on the original scale (and, per
+        column and normalised, in ``column_sq``)."""
         diff = self.proj - self.target
-        return float(np.einsum("ij,ij->j", diff, diff, dtype=np.float64) @ self.scale_sq)
+        self.column_sq = np.einsum("ij,ij->j", diff, diff, dtype=np.float64)
+        return float(self.column_sq @ self.scale_sq)
+
+    def settled(self, ratio: float) -> np.ndarray:
+        """Columns whose own relative residual is below ``ratio``."""
+        return self.column_sq < ratio * ratio * self.target_sq
+
+    def keep(self, columns: np.ndarray) -> None:
+        """Drop every column but ``columns`` (a boolean mask) from the solve."""
+        if isinstance(self.frames, slice):
+            self.frames = np.arange(self.frames.start, self.frames.stop)
+        self.frames = self.frames[columns]
+        for name in ("scale", "scale_sq", "target_sq", "column_sq"):
+            setattr(self, name, getattr(self, name)[columns])
+        for name in ("target", "x", "x_prev", "proj", "proj_prev"):
+            setattr(self, name, np.ascontiguousarray(getattr(self, name)[:, columns]))
 
     def step(self, beta: np.float32, system: MelSystem, floor: np.ndarray) -> float:
         """One FISTA step: extrapolate, take the scaled gradient step, clip.
@@ -89,25 +119,37 @@ class _Block:
         np.subtract(self.proj, proj_y, out=proj_y)
         proj_y *= beta
         proj_y += self.proj
-        proj_y -= self.target
-        y -= system.descent @ proj_y
+        np.subtract(self.target, proj_y, out=proj_y)  # minus the residual at Y
+        add_product(system.descent, proj_y, y)  # y -= D^-1 fb (fb.T Y - M), no temporary
         np.maximum(y, floor, out=y)  # against an array: several times faster than a scalar
         self.x_prev, self.x = self.x, y
         self.proj_prev, self.proj = self.proj, system.project(y)
         return self.squared_residual()
 
-    def write(self, out: np.ndarray) -> None:
-        """Put the current iterate, on the original scale and without the floor, into ``out``
-        (``(batch, n_freqs, time)``)."""
-        values = self.x - _FLOOR
-        values *= self.scale
-        out[self.item][:, self.frames] = values
+    def write(self, out: np.ndarray, columns: np.ndarray | None = None) -> None:
+        """Put the current iterate (or the ``columns`` of it, a boolean mask), on the original
+        scale and without the floor, into ``out`` (``(batch, n_freqs, time)``)."""
+        x, scale, frames = self.x, self.scale, self.frames
+        if columns is not None:
+            if isinstance(frames, slice):
+                frames = np.arange(frames.start, frames.stop)
+            x, scale, frames = x[:, columns], scale[columns], frames[columns]
+        values = x - _FLOOR
+        values *= scale
+        out[self.item][:, frames] = values
 
 
 def _power_of_two_above(values: np.ndarray) -> np.ndarray:
-    """The smallest power of two strictly above each positive value (exact scaling)."""
+    """The smallest power of two strictly above each positive value (exact scaling), at most
+    2**127 (float32's largest power of two).
+
+    Examples
+    --------
+    >>> _power_of_two_above(np.array([1.0, 3.0, 1e-30, 3e38], np.float32))
+    array([2.0000000e+00, 4.0000000e+00, 1.5777218e-30, 1.7014118e+38], dtype=float32)
+    """
     _, exponent = np.frexp(values)
-    return np.ldexp(np.float32(1.0), exponent).astype(np.float32)
+    return np.ldexp(np.float32(1.0), np.minimum(exponent, 127)).astype(np.float32)
 
 
 def _make_blocks(melspec: np.ndarray, system: MelSystem, block_frames: int) -> list[_Block]:
@@ -130,30 +172,29 @@ def run(melspec: np.ndarray, fb, options: SolverOptions, every: int = 1, *,
         block_frames: int = CHUNK_COLUMNS):
     batch, _, time = melspec.shape
     melspec = np.asarray(melspec, dtype=np.float32)
-    system = MelSystem(fb)
-    target_sq = float(np.einsum("bmt,bmt->", melspec[:, system.rows], melspec[:, system.rows],
-                                dtype=np.float64))
+    system = mel_system(fb)
+    matchable = melspec[:, system.rows]
+    target_sq = float(np.einsum("bmt,bmt->", matchable, matchable, dtype=np.float64))
+    del matchable
     blocks = _make_blocks(melspec, system, block_frames) if target_sq > 0 else []
 
+    settled = None  # frames done early, on the original scale (allocated when first needed)
+    settled_sq = 0.0  # their squared residual
+
     def snapshot(step, loss, reason):
-        out = np.zeros((batch, fb.n_freqs, time), np.float32)
+        out = settled.copy() if settled is not None else np.zeros((batch, fb.n_freqs, time), np.float32)
         for block in blocks:
             block.write(out)
         return Iterate(step, loss, out, reason is not None, reason)
 
-    def relative_residual(squared):
-        return float(np.sqrt(sum(squared) / target_sq)) if target_sq > 0 else 0.0
-
-    floors = {}  # one floor array per block shape, shared read-only by the threads
-    for block in blocks:
-        floors.setdefault(block.x.shape, np.full(block.x.shape, _FLOOR, np.float32))
     squared = [block.squared_residual() for block in blocks]
-    width = max((block.x.shape[1] for block in blocks), default=0)
+    floors = {}  # one array filled with the floor per block shape
     best = []  # best relative residual after each step, for the stall rule
     t, step = 1.0, 0
-    with ChunkRunner(blocks, fb.n_freqs * width) as on_blocks:
+    threads = threads_for(len(blocks), fb.n_freqs * max((b.width for b in blocks), default=0))
+    with ChunkRunner(threads) as on_blocks:
         while True:
-            loss = relative_residual(squared)
+            loss = float(np.sqrt((sum(squared) + settled_sq) / target_sq)) if target_sq > 0 else 0.0
             best.append(min(loss, best[-1]) if best else loss)
             reason = None
             if loss <= options.tolerance_loss:
@@ -166,11 +207,33 @@ def run(melspec: np.ndarray, fb, options: SolverOptions, every: int = 1, *,
                 yield snapshot(step, loss, reason)
             if reason is not None:
                 return
+            if step % SETTLE_EVERY == 0 and options.tolerance_loss > 0:
+                # Frames far below the tolerance stop being updated (they are done; every
+                # frame is its own problem). Their residual stays in the loss.
+                kept = []
+                for block in blocks:
+                    done = block.settled(SETTLE_RATIO * options.tolerance_loss)
+                    count = int(done.sum())
+                    if count >= SETTLE_MIN_FRACTION * block.width:  # else not worth a copy yet
+                        if settled is None:
+                            settled = np.zeros((batch, fb.n_freqs, time), np.float32)
+                        block.write(settled, done)
+                        settled_sq += float(block.column_sq[done] @ block.scale_sq[done])
+                        if count == block.width:
+                            continue
+                        block.keep(~done)
+                    kept.append(block)
+                blocks = kept
+                floors = {shape: floor for shape, floor in floors.items()
+                          if any(block.x.shape == shape for block in blocks)}
+            for block in blocks:  # made here, read-only in the threads
+                if block.x.shape not in floors:
+                    floors[block.x.shape] = np.full(block.x.shape, _FLOOR, np.float32)
             # FISTA's momentum depends on the step number only, never on the data.
             t_next = (1.0 + np.sqrt(1.0 + 4.0 * t * t)) / 2.0
             beta = np.float32((t - 1.0) / t_next)
             t = t_next
-            squared = on_blocks(lambda block: block.step(beta, system, floors[block.x.shape]))
+            squared = on_blocks(lambda block: block.step(beta, system, floors[block.x.shape]), blocks)
             step += 1
 
 
