@@ -3,7 +3,7 @@
     python -m bench.long_audio --minutes 10
 
 The parent (:mod:`bench.solvers`) runs this as a subprocess so that the peak resident
-memory (``ru_maxrss``) is the solve's own: interpreter, numpy, scipy, the mel input and the
+memory (``VmHWM``) is the solve's own: interpreter, numpy, scipy, the mel input and the
 solver, nothing left over from earlier measurements. The audio is the benchmark's speech
 clip repeated; its mel spectrogram is computed first, then the STFT arrays are freed, and
 the reported peak is the maximum over the whole process (so it also bounds the STFT).
@@ -27,8 +27,19 @@ SPEECH = Path(__file__).resolve().parent.parent / "assets" / "speech_10s.wav"
 
 
 def max_rss_mib() -> float:
-    """Peak resident memory of this process so far, MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far, MiB.
+
+    Linux's ``VmHWM`` (the high-water mark of this program's memory map). Not
+    ``getrusage().ru_maxrss``: Linux carries that over from the parent across fork and exec,
+    so a child of a process that once held gigabytes would report them.
+    """
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: KiB or bytes
 
 
 def long_melspec(minutes: float, n_fft: int = 2048, hop_length: int = 512, n_mels: int = 128):
