@@ -30,6 +30,21 @@ STOPPED = "stopped"  # the reason recorded when the user stops a solve
 _ALL: "weakref.WeakSet[LiveSolve]" = weakref.WeakSet()  # every LiveSolve of this process
 
 
+# At most one heavy job (a solver slice, scoring, resynthesis, a figure) per CPU at a time,
+# process-wide. A Python server shares one interpreter lock between every user's script thread
+# and the thread that answers the network: with a dozen threads all computing, that thread
+# waits its turn behind each of them and the server stops answering. Threads beyond the CPU
+# count sleep on this semaphore instead of competing.
+_CPU_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+
+
+@contextlib.contextmanager
+def cpu_slot():
+    """Hold one of the process's CPU slots while doing heavy work (see ``_CPU_SLOTS``)."""
+    with _CPU_SLOTS:
+        yield
+
+
 def active_solves(within: float = 1.0) -> int:
     """How many solves in this process ran a slice in the last ``within`` seconds.
 
@@ -177,7 +192,8 @@ class LiveSolve:
         with self._lock:
             if not self.running:
                 return False
-            return self._advance(budget)
+            with cpu_slot():       # waiting for a slot is not solver time: it starts after
+                return self._advance(budget)
 
     def _advance(self, budget: float) -> bool:
         start = self._clock()

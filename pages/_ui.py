@@ -448,7 +448,9 @@ class Demo:
 
 @st.cache_data(max_entries=2, show_spinner="Preparing the demo…")
 def home_demo(solver: str | None = None) -> Demo:
-    """The Home page's ready-made example: the short speech sample through default settings."""
+    """The Home page's ready-made example: the short speech sample through default settings.
+
+    Made once per server; its solve takes CPU slots slice by slice (LiveSolve.advance)."""
     # 40 mel bands (not the default 128): coarse enough that the smearing is plain to see.
     settings = Settings.checked(solver=solver or "", n_mels=40)
     fb = settings.filterbank()

@@ -9,6 +9,7 @@ button compare_run. Result (containers): compare_chart, compare_table; download 
 import streamlit as st
 
 from invmel_core import SOLVERS, InputError, pipeline, plots
+from invmel_core.live import cpu_slot
 from pages import _ui as ui
 
 ui.require_app()
@@ -47,8 +48,9 @@ if st.button("Run all", key="compare_run", type="primary", disabled=loaded is No
         for name in chosen:
             st.write(f"**{name}** …")
             try:
-                runs.append(pipeline.run_solver(loaded.mel, settings.replace(solver=name),
-                                                float(state["compare_time_limit"]), original=loaded.spec))
+                with cpu_slot():
+                    runs.append(pipeline.run_solver(loaded.mel, settings.replace(solver=name),
+                                                    float(state["compare_time_limit"]), original=loaded.spec))
             except InputError as exc:
                 failures.append(f"{name}: {exc}")
         status.update(label=f"Ran {len(runs)} solver(s)", state="complete", expanded=False)

@@ -16,7 +16,7 @@ import time
 import streamlit as st
 
 from invmel_core import SOLVERS, InputError, audio, pipeline, plots
-from invmel_core.live import FramePacer, slice_seconds
+from invmel_core.live import FramePacer, cpu_slot, slice_seconds
 from pages import _ui as ui
 
 ui.require_app()
@@ -88,6 +88,11 @@ def finish(live) -> None:
     ctx = state[CONTEXT]
     if live.latest is None or state.get(RESULT, {}).get("live") is live:
         return
+    with cpu_slot():
+        _finish(live, ctx)
+
+
+def _finish(live, ctx) -> None:
     s, loaded, cfb = ctx["settings"], ctx["input"], ctx["fb"]
     estimate = pipeline.first_item(live.latest.spec)
     scores = pipeline.score(estimate, loaded.mel, cfb, loaded.spec)

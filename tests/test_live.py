@@ -162,3 +162,30 @@ def test_slices_do_not_overshoot_their_budget_by_a_whole_iterate():
         live.advance(0.1)
         lengths.append(clock.now - start)
     assert abs(np.mean(lengths) - 0.1) <= 0.015, lengths   # without prediction: 0.12 every time
+
+
+def test_heavy_work_beyond_the_cpu_count_waits_for_a_slot():
+    import os
+    import threading
+
+    from invmel_core.live import cpu_slot
+
+    slots = max(1, os.cpu_count() or 1)
+    inside, most, lock = [0], [0], threading.Lock()
+
+    def job():
+        with cpu_slot():
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            import time as _time
+            _time.sleep(0.02)
+            with lock:
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=job) for _ in range(3 * slots + 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == slots
