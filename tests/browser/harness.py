@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -153,24 +152,42 @@ class StreamlitServer:
                 self.proc.wait()
 
 
-class HealthProbe(threading.Thread):
-    """Polls /_stcore/health from its own thread every `period` s and records each latency."""
+# Runs in its own interpreter: a probe thread inside the test process would share its GIL with
+# the eight playwright sessions, and their scheduling delays would be counted as the server's.
+_PROBE_SCRIPT = r"""
+import sys, time, urllib.request
+url, period = sys.argv[1], float(sys.argv[2])
+while True:
+    t0 = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=5.0) as r:
+            ok = r.status == 200 and r.read().strip() == b"ok"
+    except OSError:
+        ok = False
+    print(time.monotonic() - t0 if ok else "inf", flush=True)
+    time.sleep(period)
+"""
+
+
+class HealthProbe:
+    """Polls /_stcore/health every `period` s from a separate process and records each
+    latency (inf for no healthy answer within 5 s)."""
 
     def __init__(self, server: StreamlitServer, period: float = 0.2):
-        super().__init__(daemon=True)
         self.server, self.period = server, period
-        self.latencies: list[float] = []
-        self._stop_event = threading.Event()
+        self.proc: subprocess.Popen | None = None
 
-    def run(self):
-        while not self._stop_event.is_set():
-            self.latencies.append(self.server.health_latency(timeout=5.0))
-            self._stop_event.wait(self.period)
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _PROBE_SCRIPT, self.server.url + "/_stcore/health", str(self.period)],
+            stdout=subprocess.PIPE, text=True,
+        )
 
     def stop(self) -> list[float]:
-        self._stop_event.set()
-        self.join(10)
-        return self.latencies
+        assert self.proc is not None
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=10)
+        return [float(line) for line in out.split()]
 
 
 # -------------------------------------------------------------------------------------- browser
