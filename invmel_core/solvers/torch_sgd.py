@@ -14,8 +14,10 @@ instead of O(n_stft x n_mels x time); the learning rate and the gradient's scale
 folded into the small mel-sized residual, the momentum buffer is kept pre-multiplied
 by the learning rate and the gradient is accumulated straight into it
 (:func:`.sparse_ops.add_product`), so a step makes three elementwise passes over the
-spectrogram besides the two sparse products, all in place, with no temporaries; the frames are cut into cache-sized column chunks that run on all cores (every
-frame's update is independent of the others; only the loss is shared).
+spectrogram besides the two sparse products, all in place, with no temporaries. Long inputs
+are cut into cache-sized chunks of frames that run on several cores when each core gets
+enough work (:mod:`.columns`; every frame's update is independent of the others, only the
+loss is shared, so the result does not depend on the chunking).
 """
 
 from __future__ import annotations
