@@ -2,22 +2,28 @@
 
 The entry point only sets the page up, restores the shared settings (from the URL on a
 session's first run) and hands over to the page the user picked; the pages are in pages/.
+
+Streamlit runs this file as ``__main__``. The guard keeps the worker processes of
+``invmel_core.offload`` from running the app again: Python's multiprocessing re-imports the
+main module in each new worker (as ``__mp_main__``).
 """
 
-import streamlit as st
+if __name__ == "__main__":
+    import streamlit as st
 
-from pages import _ui as ui
+    from pages import _ui as ui
 
-st.set_page_config(page_title="invmel — the inverse mel scale", page_icon="🎛️", layout="wide")
-ui.start_run()
+    st.set_page_config(page_title="invmel — the inverse mel scale", page_icon=":material/graphic_eq:",
+                       layout="wide")
+    ui.start_run()
 
-page = st.navigation([
-    st.Page("pages/home.py", title="Home", default=True),
-    st.Page("pages/mel_scales.py", title="Mel scales"),
-    st.Page("pages/invert.py", title="Invert"),
-    st.Page("pages/compare.py", title="Compare solvers"),
-    st.Page("pages/frameworks.py", title="Frameworks"),
-])
-ui.url_notices()
-with ui.running_page():
-    page.run()
+    page = st.navigation([
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/mel_scales.py", title="Mel scales", icon=":material/straighten:"),
+        st.Page("pages/invert.py", title="Invert", icon=":material/replay:"),
+        st.Page("pages/compare.py", title="Compare solvers", icon=":material/compare_arrows:"),
+        st.Page("pages/frameworks.py", title="Frameworks", icon=":material/extension:"),
+    ])
+    ui.url_notices()
+    with ui.running_page():
+        page.run()

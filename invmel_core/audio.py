@@ -35,9 +35,12 @@ _STFT_CHUNK_FRAMES = 512  # frames per FFT batch: bounds the complex temporaries
 # --------------------------------------------------------------------------- sources
 
 
-def _open_source(source, kind: str) -> tuple[io.IOBase, str, int]:
+def _open_source(source, kind: str, label: str | None = None) -> tuple[io.IOBase, str, int]:
     """``(binary file object at its start, display name, size in bytes)`` for a path, bytes
-    or file object. Raises :class:`InputError` for anything else, a missing file or 0 bytes."""
+    or file object. Raises :class:`InputError` for anything else, a missing file or 0 bytes.
+    ``label`` (e.g. an upload's file name) replaces the display name in messages."""
+    if label is not None and not isinstance(label, str):
+        raise InputError(f"name must be a string, got {type(label).__name__}")
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         name = str(path)
@@ -75,6 +78,8 @@ def _open_source(source, kind: str) -> tuple[io.IOBase, str, int]:
         raise InputError(
             f"{kind} source must be a path, bytes or a binary file object, got {type(source).__name__}"
         )
+    if label:
+        name = repr(label)
     if size == 0:
         raise InputError(f"{name} is empty (0 bytes)")
     return fp, name, size
@@ -144,23 +149,32 @@ def _format_bytes(n: float) -> str:
     return f"{n} GiB"  # pragma: no cover
 
 
+# WAV format tags people meet in the wild, for saying what a refused WAV holds.
+_WAV_CODEC_NAMES = {0x0002: "MS ADPCM", 0x0011: "IMA ADPCM", 0x0050: "MPEG audio", 0x0055: "MP3",
+                    0x00FF: "AAC", 0x0161: "WMA", 0x2000: "AC-3"}
+
+
 def _decode_error(name: str, exc: Exception, fp) -> InputError:
-    detail = str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)
-    if "does not exist" in detail:  # libsndfile's words for junk it half-took for MP3
-        detail = "unrecognised or corrupt data"
-    hint = ""
+    """The decoder's refusal in words a person can act on (the decoder's own words last)."""
+    detail = (str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)).strip().rstrip(".")
     fp.seek(0)
     claim = _riff_wave_claim(fp, 1 << 62)
     if claim and claim[0] is not None and claim[0] not in _WAV_CODECS:
-        hint = (f" Its WAV codec tag is 0x{claim[0]:04X}, which is not supported: "
-                "re-encode it as PCM WAV or FLAC.")
-    return InputError(
-        f"could not read {name} as audio (libsndfile: {detail.rstrip('.')}).{hint} "
-        f"Supported formats: {SUPPORTED_AUDIO}."
-    )
+        codec = _WAV_CODEC_NAMES.get(claim[0], "an unsupported codec")
+        why = (f"it is a WAV file holding {codec} (format tag 0x{claim[0]:04X}), which cannot be decoded "
+               "here. Re-encode it as PCM WAV or FLAC (e.g. `ffmpeg -i in.wav -c:a pcm_s16le out.wav`)")
+    elif claim is not None:
+        why = ("it starts like a WAV file, but its header is damaged. Re-export it from the program "
+               "that made it, or re-save it with an audio editor")
+    else:
+        why = f"its contents are not in any supported audio format ({SUPPORTED_AUDIO})"
+    if "does not exist" in detail:  # libsndfile's words for junk it half-took for MP3
+        detail = "unrecognised or corrupt data"
+    return InputError(f"could not read {name} as audio: {why}. (Decoder: {detail}.)")
 
 
-def load_audio(source, sample_rate: int | None = None, *, max_duration: float | None = None):
+def load_audio(source, sample_rate: int | None = None, *, max_duration: float | None = None,
+               name: str | None = None):
     """Load a sound file as mono float32 samples, optionally resampled.
 
     Parameters
@@ -173,6 +187,9 @@ def load_audio(source, sample_rate: int | None = None, *, max_duration: float | 
     max_duration : float or None
         Longest accepted duration in seconds, checked from the header before decoding;
         None uses :func:`invmel_core.limits.max_duration_s` (``$INVMEL_MAX_DURATION_S``).
+    name : str or None
+        What error messages call the source (e.g. an upload's file name); by default its
+        path, its ``name`` attribute, or "the uploaded file".
 
     Returns
     -------
@@ -202,7 +219,7 @@ def load_audio(source, sample_rate: int | None = None, *, max_duration: float | 
             raise InputError(f"sample_rate must be at most {MAX_SAMPLE_RATE} Hz, got {sample_rate}")
     cap = limits.max_duration_s() if max_duration is None else _check_number(
         "max_duration", max_duration, minimum=0, strict=True)
-    fp, name, size = _open_source(source, "audio")
+    fp, name, size = _open_source(source, "audio", name)
     try:
         _check_wav_header(fp, name, size)
         try:
@@ -267,7 +284,7 @@ def _read_mono(sound: soundfile.SoundFile, name: str, cap: float) -> tuple[np.nd
 _MEL_KEYS = ("mel", "melspec", "mel_spec", "mel_spectrogram", "melspectrogram", "mels", "S")
 
 
-def load_melspec(source, *, n_mels: int | None = None) -> np.ndarray:
+def load_melspec(source, *, n_mels: int | None = None, name: str | None = None) -> np.ndarray:
     """Load a mel spectrogram from ``.npy`` or ``.npz``, never unpickling anything.
 
     Parameters
@@ -277,6 +294,8 @@ def load_melspec(source, *, n_mels: int | None = None) -> np.ndarray:
         (any key containing "mel"), else its first array.
     n_mels : int or None
         If given, the number of mel bins the array must have (axis -2).
+    name : str or None
+        What error messages call the source, as for :func:`load_audio`.
 
     Returns
     -------
@@ -300,7 +319,7 @@ def load_melspec(source, *, n_mels: int | None = None) -> np.ndarray:
     """
     if n_mels is not None:
         n_mels = _check_number("n_mels", n_mels, integer=True, minimum=1)
-    fp, name, size = _open_source(source, "mel spectrogram")
+    fp, name, size = _open_source(source, "mel spectrogram", name)
     try:
         magic = fp.read(6)
         fp.seek(0)

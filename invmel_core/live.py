@@ -45,6 +45,11 @@ def cpu_slot():
         yield
 
 
+# Longest a single page run drives a solve before it ends (None: until the solve ends, is
+# paused or the user interacts). The AppTest suite shortens it to look at a solve mid-way.
+PAGE_RUN_BUDGET_S: float | None = None
+
+
 def active_solves(within: float = 1.0) -> int:
     """How many solves in this process ran a slice in the last ``within`` seconds.
 

@@ -91,6 +91,43 @@ def resynthesize(estimate: np.ndarray, settings: Settings, reference: np.ndarray
     return audio.match_loudness(samples, target)
 
 
+def resynthesize_wav(estimate: np.ndarray, settings: Settings, reference: np.ndarray | None = None,
+                     max_seconds: float | None = None) -> bytes:
+    """:func:`resynthesize`, as WAV file bytes."""
+    samples = resynthesize(estimate, settings, reference, max_seconds=max_seconds)
+    return audio.to_wav_bytes(samples, settings.sample_rate)
+
+
+@dataclass(frozen=True)
+class ResultMedia:
+    """What a finished inversion shows and plays."""
+
+    png: bytes                  # original / reconstruction / error figure
+    wav: bytes                  # the reconstruction's sound (its first ``preview_s`` if excerpt)
+    original_wav: bytes | None  # the original over the same stretch (None for a mel input)
+    excerpt: bool               # True when the sound is only the beginning
+
+
+def render_result(estimate: np.ndarray, settings: Settings, *, mel: np.ndarray, original_spec: np.ndarray | None,
+                  samples: np.ndarray | None, top_hz: float, preview_s: float) -> ResultMedia:
+    """Figure and sound of one inversion (matplotlib and Griffin-Lim: the app runs this in a
+    worker process, see :mod:`invmel_core.offload`).
+
+    Inputs longer than ``preview_s`` seconds are resynthesised only for their first
+    ``preview_s`` (Griffin-Lim on minutes of audio takes minutes).
+    """
+    from . import plots
+
+    seconds = estimate.shape[1] * settings.hop / settings.sample_rate
+    excerpt = seconds > preview_s
+    heard = resynthesize(estimate, settings, reference=samples, max_seconds=preview_s if excerpt else None)
+    original = None if samples is None else samples[: heard.size if excerpt else None]
+    png = plots.render_png(plots.comparison_figure, original_spec, estimate, settings.sample_rate, settings.hop,
+                           mel=mel, top_hz=top_hz)
+    return ResultMedia(png, audio.to_wav_bytes(heard, settings.sample_rate),
+                       None if original is None else audio.to_wav_bytes(original, settings.sample_rate), excerpt)
+
+
 # --------------------------------------------------------------------------- comparisons
 
 @dataclass

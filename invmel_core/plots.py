@@ -10,6 +10,7 @@ computation they come from stays at full resolution.
 from __future__ import annotations
 
 import io
+from typing import Callable
 
 import matplotlib
 import numpy as np
@@ -49,6 +50,22 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+def render_png(make: Callable[..., Figure], /, *args, **kwargs) -> bytes:
+    """``make(*args, **kwargs)`` drawn as PNG bytes, the figure released at once.
+
+    A function and its arguments rather than a figure, so it can run in a worker process
+    (:func:`invmel_core.offload.call`): matplotlib figures do not travel between processes.
+
+    >>> render_png(loss_figure, [1, 2, 3], [1.0, 0.1, 0.01])[:4]
+    b'\\x89PNG'
+    """
+    fig = make(*args, **kwargs)
+    try:
+        return figure_png(fig)
+    finally:
+        fig.clear()
 
 
 # --------------------------------------------------------------------------- arrays

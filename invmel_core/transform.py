@@ -37,6 +37,11 @@ def parse_sgdargs(sgdargs) -> tuple[float, float]:
     return lr, momentum
 
 
+# A relative mel residual an input made with these settings never stops at (nnls gets to
+# ~1e-5 on real audio); above it the input and the settings disagree.
+INCONSISTENT_RESIDUAL = 1e-2
+
+
 class InverseMelScale:
     """Recover a linear-frequency spectrogram from a mel spectrogram.
 
@@ -157,6 +162,15 @@ class InverseMelScale:
                 f"learning rate ({self.options.lr:g}) is too large for this input's level. Lower lr "
                 "(roughly in proportion to how much louder the input is), or use a scale-invariant "
                 "solver such as nnls. The result shown is the last finite iterate."
+            )
+        # "converged" (nnls, librosa) means the residual stopped falling; their loss is the
+        # relative mel residual. Far above float32 precision, no X >= 0 explains the input.
+        if last is not None and last.reason == "converged" and last.loss > INCONSISTENT_RESIDUAL:
+            out.append(
+                f"No non-negative spectrogram reproduces this mel spectrogram exactly: the best relative "
+                f"mel residual is {last.loss:.2g}. Was it made with other settings (n_mels, f_min, f_max, "
+                "norm, mel_type, n_fft or sample rate), or is it a magnitude (power=1) or dB spectrogram? "
+                "Set them as it was made and run again."
             )
         if last is not None and last.step <= 1 and last.reason != "max_iter" and self.solver.random_start:
             out.append(

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from invmel_core import SOLVERS, InputError, MelFilterbank, audio, pipeline, plots
+from invmel_core import SOLVERS, InputError, MelFilterbank, audio, offload, pipeline, plots
 from invmel_core.settings import SAMPLES, Settings, default_solver, sample_path
 
 STORE = "_settings_store"      # raw widget values, by key
@@ -93,6 +93,7 @@ def start_run() -> None:
     Re-assigning each key keeps its value when the user visits a page without that
     widget (Streamlit would otherwise forget it) and carries it to the next page.
     """
+    offload.start()  # the worker processes for figures and sound: started, and warmed up, once
     state = st.session_state
     if STORE not in state:
         settings, notices = Settings.from_mapping(st.query_params.to_dict())
@@ -110,7 +111,7 @@ def url_notices() -> None:
     """Show, once, what was ignored in the link the session started from."""
     notices = st.session_state.pop(URL_NOTICES, None)
     for text in notices or ():
-        st.warning(text, icon="🔗")
+        st.warning(text, icon=":material/link:")
 
 
 def current_settings() -> tuple[Settings, str | None]:
@@ -148,34 +149,52 @@ def stft_widgets() -> None:
                     help="Samples between frames. Empty: n_fft // 4.")
 
 
-def mel_widgets() -> None:
-    """The filterbank (keys ``n_mels``, ``f_min``, ``f_max``, ``norm``, ``mel_type``)."""
+def mel_widgets():
+    """The filterbank (keys ``n_mels``, ``f_min``, ``f_max``, ``norm``, ``mel_type``).
+
+    Returns an empty slot right under f_max, where a problem with the settings is shown
+    (f_min >= f_max is the usual one), next to the inputs the user just changed.
+    """
     st.slider("n_mels", min_value=1, max_value=512, step=1, key="n_mels",
               help="Number of triangular mel filters.")
     st.number_input("f_min (Hz)", min_value=0.0, max_value=1e6, step=10.0, key="f_min")
     st.number_input("f_max (Hz)", min_value=0.0, max_value=1e6, step=100.0, value=None, key="f_max",
                     placeholder="Nyquist (sample_rate // 2)", help="Empty: sample_rate // 2.")
+    problem_slot = st.empty()
     st.radio("Mel scale (mel_type)", ["htk", "slaney"], key="mel_type", horizontal=True,
              format_func=lambda v: {"htk": "HTK", "slaney": "Slaney"}[v],
              help="torchaudio calls it mel_scale, MindSpore mel_type; librosa htk=True/False.")
     st.radio("Filter norm", ["none", "slaney"], key="norm", horizontal=True,
              format_func=lambda v: {"none": "None (peak 1)", "slaney": "Slaney (area 1)"}[v])
+    return problem_slot
 
 
 def signal_sidebar() -> tuple[Settings, MelFilterbank]:
     """The STFT and mel widgets in the sidebar; returns the settings and the filterbank.
 
-    A combination that does not validate (f_min >= f_max) shows an ``st.error`` under the
-    widgets and keeps the last good settings, so the page keeps working.
+    A combination that does not validate (f_min >= f_max) shows an ``st.error`` under
+    f_max and keeps the last good settings, so the page keeps working.
     """
     with st.sidebar:
         st.subheader("Signal and mel filterbank")
         stft_widgets()
-        mel_widgets()
+        problem_slot = mel_widgets()
         settings, problem = current_settings()
         if problem:
-            st.error(problem, icon="⚠️")
+            with problem_slot:
+                show_error(problem)
     return settings, filterbank(settings)
+
+
+OPTION_HELP = {
+    "max_iter": "The most steps the solver takes.",
+    "tolerance_loss": "Stop once the solver's loss is at most this (nnls: the relative mel residual).",
+    "tolerance_change": "Stop once the loss changes by at most this from one step to the next.",
+    "lr": "Step size of gradient descent.",
+    "momentum": "SGD momentum (torchaudio <= 2.0). MindSpore accepts it but re-zeroes its buffer every "
+                "step, so there it has no effect.",
+    "seed": "Seed of the random start: the same seed gives the same answer.",
+}
 
 
 def solver_label(name: str) -> str:
@@ -190,21 +209,26 @@ def solver_widgets(container=None, *, choose_solver: bool = True) -> None:
     if choose_solver:
         box.selectbox("Solver", list(SOLVERS), key="solver", format_func=solver_label)
     spec = SOLVERS.get(st.session_state.get("solver"))
-    iterative = spec is None or spec.iterative or not choose_solver
+
+    def option(name: str) -> dict:
+        """``disabled`` and ``help`` of an option's widget: with one solver chosen, the options
+        it does not read are disabled (their values are kept for the next solver)."""
+        off = choose_solver and spec is not None and name not in spec.uses
+        return {"disabled": off, "help": (f"Not used by {spec.name}. " if off else "") + OPTION_HELP[name]}
+
     cols = box.columns(3)
     cols[0].number_input("max_iter", min_value=1, max_value=10_000_000, step=100, key="max_iter",
-                         disabled=not iterative)
+                         **option("max_iter"))
     cols[1].number_input("tolerance_loss", min_value=0.0, step=1e-6, format="%.1e", key="tolerance_loss",
-                         disabled=not iterative)
+                         **option("tolerance_loss"))
     cols[2].number_input("tolerance_change", min_value=0.0, step=1e-9, format="%.1e",
-                         key="tolerance_change", disabled=not iterative)
+                         key="tolerance_change", **option("tolerance_change"))
     cols = box.columns(3)
     cols[0].number_input("lr (learning rate)", min_value=0.0, step=0.01, format="%.4g", key="lr",
-                         disabled=not iterative)
+                         **option("lr"))
     cols[1].number_input("momentum", min_value=0.0, step=0.05, format="%.3g", key="momentum",
-                         disabled=not iterative)
-    cols[2].number_input("seed", min_value=0, max_value=2**32 - 1, step=1, key="seed",
-                         disabled=spec is not None and not spec.random_start and choose_solver)
+                         **option("momentum"))
+    cols[2].number_input("seed", min_value=0, max_value=2**32 - 1, step=1, key="seed", **option("seed"))
 
 
 # --------------------------------------------------------------------------- caches
@@ -228,8 +252,8 @@ def _read_only(*arrays: np.ndarray) -> None:
 
 
 @st.cache_resource(max_entries=6, ttl=1800, show_spinner=False)
-def _decode(key: str, sample_rate: int, _data: bytes) -> np.ndarray:
-    samples = audio.load_audio(_data, sample_rate)[0]
+def _decode(key: str, sample_rate: int, _data: bytes, name: str | None = None) -> np.ndarray:
+    samples = audio.load_audio(_data, sample_rate, name=name)[0]
     _read_only(samples)
     return samples
 
@@ -313,7 +337,7 @@ def load_upload(uploaded, settings: Settings, fb: MelFilterbank, *, kind: str) -
     data = uploaded.getvalue()
     name = getattr(uploaded, "name", "upload")
     if kind == "npy":
-        mel = audio.load_melspec(data)
+        mel = audio.load_melspec(data, name=name)
         if mel.ndim > 2:
             mel = mel.reshape(-1, *mel.shape[-2:])[0]
         if mel.shape[-2] != settings.n_mels:
@@ -322,7 +346,7 @@ def load_upload(uploaded, settings: Settings, fb: MelFilterbank, *, kind: str) -
                                 "and f_min/f_max it was made with).")
         return LoadedInput(f"mel spectrogram {name}", "mel", None, None, mel, _upload_key(uploaded, data))
     key = _upload_key(uploaded, data)
-    samples = _decode(key, settings.sample_rate, data)
+    samples = _decode(key, settings.sample_rate, data, None if kind == "mic" else name)
     return audio_input(f"{'recording' if kind == 'mic' else name}", samples, settings, fb, key, data)
 
 
@@ -353,18 +377,18 @@ def source_section(settings: Settings, fb: MelFilterbank) -> LoadedInput | None:
             if widget is None:
                 earlier = remembered.get(kind)
                 if earlier is None:
-                    st.info("Choose a file (or record) to invert.", icon="📂")
+                    st.info("Choose a file (or record) to invert.", icon=":material/folder_open:")
                     return None
                 loaded = _reload(earlier, settings, fb)
                 st.caption(f"Using {earlier.label}, loaded earlier.")
             else:
                 loaded = load_upload(widget, settings, fb, kind=kind)
     except NMelsMismatch as exc:
-        st.error(str(exc), icon="🚫")
+        show_error(exc)
         st.button(f"Use n_mels = {exc.found}", key="adopt_n_mels", on_click=_adopt_n_mels, args=(exc.found,))
         return None
     except InputError as exc:
-        st.error(str(exc), icon="🚫")
+        show_error(exc)
         return None
     if kind != "sample":        # a sample is rebuilt from its name; an upload only lives in its widget
         remembered[kind] = loaded
@@ -409,21 +433,23 @@ def empty_filter_warning(fb: MelFilterbank) -> None:
     if n == fb.n_mels:
         st.warning(f"**All {n} mel filters are empty.** No STFT bin falls inside any triangle, so the mel "
                    "spectrogram carries no information about the spectrum: a solver can only return "
-                   "its starting point.", icon="⚠️")
+                   "its starting point.", icon=":material/warning:")
         return
     st.warning(
         f"**{n} of {fb.n_mels} mel filters are empty** (filters {which}). Near the bottom of the mel "
         f"scale the triangles are narrower than the {spacing:.3g} Hz between STFT bins, so some "
         "triangles fall between two bins and weigh nothing; their mel values are always 0 and cannot "
-        "be matched. Lower n_mels, raise f_min or raise n_fft.", icon="⚠️")
+        "be matched. Lower n_mels, raise f_min or raise n_fft.", icon=":material/warning:")
 
 
-def show_figure(fig, *, key: str | None = None) -> bytes:
-    """Render a matplotlib Figure as a PNG image (returned, for downloads) and let it go."""
-    png = plots.figure_png(fig)
-    st.image(png, width="stretch")
-    fig.clear()
-    return png
+def show_error(problem) -> None:
+    """An error for the user (an :class:`InputError` or a message), as a sentence; a
+    message that starts with a parameter's name (``f_min must be…``) keeps it as it is."""
+    text = str(problem)
+    first = text.split(" ", 1)[0]
+    if first.isalpha() and first.islower():
+        text = text[:1].upper() + text[1:]
+    st.error(text, icon=":material/error:")
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
@@ -460,9 +486,9 @@ def home_demo(solver: str | None = None) -> Demo:
     while not live.done:
         live.advance(1.0)
     estimate = live.latest.spec
-    fig = plots.problem_figure(spec, mel, estimate, fb, settings.sample_rate, settings.hop)
-    png = plots.figure_png(fig)
-    heard = pipeline.resynthesize(estimate, settings, reference=samples)
+    png = offload.call(plots.render_png, plots.problem_figure, spec, mel, estimate, fb, settings.sample_rate,
+                       settings.hop)
+    heard = offload.call(pipeline.resynthesize, estimate, settings, reference=samples)
     scores = pipeline.score(estimate, mel, fb, spec)
     caption = (f"{SAMPLES['speech_short'][1]} at {settings.sample_rate} Hz; n_fft {settings.n_fft}, "
                f"{settings.n_mels} HTK mels; solver '{settings.solver}' ({live.steps[-1]} steps). "

@@ -8,7 +8,7 @@ button compare_run. Result (containers): compare_chart, compare_table; download 
 
 import streamlit as st
 
-from invmel_core import SOLVERS, InputError, pipeline, plots
+from invmel_core import SOLVERS, InputError, offload, pipeline, plots
 from invmel_core.live import cpu_slot
 from pages import _ui as ui
 
@@ -55,11 +55,11 @@ if st.button("Run all", key="compare_run", type="primary", disabled=loaded is No
                 failures.append(f"{name}: {exc}")
         status.update(label=f"Ran {len(runs)} solver(s)", state="complete", expanded=False)
     for text in failures:
-        st.error(text, icon="🚫")
+        ui.show_error(text)
     if runs:
         curves = {run.solver: (run.times, run.residuals) for run in runs}
         state[RESULT] = {"runs": runs, "label": loaded.label, "settings": settings,
-                         "png": plots.figure_png(plots.convergence_figure(curves, "solver time (s)"))}
+                         "png": offload.call(plots.render_png, plots.convergence_figure, curves, "solver time (s)")}
 
 result = state.get(RESULT)
 if result is not None:
@@ -79,7 +79,7 @@ if result is not None:
     for run in result["runs"]:
         rows["solver"].append(run.solver)
         rows["time (s)"].append(round(run.seconds, 3))
-        rows["steps"].append(run.steps)
+        rows["steps"].append(run.steps if SOLVERS[run.solver].iterative else None)  # closed form: no steps
         rows["stopped by"].append(run.reason)
         rows["mel residual"].append(run.scores.get("mel_residual"))
         rows["spectral convergence"].append(run.scores.get("spectral_convergence"))

@@ -15,15 +15,14 @@ import time
 
 import streamlit as st
 
-from invmel_core import SOLVERS, InputError, audio, pipeline, plots
-from invmel_core.live import FramePacer, cpu_slot, slice_seconds
+from invmel_core import SOLVERS, InputError, offload, pipeline, plots
+from invmel_core import live as live_solves
+from invmel_core.live import FramePacer, slice_seconds
 from pages import _ui as ui
 
 ui.require_app()
 
 FRAME_S = 0.18      # one live frame (solver slice + redraw): 5.5 refreshes a second
-LOOP_S = 4.0        # longest run of the live fragment (then its timer starts the next)
-REFRESH_S = 0.1     # the fragment's timer: shorter than a run, so runs follow back to back
 PREVIEW_S = 30.0    # longer results play (and resynthesise at once) only their first 30 s
 # What each solver's picture shows, for the caption under the result.
 SOLVER_NOTES = {
@@ -88,32 +87,22 @@ def finish(live) -> None:
     ctx = state[CONTEXT]
     if live.latest is None or state.get(RESULT, {}).get("live") is live:
         return
-    with cpu_slot():
-        _finish(live, ctx)
-
-
-def _finish(live, ctx) -> None:
     s, loaded, cfb = ctx["settings"], ctx["input"], ctx["fb"]
     estimate = pipeline.first_item(live.latest.spec)
     scores = pipeline.score(estimate, loaded.mel, cfb, loaded.spec)
-    seconds = estimate.shape[1] * s.hop / s.sample_rate
-    excerpt = seconds > PREVIEW_S  # Griffin-Lim on minutes of audio takes minutes: play the start
-    heard = pipeline.resynthesize(estimate, s, reference=loaded.samples, max_seconds=PREVIEW_S if excerpt else None)
-    original = None if loaded.samples is None else loaded.samples[: heard.size if excerpt else None]
-    fig = plots.comparison_figure(loaded.spec, estimate, s.sample_rate, s.hop, mel=loaded.mel,
-                                  top_hz=float(cfb.bin_hz[-1]))
-    wav = audio.to_wav_bytes(heard, s.sample_rate)
+    # The figure and Griffin-Lim in a worker process: they would hold this server's
+    # interpreter lock for seconds (see invmel_core/offload.py).
+    media = offload.call(pipeline.render_result, estimate, s, mel=loaded.mel, original_spec=loaded.spec,
+                         samples=loaded.samples, top_hz=float(cfb.bin_hz[-1]), preview_s=PREVIEW_S)
     state[RESULT] = {
         "live": live, "settings": s, "label": loaded.label, "estimate": estimate, "mel": loaded.mel,
         "scores": scores, "notes": ctx["transform"].notes(live.latest),
-        "png": plots.figure_png(fig), "wav": wav, "excerpt": excerpt,
-        # The full-length sound only if downloaded, computed then (outside the page's run).
-        "full_wav": (lambda: audio.to_wav_bytes(pipeline.resynthesize(estimate, s, loaded.samples), s.sample_rate))
-        if excerpt else wav,
-        "original_wav": None if original is None else audio.to_wav_bytes(original, s.sample_rate),
+        "png": media.png, "wav": media.wav, "excerpt": media.excerpt, "original_wav": media.original_wav,
+        # The full-length sound only if downloaded, computed then.
+        "full_wav": (lambda: offload.call(pipeline.resynthesize_wav, estimate, s, loaded.samples))
+        if media.excerpt else media.wav,
         "steps": live.steps[-1], "reason": live.reason, "seconds": live.wall_seconds(),
     }
-    fig.clear()
 
 
 # ---------------------------------------------------------------- page
@@ -151,7 +140,7 @@ else:
                    disabled=live is None or not live.running)
 cols[2].button("Stop", key="stop", on_click=stop, width="stretch", disabled=live is None or live.done)
 if state.get(RUN_ERROR):
-    st.error(state[RUN_ERROR], icon="🚫")
+    ui.show_error(state[RUN_ERROR])
 
 
 def draw_live(live, ctx, status, chart, picture) -> None:
@@ -175,18 +164,20 @@ def draw_live(live, ctx, status, chart, picture) -> None:
                       caption="Current estimate X̂ (dB re. the original's peak, low frequencies at the bottom)")
 
 
-def live_panel() -> None:
-    """Advance the solve in slices, redrawing after each, for up to LOOP_S; the fragment's
-    timer (queued while this runs) starts the next run at once. A click anywhere
-    (Pause, Stop, a setting) interrupts the loop at its next redraw."""
-    live, ctx = state.get(LIVE), state.get(CONTEXT)
-    if live is None or ctx is None:
-        return
+def live_panel(live, ctx) -> None:
+    """Advance the solve in slices, redrawing after each, until it ends or is paused.
+
+    This runs inside the page's run, as its last part: a click anywhere (Pause, Stop, a
+    setting) interrupts it at its next redraw, and the run that follows picks the solve up
+    where it was. No fragment timer drives it: timers still in flight when the result
+    arrived made the browser drop parts of the result (seen with 8 users at once).
+    """
     status = st.container(key="live_status").empty()
     chart_col, picture_col = st.columns([1, 1])
     chart = chart_col.container(key="loss_chart").empty()
     picture = picture_col.container(key="live_spec").empty()
-    deadline = time.perf_counter() + LOOP_S
+    budget = live_solves.PAGE_RUN_BUDGET_S
+    deadline = None if budget is None else time.perf_counter() + budget
     pacer = state.setdefault("invert_pacer", FramePacer(FRAME_S))
     while True:
         if live.running:
@@ -199,20 +190,16 @@ def live_panel() -> None:
         drawing = time.perf_counter()
         draw_live(live, ctx, status, chart, picture)
         pacer.drawn(time.perf_counter() - drawing)
-        if not live.running or time.perf_counter() >= deadline:
+        if not live.running or (deadline is not None and time.perf_counter() >= deadline):
             break
     if live.done and state.get(RESULT, {}).get("live") is not live:
         with st.spinner("Scoring and resynthesising…"):
             finish(live)
-        st.rerun()  # the whole page: stops the timer, shows the result
+        st.rerun()  # the whole page again: the result, and Run/Pause/Stop as they now are
 
 
-if live is not None:
-    st.subheader("3. Solver progress")
-    st.fragment(run_every=REFRESH_S if live.running else None)(live_panel)()
-
-result = state.get(RESULT)
-if result is not None:
+def show_result(result: dict) -> None:
+    """Section 4: metrics, notes, figure, players and downloads of the last finished solve."""
     st.subheader("4. Result")
     if result["settings"] != settings or result["label"] != (loaded.label if loaded else None):
         st.caption(f"This result is for {result['label']} with the settings at the time it ran; press Run to "
@@ -231,7 +218,7 @@ if result is not None:
         m[4].metric("time", f"{result['seconds']:.2f} s")
     with st.container(key="result_notes"):
         for note in result["notes"]:
-            st.info(note, icon="💡")
+            st.info(note, icon=":material/lightbulb:")
     with st.container(key="result_figure"):
         st.image(result["png"], width="stretch")
     st.caption(
@@ -265,4 +252,16 @@ if result is not None:
         d[4].download_button("Parameters .json", json.dumps(report, indent=2), "parameters.json",
                              "application/json", key="dl_json", on_click="ignore")
 
+
+# Progress above the result on screen, but drawn after it: the live loop may run for a while,
+# and the last result stays in view meanwhile.
+progress_box, result_box = st.container(), st.container()
+result = state.get(RESULT)
+if result is not None:
+    with result_box:
+        show_result(result)
 ui.sync_url(settings)
+if live is not None and CONTEXT in state:
+    with progress_box:
+        st.subheader("3. Solver progress")
+        live_panel(live, state[CONTEXT])

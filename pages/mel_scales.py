@@ -8,7 +8,7 @@ filter_table; download button dl_filterbank_png.
 import numpy as np
 import streamlit as st
 
-from invmel_core import bin_frequencies, plots
+from invmel_core import bin_frequencies, offload, plots
 from pages import _ui as ui
 
 ui.require_app()
@@ -66,7 +66,7 @@ st.caption(
     "inside one triangle is lost, and a triangle with no bin under it (dashed red) measures nothing.")
 st.download_button("Download the filterbank figure (PNG)", key="dl_filterbank_png", file_name="filterbank.png",
                    mime="image/png", on_click="ignore",
-                   data=lambda: plots.figure_png(plots.filterbank_figure(fb)))
+                   data=lambda: offload.call(plots.render_png, plots.filterbank_figure, fb))
 
 # ---------------------------------------------------------------- 3. frequency grids
 st.header("3. Where the frameworks put the bins")
@@ -86,7 +86,7 @@ if differ:
     gap = float(np.abs(fb.dense.astype(np.float64) - fb_other.dense).max())
     st.info(f"At an odd sample rate ({settings.sample_rate} Hz) torchaudio's integer division puts its top bin "
             f"{differ:g} Hz lower, and every bin shifts a little: the filterbanks differ by up to {gap:.2g} "
-            "(absolute weight). Small, but enough that results do not match bit for bit.", icon="🔍")
+            "(absolute weight). Small, but enough that results do not match bit for bit.", icon=":material/search:")
 else:
     st.caption(f"At {settings.sample_rate} Hz (an even rate) the three grids are identical; they differ only at "
                "odd sample rates such as 11025 Hz, where torchaudio computes sample_rate // 2. The defaults, "

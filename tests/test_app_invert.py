@@ -4,7 +4,8 @@ and bad inputs that show an error next to the input while the last result stays.
 import numpy as np
 import pytest
 
-from invmel_core import MelFilterbank
+from invmel_core import MelFilterbank, offload
+from invmel_core import live as live_solves
 from test_app_support import errors, metric, npy_bytes, open_page, run_until_result, warnings, wav_bytes
 
 
@@ -24,8 +25,13 @@ def small(at, **extra):
 def test_bundled_sample_runs_to_a_scored_result_with_downloads():
     at = small(open_page("invert"))
     assert at.radio(key="source").value == "sample"
+    before = dict(offload.stats)
     at.button(key="run").click().run()
     run_until_result(at)
+    # The figure and the sound were made in a worker process (none died: the app's main
+    # module must not re-run in a worker).
+    assert offload.stats["in_workers"] > before["in_workers"]
+    assert offload.stats["inline_fallbacks"] == before["inline_fallbacks"]
     result = at.session_state["invert_result"]
     assert result["steps"] == 60 and result["reason"] == "max_iter"
     # The metric shows the same mel residual the core computes.
@@ -81,8 +87,10 @@ def test_uploaded_mel_spectrogram_is_inverted_without_an_original():
 
 
 @pytest.mark.parametrize("name,content,expected", [
-    ("corrupt.wav", b"RIFF\x10\x00\x00\x00WAVEfmt garbage", "could not read"),
-    ("notes.wav", b"just some text, not audio at all", "could not read"),
+    ("corrupt.wav", b"RIFF\x10\x00\x00\x00WAVEfmt garbage", "could not read 'corrupt.wav' as audio: it starts "
+                                                         "like a wav file, but its header is damaged"),
+    ("notes.wav", b"just some text, not audio at all", "could not read 'notes.wav' as audio: its contents are "
+                                                       "not in any supported audio format"),
 ])
 def test_bad_audio_shows_an_error_and_keeps_the_last_result(name, content, expected):
     at = small(open_page("invert"))
@@ -114,11 +122,14 @@ def test_bad_mel_files_show_an_error_next_to_the_input(array, allow_pickle, expe
     assert any(expected in e.lower() for e in errors(at)), errors(at)
 
 
-def test_pause_resume_and_stop_keep_the_latest_iterate():
+def test_pause_resume_and_stop_keep_the_latest_iterate(monkeypatch):
+    # A page run drives a solve until it ends; here each run stops after 2 s, as if the user
+    # had clicked something, so the test can click Pause and Stop mid-way.
+    monkeypatch.setattr(live_solves, "PAGE_RUN_BUDGET_S", 2.0)
     at = small(open_page("invert"), max_iter=10_000_000)
-    at.button(key="run").click().run()            # one live run: a few seconds of solving
+    at.button(key="run").click().run()            # one page run: 2 s of solving
     live = at.session_state["invert_live"]
-    assert not live.done and live.steps, "the live fragment advanced the solver"
+    assert not live.done and live.steps, "the page run advanced the solver"
     at.button(key="pause").click().run()
     paused_at = live.steps[-1]
     at.run()

@@ -100,7 +100,7 @@ def test_progress_lines_and_quiet(tmp_path, capsys, monkeypatch):
     (lambda d: _write(d / "db.npy", lambda p: np.save(p, -np.ones((80, 4)))), [], "log or dB"),
     (lambda d: _write(d / "obj.npy", lambda p: np.save(p, np.array([{}], dtype=object), allow_pickle=True)),
      [], "Python objects"),
-    (lambda d: _write(d / "junk.mp3", lambda p: p.write_bytes(b"\x00" * 999)), [], "Supported formats"),
+    (lambda d: _write(d / "junk.mp3", lambda p: p.write_bytes(b"\x00" * 999)), [], "supported audio format"),
     (lambda d: CHIRP, ["--max-duration", "1"], "lasts 3 s, longer than the limit of 1 s"),
     (lambda d: CHIRP, ["--f-min", "9000", "--f-max", "100"], "f_min must be below f_max"),
     (lambda d: CHIRP, ["--n-fft", "1"], "n_fft must be >= 2"),

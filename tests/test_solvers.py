@@ -150,6 +150,20 @@ def test_nnls_solves_nonnegative_least_squares_on_infeasible_input():
     assert np.abs(grad[last.spec > 1e-3 * last.spec.max()]).max() <= 1e-3 * scale
 
 
+def test_notes_say_when_no_nonnegative_spectrogram_fits_and_not_when_one_does(mel_inputs):
+    """An infeasible input (every other band zero) is called out with its residual; a
+    consistent one (the fixtures' speech mel spectrogram) gets no such note."""
+    t = InverseMelScale(201, 40, 16000, solver="nnls")
+    melspec = np.random.default_rng(1).random((40, 12)).astype(np.float32)
+    melspec[::2] = 0
+    last = last_iterate(t, melspec)
+    text = " ".join(t.notes(last))
+    assert last.reason == "converged" and f"{last.loss:.2g}" in text and "No non-negative" in text
+    consistent = InverseMelScale(solver="nnls", **solver_kwargs("sgd_htk"))
+    last = last_iterate(consistent, mel_inputs[CASES["sgd_htk"]["input"]])
+    assert not any("No non-negative" in note for note in consistent.notes(last))
+
+
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("c", [1e-6, 1.0, 1e6, 2.0**-40, 2.0**40])
 def test_nnls_is_scale_invariant(case, c, mel_inputs):

@@ -9,7 +9,7 @@ keep. A closed-form solver yields once. Closing the generator stops the solve.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable, Iterator
 
 import numpy as np
@@ -63,6 +63,8 @@ class SolverOptions:
     seed: int | None = None
 
 
+OPTION_NAMES = frozenset(f.name for f in fields(SolverOptions))
+
 SolverFn = Callable[[np.ndarray, "object", SolverOptions, int], Iterator[Iterate]]
 
 
@@ -76,6 +78,13 @@ class SolverSpec:
     summary: str
     iterative: bool = True
     random_start: bool = False
+    # The SolverOptions fields the solver reads; the app disables the others' widgets.
+    uses: frozenset[str] = OPTION_NAMES
+
+    def __post_init__(self):
+        unknown = set(self.uses) - OPTION_NAMES
+        if unknown:
+            raise ValueError(f"solver {self.name!r} declares unknown options {sorted(unknown)}")
 
 
 SOLVERS: dict[str, SolverSpec] = {}

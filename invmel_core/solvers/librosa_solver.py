@@ -56,4 +56,5 @@ SPEC = register(SolverSpec(
     summary=("librosa.feature.inverse.mel_to_stft (power=1): non-negative least squares by "
              "L-BFGS-B with an absolute stopping rule, on librosa's frequency grid. Slow on long "
              "or loud inputs; max_iter and the tolerances are not used."),
+    uses=frozenset(),
 ))

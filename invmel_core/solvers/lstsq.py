@@ -61,4 +61,5 @@ SPEC = register(SolverSpec(
              "driver gelsd). Fast, but ignores X >= 0 until the end, so the mel residual stays large. "
              "max_iter and the tolerances are not used."),
     iterative=False,
+    uses=frozenset(),
 ))

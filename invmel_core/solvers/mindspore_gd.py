@@ -68,4 +68,5 @@ SPEC = register(SolverSpec(
     compat="mindspore",
     summary="MindSpore 2.10: plain gradient descent from a random start (exact reproduction).",
     random_start=True,
+    uses=frozenset({"max_iter", "tolerance_loss", "tolerance_change", "lr", "seed"}),  # momentum: no effect
 ))

@@ -245,4 +245,5 @@ SPEC = register(SolverSpec(
              "FISTA momentum. Fast, deterministic and scale-invariant; stops when the relative mel "
              "residual reaches tolerance_loss (or stops improving). sgdargs, tolerance_change and "
              "seed are not used."),
+    uses=frozenset({"max_iter", "tolerance_loss"}),
 ))
