@@ -109,7 +109,9 @@ def _riff_wave_claim(fp, size: int):
             if len(chunk) < 8:
                 return tag, None, 0
             chunk_id, chunk_size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            if chunk_id == b"fmt " and chunk_size >= 2:
+            # A real fmt chunk is 16, 18 or 40 bytes; a size beyond reason means it is garbage
+            # and its first two bytes are no format tag.
+            if chunk_id == b"fmt " and 16 <= chunk_size <= 1024 and offset + 8 + chunk_size <= size:
                 raw = fp.read(2)
                 tag = struct.unpack("<H", raw)[0] if len(raw) == 2 else None
             if chunk_id == b"data":
