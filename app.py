@@ -13,7 +13,8 @@ if __name__ == "__main__":
 
     from pages import _ui as ui
 
-    st.set_page_config(page_title="invmel — the inverse mel scale", page_icon=":material/graphic_eq:",
+    # A local image, not a Material icon: Streamlit fetches those favicons from fonts.gstatic.com.
+    st.set_page_config(page_title="invmel — the inverse mel scale", page_icon="assets/favicon.png",
                        layout="wide")
     ui.start_run()
 

@@ -35,7 +35,7 @@ _ALL: "weakref.WeakSet[LiveSolve]" = weakref.WeakSet()  # every LiveSolve of thi
 # and the thread that answers the network: with a dozen threads all computing, that thread
 # waits its turn behind each of them and the server stops answering. Threads beyond the CPU
 # count sleep on this semaphore instead of competing.
-_CPU_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+_CPU_SLOTS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 1) - 1))
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ from .errors import InputError
 
 T = TypeVar("T")
 ENV_WORKERS = "INVMEL_WORKERS"
+WORKER_NICE = 10  # added to the workers' niceness (lower CPU priority than the server)
 # Modules the fork server imports once, so every worker starts with them loaded.
 PRELOAD = ["invmel_core.plots", "invmel_core.pipeline", "librosa"]
 
@@ -56,8 +57,16 @@ def worker_count() -> int:
 
 
 def _warm_up() -> None:
-    """Worker initializer: pay for librosa's lazy imports and numba compilation and for
-    matplotlib's font loading now, not in the first user's request."""
+    """Worker initializer: step back in CPU priority, and pay for librosa's lazy imports
+    and numba compilation and for matplotlib's font loading now, not in the first user's
+    request.
+
+    Lower priority, because on a busy machine the OS would otherwise take the CPU from a
+    server thread in the middle of its turn with the interpreter lock, and every other
+    thread of the server (the one answering the network included) waits until it is back.
+    A result drawn a little later is the better trade.
+    """
+    os.nice(WORKER_NICE)
     import numpy as np
 
     from . import audio, plots

@@ -16,6 +16,7 @@ under the input when it is bad, and remembers the last good input of each kind.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import io
 import runpy
@@ -87,12 +88,37 @@ def _widget_values(settings: Settings) -> dict:
     return values
 
 
+_heap_frozen = False
+
+
+def _freeze_startup_heap() -> None:
+    """Once per server process: load what every run needs, then exclude it from garbage
+    collection (``gc.freeze``).
+
+    Python's full collections walk every object; with Streamlit, numpy, scipy, librosa and
+    pyarrow loaded that is ~260,000 objects and ~100 ms of holding the interpreter lock on an
+    idle core (seconds on a busy one), during which the server answers nobody. Objects
+    loaded at start-up live for good anyway; freezing them leaves collections the objects
+    that users' runs make.
+    """
+    global _heap_frozen
+    if _heap_frozen:
+        return
+    _heap_frozen = True
+    import librosa  # noqa: F401  (lazy: the resampler loads on first use)
+
+    librosa.resample  # noqa: B018
+    gc.collect()
+    gc.freeze()
+
+
 def start_run() -> None:
     """Call first in every run (app.py): read the URL once, then re-seed the widget keys.
 
     Re-assigning each key keeps its value when the user visits a page without that
     widget (Streamlit would otherwise forget it) and carries it to the next page.
     """
+    _freeze_startup_heap()
     offload.start()  # the worker processes for figures and sound: started, and warmed up, once
     state = st.session_state
     if STORE not in state:

@@ -18,19 +18,13 @@ from browser.harness import (RUN_TIMEOUT_MS, SCREENSHOTS, VIEWPORT, HealthProbe,
                              launch_browser_async, open_app, record, require_chromium,
                              wait_for_app_run)
 
-HEALTH_LIMIT_S = 1.0
-# Issue 5 asks for every probe under 1 s. On 2 cores with 8 sessions the worst probe measured
-# 0.54-1.9 s across CI runs (GIL held by Griffin-Lim / figure rendering in users' threads), so
-# that bound is not met reliably yet (issue 5 stays open for it). What is asserted: 95 % of
-# probes under 1 s and none over 3 s, i.e. the server never stops answering.
-HEALTH_P95_S, HEALTH_WORST_S = 1.0, 3.0
+HEALTH_LIMIT_S = 1.0  # issue 5: every probe answered within 1 s, throughout
 LABELS = {"speech_short": "speech_short.wav", "chirp": "chirp.wav", "chord": "chord.wav"}
 # 8 users, 8 different inputs (sample, n_mels) and both kinds of solver.
 USERS = [("speech_short", 32, "sgd"), ("speech_short", 48, "nnls"), ("chirp", 32, "nnls"),
          ("chirp", 48, "sgd"), ("chord", 32, "sgd"), ("chord", 48, "nnls"),
          ("speech_short", 40, "nnls"), ("chirp", 40, "sgd")]
 MAX_ITER = {"sgd": 400, "nnls": 300}
-WARM_UP_USER = ("chord", 24, "nnls")
 
 
 def invert_url(sample: str, n_mels: int, solver: str) -> str:
@@ -109,11 +103,6 @@ def run_users_concurrently(base_url: str, users) -> list:
 
 def test_eight_concurrent_sessions_each_get_their_own_result(server):
     require_chromium()
-    # A server that has served one user (as when the teacher opens the app before the class):
-    # imports, caches and the worker processes are warm, so what is measured is 8 users at once,
-    # not a cold start.
-    warm = run_users_concurrently(server.url, [WARM_UP_USER])
-    assert not isinstance(warm[0], BaseException), warm
     probe = HealthProbe(server, period=0.1)
     probe.start()
     t0 = time.monotonic()
@@ -144,8 +133,7 @@ def test_eight_concurrent_sessions_each_get_their_own_result(server):
     record("concurrent_8_health_median_ms", round(1000 * statistics.median(latencies), 1))
     record("concurrent_8_health_samples", len(latencies))
     record("concurrent_8_health_over_1s", sum(x >= HEALTH_LIMIT_S for x in latencies))
-    assert sorted(latencies)[int(0.95 * len(latencies))] < HEALTH_P95_S, sorted(latencies)[-5:]
-    assert max(latencies) < HEALTH_WORST_S, sorted(latencies)[-5:]
+    assert max(latencies) < HEALTH_LIMIT_S, sorted(latencies)[-5:]
 
 
 # ------------------------------------------------------------------------------------ memory
