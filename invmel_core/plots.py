@@ -128,13 +128,16 @@ def spectrogram_rgb(power: np.ndarray, ref: float | None = None, *, rows: int = 
     Cheap enough to redraw several times a second (max-pooling, then a colour lookup
     table; no matplotlib): the app's live view while a solver runs. Pooling happens before
     the dB conversion (dB is monotonic, so the result is the same, on far fewer values).
-    Short inputs are stretched in time to at least ``min_cols`` columns so the picture
-    keeps a landscape shape.
+    Short inputs are stretched in time to at least ``min_cols`` columns, and the frequency
+    axis always has ``rows`` rows (pooling halves 257 bins to 129; those are repeated), so
+    the picture keeps about the same landscape shape for every input, never a thin strip.
     """
     small = downsample_max(np.asarray(power, dtype=np.float32), rows, max_cols)
     db = power_to_db(small, ref if ref is not None else float(np.max(power, initial=0.0)))
     if db.shape[1] < min_cols:
         db = np.repeat(db, -(-min_cols // db.shape[1]), axis=1)
+    if db.shape[0] < rows:
+        db = db[np.round(np.linspace(0, db.shape[0] - 1, rows)).astype(np.intp)]
     lut = (matplotlib.colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)
     index = np.clip((db + DB_RANGE) * (255.0 / DB_RANGE), 0, 255).astype(np.uint8)
     return np.ascontiguousarray(lut[index[::-1]])

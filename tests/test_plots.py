@@ -34,6 +34,13 @@ def test_spectrogram_rgb_is_landscape_with_low_frequencies_at_the_bottom():
     assert rgb[-1].mean() > rgb[0].mean() + 100                # bright bottom row, dark top row
 
 
+@pytest.mark.parametrize("n_stft,frames", [(257, 517), (129, 40), (1025, 431), (513, 25840)])
+def test_spectrogram_rgb_keeps_one_shape_whatever_the_input(n_stft, frames):
+    """Not a thin strip for few bins (257 pool to 129 rows) nor for few frames."""
+    rgb = plots.spectrogram_rgb(np.random.default_rng(0).random((n_stft, frames)).astype(np.float32))
+    assert rgb.shape[0] == 256 and 640 <= rgb.shape[1] <= 1100
+
+
 def test_filterbank_chart_draws_each_filter_and_marks_empty_ones():
     fb = MelFilterbank(257, 0.0, None, 128, 22050)
     assert fb.empty.size
@@ -123,4 +130,4 @@ def test_long_spectrograms_are_drawn_at_screen_resolution():
     for image in (im for ax in fig.axes for im in ax.get_images()):
         rows, cols = image.get_array().shape[:2]
         assert rows <= 512 and cols <= 1000
-    assert plots.spectrogram_rgb(long).shape[:2] == (205, 924)
+    assert plots.spectrogram_rgb(long).shape[:2] == (256, 924)
