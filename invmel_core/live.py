@@ -30,12 +30,14 @@ STOPPED = "stopped"  # the reason recorded when the user stops a solve
 _ALL: "weakref.WeakSet[LiveSolve]" = weakref.WeakSet()  # every LiveSolve of this process
 
 
-# At most one heavy job (a solver slice, scoring, resynthesis, a figure) per CPU at a time,
-# process-wide. A Python server shares one interpreter lock between every user's script thread
-# and the thread that answers the network: with a dozen threads all computing, that thread
-# waits its turn behind each of them and the server stops answering. Threads beyond the CPU
-# count sleep on this semaphore instead of competing.
-_CPU_SLOTS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 1) - 1))
+# At most CPUs - 1 solver slices at a time, process-wide (at least one). A Python server shares
+# one interpreter lock between every user's script thread and the thread that answers the
+# network: with a dozen threads all computing, that thread waits its turn behind each of them,
+# and with every CPU busy the OS takes the CPU from a thread in the middle of its turn with the
+# lock. Threads beyond the slots sleep on this semaphore instead; one CPU stays for the network
+# thread and the figure/sound workers (invmel_core.offload).
+CPU_SLOTS = max(1, (os.cpu_count() or 1) - 1)
+_CPU_SLOTS = threading.BoundedSemaphore(CPU_SLOTS)
 
 
 @contextlib.contextmanager
@@ -62,12 +64,12 @@ def active_solves(within: float = 1.0) -> int:
 
 
 def slice_seconds(base: float, cpus: int | None = None) -> float:
-    """``base`` while the active solves fit on the CPUs, proportionally longer beyond.
+    """``base`` while the active solves fit in the CPU slots, proportionally longer beyond.
 
     >>> slice_seconds(0.13, cpus=2) >= 0.13
     True
     """
-    cpus = cpus or os.cpu_count() or 1
+    cpus = cpus or CPU_SLOTS
     return base * max(1.0, active_solves() / cpus)
 
 

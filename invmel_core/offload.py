@@ -7,8 +7,9 @@ seconds on its first call (lazy imports and numba compilation). With a class of 
 their solves together, the server stopped answering for over a second. In worker processes
 that work holds the workers' own locks; the server's threads only wait on a pipe.
 
+The app's pages call :func:`call`; the CLI and the Python API compute in their own thread.
 ``INVMEL_WORKERS`` sets the number of worker processes (default: the number of CPUs, at most
-2); ``0`` runs everything in the calling thread, as the CLI and the headless API always do.
+2); ``0`` makes :func:`call` compute in the calling thread too.
 
 Examples
 --------
@@ -111,11 +112,16 @@ def call(fn: Callable[..., T], /, *args, **kwargs) -> T:
         result = pool.submit(fn, *args, **kwargs).result()
     except BrokenProcessPool as exc:
         _discard(pool)
-        stats["inline_fallbacks"] += 1
+        _count("inline_fallbacks")
         LOG.warning("a worker process died (%s); running %s here instead", exc, getattr(fn, "__name__", fn))
         return fn(*args, **kwargs)
-    stats["in_workers"] += 1
+    _count("in_workers")
     return result
+
+
+def _count(what: str) -> None:
+    with _lock:
+        stats[what] += 1
 
 
 def start() -> list[Future]:
