@@ -28,8 +28,6 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, TypeVar
 
-from .errors import InputError
-
 T = TypeVar("T")
 ENV_WORKERS = "INVMEL_WORKERS"
 WORKER_NICE = 10  # added to the workers' niceness (lower CPU priority than the server)
@@ -44,17 +42,20 @@ LOG = logging.getLogger("invmel.offload")
 
 
 def worker_count() -> int:
-    """Worker processes to use: ``$INVMEL_WORKERS``, else ``min(2, CPUs)``."""
+    """Worker processes to use: ``$INVMEL_WORKERS``, else ``min(2, CPUs)``.
+
+    A value that is not a whole number >= 0 is reported in the log, naming the variable,
+    and the default is used: a typo in the server's environment must not take the app down.
+    """
+    default = min(2, os.cpu_count() or 1)
     raw = os.environ.get(ENV_WORKERS, "").strip()
     if not raw:
-        return min(2, os.cpu_count() or 1)
-    try:
-        n = int(raw)
-    except ValueError:
-        n = -1
-    if n < 0:
-        raise InputError(f"{ENV_WORKERS} must be a whole number >= 0 (0: no worker processes), got {raw!r}")
-    return n
+        return default
+    if not raw.isdigit():
+        LOG.warning("%s must be a whole number >= 0 (0: no worker processes), got %r; using %d",
+                    ENV_WORKERS, raw, default)
+        return default
+    return int(raw)
 
 
 def _warm_up() -> None:
