@@ -95,9 +95,10 @@ def _freeze_startup_heap() -> None:
     """Once per server process: load what every run needs, then exclude it from garbage
     collection (``gc.freeze``).
 
-    Python's full collections walk every object; with Streamlit, numpy, scipy, librosa and
-    pyarrow loaded that is ~260,000 objects and ~100 ms of holding the interpreter lock on an
-    idle core (seconds on a busy one), during which the server answers nobody. Objects
+    Streamlit runs a full collection after every script run (``runner.postScriptGC``), and
+    a full collection walks every object; with Streamlit, numpy, scipy, librosa and pyarrow
+    loaded that is ~260,000 objects and ~100 ms of holding the interpreter lock on an idle
+    core (seconds on a busy one), during which the server answers nobody. Objects
     loaded at start-up live for good anyway; freezing them leaves collections the objects
     that users' runs make.
     """
