@@ -11,12 +11,12 @@ main module in each new worker (as ``__mp_main__``).
 if __name__ == "__main__":
     import streamlit as st
 
-    from pages import _ui as ui
+    from pages import _state as session
 
     # A local image, not a Material icon: Streamlit fetches those favicons from fonts.gstatic.com.
     st.set_page_config(page_title="invmel — the inverse mel scale", page_icon="assets/favicon.png",
                        layout="wide")
-    ui.start_run()
+    session.start_run()
 
     page = st.navigation([
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -25,6 +25,6 @@ if __name__ == "__main__":
         st.Page("pages/compare.py", title="Compare solvers", icon=":material/compare_arrows:"),
         st.Page("pages/frameworks.py", title="Frameworks", icon=":material/extension:"),
     ])
-    ui.url_notices()
-    with ui.running_page():
+    session.url_notices()
+    with session.running_page():
         page.run()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from invmel_core.solvers.random_starts import torch_rand
-from invmel_core.solvers.torch_sgd import as_columns, from_columns
+from invmel_core.solvers.columns import as_columns, from_columns
 
 
 def dense_sgd(melspec: np.ndarray, fb, steps: int, *, lr: float = 0.1, momentum: float = 0.9,

@@ -102,7 +102,7 @@ def measured_row(solver, note, inverse, melspec, spec, repeats, **extra) -> Row:
     seconds = statistics.median(t for t, _ in runs)
     last = runs[-1][1]
     return Row(solver, note, seconds, last.step, mel_residual(last.spec, melspec, inverse.fb),
-               spectral_convergence(last.spec, spec), peak_mib(lambda: solve(inverse, melspec)),
+               spectral_convergence(last.spec, spec, power=2), peak_mib(lambda: solve(inverse, melspec)),
                extra=dict(extra, reason=last.reason))
 
 
@@ -146,13 +146,13 @@ def sgd_rows(melspec, spec, rate, steps, repeats, whole: bool) -> tuple[Row, Row
     per_step = statistics.median(fast_times) / steps
     dense_row = Row("sgd (dense reference)", f"bench/reference.py, {steps} steps",
                     statistics.median(dense_times), steps, mel_residual(dense[0], melspec, fb),
-                    spectral_convergence(dense[0], spec),
+                    spectral_convergence(dense[0], spec, power=2),
                     peak_mib(lambda: dense_sgd(batch, fb, min(steps, 20), seed=0)))
     memory = peak_mib(lambda: list(torch_sgd.run(batch, fb, SolverOptions(max_iter=20, seed=0), every=2**62)))
     if whole:
         seconds, last = solve(transform("sgd", rate), melspec)
         row = Row("sgd", f"defaults, run whole ({last.reason})", seconds, last.step,
-                  mel_residual(last.spec, melspec, fb), spectral_convergence(last.spec, spec), memory,
+                  mel_residual(last.spec, melspec, fb), spectral_convergence(last.spec, spec, power=2), memory,
                   extra=dict(per_step_fixed_ms=per_step * 1e3))
     else:
         cap = SolverOptions().max_iter
@@ -181,7 +181,7 @@ def mindspore_row(melspec, spec, rate, steps) -> Row:
         note += f"; estimated x {cap}"
         seconds = per_step * cap
     return Row("mindspore", note, seconds, cap if last.reason == "max_iter" else last.step,
-               mel_residual(last.spec, melspec, inverse.fb), spectral_convergence(last.spec, spec),
+               mel_residual(last.spec, melspec, inverse.fb), spectral_convergence(last.spec, spec, power=2),
                peak_mib(lambda: solve(transform("mindspore", rate, max_iter=20), melspec)),
                estimated=last.reason == "max_iter", extra=dict(reason=last.reason))
 
@@ -203,7 +203,7 @@ def librosa_row(melspec, spec, rate) -> Row:
         else:
             os.environ[SOLVE_MB_ENV] = cap
     return Row("librosa", "mel_to_stft, one run (tracemalloc on)", seconds, None,
-               mel_residual(last.spec, melspec, inverse.fb), spectral_convergence(last.spec, spec), peak)
+               mel_residual(last.spec, melspec, inverse.fb), spectral_convergence(last.spec, spec, power=2), peak)
 
 
 def long_audio_row(minutes: float) -> Row:

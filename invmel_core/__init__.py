@@ -1,8 +1,8 @@
 """invmel_core: mel scales, filterbanks and inverse-mel solvers, with no UI."""
 
 from .errors import InputError
-from .audio import (griffinlim, load_audio, load_melspec, match_loudness, mel_spectrogram,
-                    spectrogram, to_wav_bytes)
+from .audio import griffinlim, match_loudness, mel_spectrogram, spectrogram, to_wav_bytes
+from .loading import load_audio, load_melspec
 from .filterbank import (BandedFilterbank, EmptyFilterWarning, MelFilterbank, bin_frequencies,
                          filter_edges, melscale_fbanks)
 from .scales import hz_to_mel, mel_to_hz

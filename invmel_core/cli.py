@@ -13,27 +13,22 @@ import argparse
 import sys
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import audio, metrics
+from . import audio, loading, pipeline
 from .errors import InputError
-from .solvers import SOLVERS
+from .pipeline import Problem
+from .solvers import SOLVERS, default_solver
 from .transform import InverseMelScale
+from .validation import check_stft_params
 
-PREFERRED_SOLVERS = ("nnls", "sgd")  # the default: the fast one once it is registered
 PROGRESS_PERIOD_S = 1.0
 DEFAULT_MEL_SAMPLE_RATE = 22050
 EXIT_INPUT_ERROR = 2
 EXIT_WRITE_ERROR = 1
 EXIT_INTERRUPTED = 130
-
-
-def default_solver() -> str:
-    """``"nnls"`` if registered, else ``"sgd"``, else the first registered solver."""
-    return next((name for name in PREFERRED_SOLVERS if name in SOLVERS), next(iter(SOLVERS)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--png", action="store_true", help="write STEM.comparison.png")
     out.add_argument("--griffinlim-iters", type=int, default=32, metavar="N",
                      help="Griffin-Lim iterations for --wav (default: 32)")
+    add_signal_options(p)
+    add_solver_options(p)
+    p.add_argument("--max-duration", type=float, default=None, metavar="S",
+                   help="longest audio accepted, seconds (default: $INVMEL_MAX_DURATION_S or 900)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    return p
+
+
+def add_signal_options(p: argparse.ArgumentParser) -> None:
+    """The STFT and mel filterbank options (shared with ``python -m invmel_core batch``)."""
     stft = p.add_argument_group("STFT")
     stft.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
                       help="audio: resample to this rate (default: the file's). Mel input: the rate "
@@ -68,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     mel.add_argument("--f-max", type=float, default=None, help="highest frequency in Hz (default: sample_rate // 2)")
     mel.add_argument("--norm", choices=["none", "slaney"], default="none", help="filter normalisation")
     mel.add_argument("--mel-type", choices=["htk", "slaney"], default="htk", help="mel scale")
+
+
+def add_solver_options(p: argparse.ArgumentParser) -> None:
+    """The solver options (shared with ``python -m invmel_core batch``)."""
     solve = p.add_argument_group("solver")
     solve.add_argument("--solver", choices=sorted(SOLVERS), default=default_solver(),
                        help=f"default: {default_solver()}. " + "; ".join(
@@ -78,41 +87,28 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--lr", type=float, default=0.1, help="sgd/mindspore learning rate (default: 0.1)")
     solve.add_argument("--momentum", type=float, default=0.9, help="sgd momentum (default: 0.9)")
     solve.add_argument("--seed", type=int, default=0, help="random start of sgd/mindspore (default: 0)")
-    p.add_argument("--max-duration", type=float, default=None, metavar="S",
-                   help="longest audio accepted, seconds (default: $INVMEL_MAX_DURATION_S or 900)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    return p
-
-
-@dataclass
-class Problem:
-    """What is inverted: the mel spectrogram, and the truth when the input was audio."""
-
-    name: str
-    melspec: np.ndarray  # (..., n_mels, time)
-    sample_rate: int
-    samples: np.ndarray | None = None  # audio input only
-    spec: np.ndarray | None = None  # the true linear spectrogram, audio input only
 
 
 def is_melspec_file(path: str) -> bool:
-    return Path(path).suffix.lower().lstrip(".") in audio.MELSPEC_EXTENSIONS
+    return Path(path).suffix.lower().lstrip(".") in loading.MELSPEC_EXTENSIONS
 
 
-def load_problem(args, hop: int) -> tuple[Problem, InverseMelScale]:
+def load_problem(args, hop: int) -> tuple[Problem, int, InverseMelScale]:
+    """The problem, its sample rate and the transform for it. ``Problem.mel`` keeps the
+    input's batch dimensions."""
     n_stft = args.n_fft // 2 + 1
+    label = Path(args.input).stem
     if is_melspec_file(args.input):
-        mel = audio.load_melspec(args.input, n_mels=args.n_mels)
+        mel = loading.load_melspec(args.input, n_mels=args.n_mels)
         rate = args.sample_rate or DEFAULT_MEL_SAMPLE_RATE
         if args.sample_rate is None:
             note(args, f"assuming the mel spectrogram was made at {rate} Hz (set --sample-rate)")
-        inv = make_transform(args, n_stft, mel.shape[-2], rate)
-        return Problem(Path(args.input).stem, mel, rate), inv
-    samples, rate = audio.load_audio(args.input, args.sample_rate, max_duration=args.max_duration)
+        return Problem(label, mel), rate, make_transform(args, n_stft, mel.shape[-2], rate)
+    samples, rate = loading.load_audio(args.input, args.sample_rate, max_duration=args.max_duration)
     inv = make_transform(args, n_stft, args.n_mels or 128, rate)
     spec = audio.spectrogram(samples, args.n_fft, hop, power=args.power)
     mel = audio.mel_spectrogram(spec, inv.fb)
-    return Problem(Path(args.input).stem, mel, rate, samples, spec), inv
+    return Problem(label, mel, samples, spec), rate, inv
 
 
 def make_transform(args, n_stft: int, n_mels: int, rate: int) -> InverseMelScale:
@@ -149,15 +145,16 @@ def solve(inv: InverseMelScale, melspec: np.ndarray, args):
 
 
 def report(problem: Problem, inv: InverseMelScale, spec: np.ndarray, power: float) -> list[str]:
-    lines = [f"mel residual (relative): {metrics.mel_residual(spec, problem.melspec, inv.fb):.4g}"]
-    if problem.spec is not None:
-        est, ref = spec ** (1.0 / power), problem.spec ** (1.0 / power)  # compare magnitudes
-        lines.append(f"spectral convergence: {metrics.spectral_convergence(est, ref):.4g}")
-        lines.append(f"log-spectral distance: {metrics.log_spectral_distance(est, ref, power=False):.2f} dB")
+    """The result's scores, as the app shows them (:func:`invmel_core.pipeline.score`)."""
+    scores = pipeline.score(spec, problem.mel, inv.fb, problem.spec, power=power)
+    lines = [f"mel residual (relative): {scores.mel_residual:.4g}"]
+    if scores.spectral_convergence is not None:
+        lines.append(f"spectral convergence: {scores.spectral_convergence:.4g}")
+        lines.append(f"log-spectral distance: {scores.log_spectral_distance_db:.2f} dB")
     return lines
 
 
-def write_outputs(problem: Problem, spec: np.ndarray, args, hop: int, outdir: Path) -> list[Path]:
+def write_outputs(problem: Problem, rate: int, spec: np.ndarray, args, hop: int, outdir: Path) -> list[Path]:
     wanted = {k for k in ("npy", "wav", "png") if getattr(args, k)} or {"npy", "wav", "png"}
     first = spec.reshape(-1, *spec.shape[-2:])[0]
     if spec.ndim > 2 and wanted & {"wav", "png"}:
@@ -165,7 +162,7 @@ def write_outputs(problem: Problem, spec: np.ndarray, args, hop: int, outdir: Pa
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
     if "npy" in wanted:
-        path = outdir / f"{problem.name}.linear.npy"
+        path = outdir / f"{problem.label}.linear.npy"
         np.save(path, spec, allow_pickle=False)
         written.append(path)
     if "wav" in wanted:
@@ -174,37 +171,37 @@ def write_outputs(problem: Problem, spec: np.ndarray, args, hop: int, outdir: Pa
         peak = float(np.abs(sound).max(initial=0.0))
         if peak > 1.0:
             note(args, f"the Griffin-Lim output peaks at {peak:.2f}; it is clipped to [-1, 1] in the WAV")
-        path = outdir / f"{problem.name}.griffinlim.wav"
-        path.write_bytes(audio.to_wav_bytes(sound, problem.sample_rate))
+        path = outdir / f"{problem.label}.griffinlim.wav"
+        path.write_bytes(audio.to_wav_bytes(sound, rate))
         written.append(path)
     if "png" in wanted:
-        path = outdir / f"{problem.name}.comparison.png"
-        path.write_bytes(comparison_png(problem, first, args.power, hop))
+        path = outdir / f"{problem.label}.comparison.png"
+        path.write_bytes(comparison_png(problem, rate, first, args.power, hop))
         written.append(path)
     return written
 
 
-def comparison_png(problem: Problem, spec: np.ndarray, power: float, hop: int) -> bytes:
+def comparison_png(problem: Problem, rate: int, spec: np.ndarray, power: float, hop: int) -> bytes:
     from . import plots  # matplotlib, only when a figure is wanted
 
     to_power = (lambda s: s ** (2.0 / power)) if power != 2 else (lambda s: s)
     original = to_power(problem.spec) if problem.spec is not None else None
-    mel = problem.melspec.reshape(-1, *problem.melspec.shape[-2:])[0]
-    fig = plots.comparison_figure(original, to_power(spec), problem.sample_rate, hop, mel=mel)
+    mel = pipeline.first_item(problem.mel)
+    fig = plots.comparison_figure(original, to_power(spec), rate, hop, mel=mel)
     return plots.figure_png(fig)
 
 
 def run(args) -> int:
     # The app's default hop (librosa's n_fft // 4), not torchaudio's n_fft // 2.
     hop = args.hop_length if args.hop_length is not None else max(1, args.n_fft // 4)
-    audio._stft_params(args.n_fft, hop, None)  # errors name n_fft, not the n_stft it becomes
-    problem, inv = load_problem(args, hop)
-    last, _ = solve(inv, problem.melspec, args)
+    check_stft_params(args.n_fft, hop, None)  # errors name n_fft, not the n_stft it becomes
+    problem, rate, inv = load_problem(args, hop)
+    last, _ = solve(inv, problem.mel, args)
     for remark in inv.notes(last):
         note(args, f"note: {remark}")
     for line in report(problem, inv, last.spec, args.power):
         print(line)
-    for path in write_outputs(problem, last.spec, args, hop, Path(args.outdir)):
+    for path in write_outputs(problem, rate, last.spec, args, hop, Path(args.outdir)):
         print(f"wrote {path}")
     return 0
 

@@ -25,13 +25,15 @@ from .errors import InputError
 DEFAULT_MAX_DURATION_S = 900.0  # 15 minutes: a long lecture excerpt, never a 3-hour podcast
 DEFAULT_MAX_SOLVE_MB = 2048.0  # fits next to the app on a 4 GB machine
 DURATION_ENV = "INVMEL_MAX_DURATION_S"
+MAX_BINS = (1 << 18) // 2 + 1  # the bins of the largest accepted n_fft (2**18)
+MAX_MELS = 1 << 14
 SOLVE_MB_ENV = "INVMEL_MAX_SOLVE_MB"
 
 # Peak bytes per element of the (batch, n_stft, time) output during a solve. Measured with
 # tracemalloc (tests/test_audio.py::test_memory_estimate_covers_measured_peak): the random
 # start builds uint64 draws and a float64 copy (~24-29 B/elem), the iterations hold x,
-# gradient, momentum and a yielded copy in float32. A solver may declare its own figure as
-# ``SolverSpec.memory_bytes_per_element``.
+# gradient, momentum and a yielded copy in float32. A solver that needs otherwise declares
+# its own ``SolverSpec.memory_estimate``.
 BYTES_PER_ELEMENT = 40
 MIB = 2**20
 
@@ -123,38 +125,12 @@ def check_memory(n_bytes: float, what: str, advice: str, limit_mb: float | None 
         )
 
 
-def librosa_solve_bytes(batch: int, n_stft: int, n_mels: int, time: int) -> int:
-    """Peak memory of ``librosa.feature.inverse.mel_to_stft`` (``librosa.util.nnls``).
-
-    librosa runs scipy's L-BFGS-B on blocks of at most ``2**18 // (batch * n_mels * 4)``
-    frames and keeps ``m = n_stft`` correction pairs, so the optimiser's workspace is about
-    ``2 * m * n`` float64 for a block of ``n = batch * n_stft * frames`` unknowns: quadratic
-    in ``n_stft``. Pages are touched as iterations accumulate, so a long solve does reach it.
-
-    >>> round(librosa_solve_bytes(1, 1025, 128, 431) / 2**30, 1)  # GiB: 10 s of speech
-    7.3
-    """
-    block_frames = min(int(time), max(1, 2**18 // (int(batch) * int(n_mels) * 4)))
-    unknowns = int(batch) * int(n_stft) * block_frames
-    history = int(n_stft)
-    # L-BFGS-B's arrays, plus ~1 KiB per unknown for bounds, float64 copies and gradients
-    # (measured with tracemalloc: 117 B inside scipy, ~350 B more around it).
-    workspace = 8 * (2 * history * unknowns + 11 * history**2) + 1024 * unknowns
-    return workspace + BYTES_PER_ELEMENT * int(batch) * int(n_stft) * int(time)
-
-
-# Solvers whose memory does not scale like BYTES_PER_ELEMENT x output (a SolverSpec may
-# instead carry its own ``memory_estimate(batch, n_stft, n_mels, time) -> bytes``).
-SOLVER_ESTIMATES = {"librosa": librosa_solve_bytes}
-
-
 def estimate_solve_bytes(batch: int, n_stft: int, n_mels: int, time: int, solver=None) -> int:
     """Estimated peak memory in bytes of solving a ``(batch, n_mels, time)`` mel spectrogram.
 
     Dominated by ``bytes_per_element x batch x n_stft x time``, plus the filterbank (dense and
     sparse, float64 at worst) and the mel input. ``solver`` is a ``SolverSpec`` or None; a
-    spec with a ``memory_estimate`` callable, or one named in :data:`SOLVER_ESTIMATES`, uses
-    that; a spec with ``memory_bytes_per_element`` overrides :data:`BYTES_PER_ELEMENT`.
+    spec with a ``memory_estimate`` uses that instead of the output's copies.
 
     Examples
     --------
@@ -163,11 +139,10 @@ def estimate_solve_bytes(batch: int, n_stft: int, n_mels: int, time: int, solver
     """
     filterbank = int(n_stft) * int(n_mels) * 8 * 4
     mel = int(batch) * int(n_mels) * int(time) * 4 * 3
-    custom = getattr(solver, "memory_estimate", None) or SOLVER_ESTIMATES.get(getattr(solver, "name", None))
+    custom = getattr(solver, "memory_estimate", None)
     if callable(custom):
         return int(custom(batch, n_stft, n_mels, time)) + filterbank + mel
-    per_element = getattr(solver, "memory_bytes_per_element", None) or BYTES_PER_ELEMENT
-    return per_element * int(batch) * int(n_stft) * int(time) + filterbank + mel
+    return BYTES_PER_ELEMENT * int(batch) * int(n_stft) * int(time) + filterbank + mel
 
 
 def check_solve_memory(batch: int, n_stft: int, n_mels: int, time: int, solver=None,
@@ -185,7 +160,7 @@ def check_solve_memory(batch: int, n_stft: int, n_mels: int, time: int, solver=N
     """
     shape = f"{n_stft} x {time}" if batch == 1 else f"{batch} x {n_stft} x {time}"
     name = getattr(solver, "name", None)
-    special = name in SOLVER_ESTIMATES or hasattr(solver, "memory_estimate")
+    special = callable(getattr(solver, "memory_estimate", None))
     check_memory(
         estimate_solve_bytes(batch, n_stft, n_mels, time, solver),
         f"solving for a {shape} linear spectrogram" + (f" with solver {name!r}" if special else ""),

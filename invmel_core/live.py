@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import InputError
 from .solvers import Iterate
+from .validation import check_number, check_positive_seconds
 
 STOPPED = "stopped"  # the reason recorded when the user stops a solve
 
@@ -45,11 +46,6 @@ def cpu_slot():
     """Hold one of the process's CPU slots while doing heavy work (see ``_CPU_SLOTS``)."""
     with _CPU_SLOTS:
         yield
-
-
-# Longest a single page run drives a solve before it ends (None: until the solve ends, is
-# paused or the user interacts). The AppTest suite shortens it to look at a solve mid-way.
-PAGE_RUN_BUDGET_S: float | None = None
 
 
 def active_solves(within: float = 1.0) -> int:
@@ -80,8 +76,7 @@ def report_every(max_iter: int) -> int:
     step: every 50th step keeps that overhead near 1 %. A run reports about 50 times
     (a 1000-step run every 20 steps), so short runs still draw a curve with points.
     """
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise InputError(f"max_iter must be a positive integer, got {max_iter!r}")
+    max_iter = check_number("max_iter", max_iter, integer=True, minimum=1)
     return max(1, min(50, max_iter // 50))
 
 
@@ -194,8 +189,7 @@ class LiveSolve:
         InputError
             If ``budget`` is not a positive number.
         """
-        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
-            raise InputError(f"budget must be a positive number of seconds, got {budget!r}")
+        budget = check_positive_seconds("budget", budget)
         with self._lock:
             if not self.running:
                 return False

@@ -1,4 +1,5 @@
 """Every figure of the app, as matplotlib ``Figure`` objects or RGB arrays; no UI, no pyplot.
+(The interactive, browser-drawn charts are :mod:`invmel_core.charts`.)
 
 Figures are built with ``matplotlib.figure.Figure`` (never pyplot's global state, so
 sessions drawing at the same time cannot interfere) and sized to be read on a projector:
@@ -18,8 +19,7 @@ from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 
 from .errors import InputError
-from .filterbank import MelFilterbank
-from .scales import hz_to_mel, mel_to_hz
+from .filterbank import MelFilterbank, default_zoom_hz
 
 FONT = 13          # base font size: readable when projected
 TITLE = 15
@@ -143,47 +143,7 @@ def spectrogram_rgb(power: np.ndarray, ref: float | None = None, *, rows: int = 
     return np.ascontiguousarray(lut[index[::-1]])
 
 
-# --------------------------------------------------------------------------- mel scales
-
-def mel_scale_figure(f_max: float = 8000.0, n_mels: int = 40, bin_spacing: float | None = None) -> Figure:
-    """HTK vs Slaney: where equal mel steps land in Hz, and how far apart filters are.
-
-    Left: each scale's mel value, normalised to 0..1 over 0..``f_max`` (a filterbank
-    spaces its filters evenly on this axis). Right: the distance in Hz between the
-    centres of neighbouring filters for ``n_mels`` filters, with the STFT bin spacing
-    (if given) drawn as a line: where filters are closer than bins, some must be empty.
-    """
-    if not f_max > 0:
-        raise InputError(f"f_max must be > 0, got {f_max!r}")
-    if isinstance(n_mels, bool) or not isinstance(n_mels, (int, np.integer)) or n_mels < 1:
-        raise InputError(f"n_mels must be a positive integer, got {n_mels!r}")
-    fig = _figure(12, 4.2)
-    left, right = fig.subplots(1, 2)
-    hz = np.linspace(0.0, f_max, 600)
-    for scale in ("htk", "slaney"):
-        mel = np.asarray(hz_to_mel(hz, scale))
-        left.plot(hz, mel / mel[-1], color=COLOURS[scale], lw=2.5, label=scale.upper() if scale == "htk" else "Slaney")
-        edges = mel_to_hz(np.linspace(0.0, mel[-1], n_mels + 2), scale)
-        centres = edges[1:-1]
-        right.plot(centres[1:], np.diff(centres), color=COLOURS[scale], lw=2.5, marker="o",
-                   ms=3, label=scale.upper() if scale == "htk" else "Slaney")
-    left.plot([0, f_max], [0, 1], color="#999999", ls=":", lw=1.5, label="linear (no mel)")
-    if f_max > 1000:
-        left.axvline(1000, color="#777777", lw=1, ls="--")
-        right.axvline(1000, color="#777777", lw=1, ls="--")
-        left.text(1000, 0.02, " 1 kHz", fontsize=FONT - 2, color="#555555")
-    if bin_spacing:
-        right.axhline(bin_spacing, color="black", lw=1.5, ls="--",
-                      label=f"STFT bin spacing ({bin_spacing:.3g} Hz)")
-    _style(left, "Hz → mel (normalised to the range)", "frequency (Hz)", "position on the mel axis")
-    _style(right, f"Filter spacing for {n_mels} mels", "filter centre (Hz)", "Hz to the next filter")
-    right.set_yscale("log")
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=FONT - 2, loc="best")
-        ax.set_xlim(0, f_max)
-    return fig
-
+# --------------------------------------------------------------------------- filterbank
 
 def filterbank_figure(fb: MelFilterbank, zoom_hz: float | None = None) -> Figure:
     """The filterbank over frequency, empty filters in red, with a zoom on the lowest filters.
@@ -199,7 +159,7 @@ def filterbank_figure(fb: MelFilterbank, zoom_hz: float | None = None) -> Figure
     band = fb.banded
     bins = fb.bin_hz
     if zoom_hz is None:
-        zoom_hz = _default_zoom(fb)
+        zoom_hz = default_zoom_hz(fb)
     fig = _figure(12, 6.2)
     top, bottom = fig.subplots(2, 1, height_ratios=[1.25, 1])
     peak = float(dense.max(initial=0.0)) or 1.0
@@ -231,42 +191,6 @@ def filterbank_figure(fb: MelFilterbank, zoom_hz: float | None = None) -> Figure
         sub += f"; {len(empty)} empty filter(s) dashed red"
     _style(bottom, sub, "frequency (Hz)", "weight")
     return fig
-
-
-def ideal_peaks(fb: MelFilterbank) -> np.ndarray:
-    """Height of each filter's continuous triangle at its centre: 1, or with the Slaney norm
-    ``2 / (upper - lower)`` (unit area). The bins may all miss the peak."""
-    if fb.norm != "slaney":
-        return np.ones(fb.n_mels)
-    width = fb.edges_hz[2:] - fb.edges_hz[:-2]
-    with np.errstate(divide="ignore"):
-        return np.where(width > 0, 2.0 / width, 0.0)
-
-
-def _default_zoom(fb: MelFilterbank) -> float:
-    """Enough of the low end to show the empty filters, or the first ~12 filters."""
-    edges = fb.edges_hz
-    if fb.empty.size:
-        hz = edges[int(fb.empty.max()) + 2] * 1.15
-    else:
-        hz = edges[min(fb.n_mels + 1, 13)]
-    step = fb.bin_hz[1] - fb.bin_hz[0] if fb.n_freqs > 1 else hz
-    return float(min(max(hz, 6 * step, 50.0), edges[-1]))
-
-
-def filter_table(fb: MelFilterbank) -> dict[str, np.ndarray]:
-    """Per filter: index, lower edge, centre, upper edge (Hz), width, bins inside, empty."""
-    edges = fb.edges_hz
-    band = fb.banded
-    return {
-        "filter": np.arange(fb.n_mels),
-        "lower (Hz)": np.round(edges[:-2], 2),
-        "centre (Hz)": np.round(edges[1:-1], 2),
-        "upper (Hz)": np.round(edges[2:], 2),
-        "width (Hz)": np.round(edges[2:] - edges[:-2], 2),
-        "bins inside": (band.stops - band.starts).astype(int),
-        "empty": np.isin(np.arange(fb.n_mels), fb.empty),
-    }
 
 
 # --------------------------------------------------------------------------- spectrograms
@@ -420,161 +344,3 @@ def convergence_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], xlabel:
     ax.legend(fontsize=FONT - 1)
     _style(ax, "Convergence: relative mel residual ‖fbᵀX̂ − M‖ / ‖M‖", xlabel, "mel residual")
     return fig
-
-
-# --------------------------------------------------------------------------- interactive charts
-# Vega-Lite specifications (plain dicts, rendered by the browser): the Mel scales page redraws
-# on every slider move, and a browser-side chart costs the server only the JSON, where a
-# matplotlib figure of the same filterbank costs several hundred milliseconds.
-
-_VL_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
-_VL_CONFIG = {"axis": {"labelFontSize": FONT, "titleFontSize": FONT + 1},
-              "legend": {"labelFontSize": FONT, "titleFontSize": FONT},
-              "title": {"fontSize": TITLE, "anchor": "start"}}
-
-
-def _r(values, digits: int = 2) -> list:
-    return np.round(np.asarray(values, dtype=np.float64), digits).tolist()
-
-
-def filterbank_chart(fb: MelFilterbank, zoom_hz: float | None = None, *, height: int = 300) -> dict:
-    """The filterbank as an interactive chart (Vega-Lite spec): drag to pan, scroll to zoom,
-    hover a filter's peak for its edges. Empty filters: their ideal triangle, dashed red.
-
-    With ``zoom_hz``, only 0..``zoom_hz`` is shown and the STFT bins are drawn as grey
-    rules, so one can see a narrow triangle fall between two bins.
-    """
-    dense, edges, band, bins = fb.dense, fb.edges_hz, fb.banded, fb.bin_hz
-    empty = set(int(i) for i in fb.empty)
-    top = float(zoom_hz) if zoom_hz is not None else float(max(bins[-1], edges[-1]))
-    peak = float(dense.max(initial=0.0)) or 1.0
-    hz, weight, filt = [], [], []
-    for m in range(fb.n_mels):
-        if m in empty or edges[m] > top:
-            continue
-        a, b = max(int(band.starts[m]) - 1, 0), min(int(band.stops[m]) + 1, fb.n_freqs)
-        hz.append(bins[a:b])
-        weight.append(dense[a:b, m])
-        filt.append(np.full(b - a, m))
-    lines = []
-    if hz:
-        lines = [{"hz": h, "weight": w, "filter": f, "parity": f % 2}
-                 for h, w, f in zip(_r(np.concatenate(hz)), _r(np.concatenate(weight), 6),
-                                    np.concatenate(filt).tolist())]
-    tips = ideal_peaks(fb)
-    triangles = [{"hz": float(x), "weight": y, "filter": m}
-                 for m in sorted(empty) if edges[m] <= top
-                 for x, y in ((edges[m], 0.0), (edges[m + 1], float(min(tips[m], peak))), (edges[m + 2], 0.0))]
-    heights, argmax = dense.max(axis=0), dense.argmax(axis=0)
-    # One dot per filter on its highest bin (at the ideal centre for an empty filter), for the tooltip.
-    peaks = [{"filter": m, "hz": round(float(edges[m + 1] if m in empty else bins[argmax[m]]), 2),
-              "centre": round(float(edges[m + 1]), 2), "lower": round(float(edges[m]), 2),
-              "upper": round(float(edges[m + 2]), 2), "weight": 0.0 if m in empty else float(heights[m]),
-              "bins": int(band.stops[m] - band.starts[m]), "empty": m in empty}
-             for m in range(fb.n_mels) if edges[m + 1] <= top]
-    x = {"field": "hz", "type": "quantitative", "title": "frequency (Hz)", "scale": {"domain": [0, top]}}
-    y = {"field": "weight", "type": "quantitative", "title": "weight", "scale": {"domain": [0, peak * 1.08]}}
-    layers = [
-        {"data": {"values": lines}, "mark": {"type": "line", "strokeWidth": 1.6, "clip": True,
-                                              "point": zoom_hz is not None},
-         "encoding": {"x": x, "y": y, "detail": {"field": "filter"},
-                      "color": {"field": "parity", "type": "nominal", "legend": None,
-                                "scale": {"domain": [0, 1], "range": [COLOURS["filter_a"], COLOURS["filter_b"]]}}}},
-        {"data": {"values": peaks}, "mark": {"type": "point", "filled": True, "size": 30, "clip": True},
-         "encoding": {"x": x, "y": y,
-                      "color": {"condition": {"test": "datum.empty", "value": COLOURS["empty"]}, "value": "#333333"},
-                      "tooltip": [{"field": "filter", "type": "quantitative"},
-                                  {"field": "lower", "title": "lower edge (Hz)", "type": "quantitative"},
-                                  {"field": "centre", "title": "centre (Hz)", "type": "quantitative"},
-                                  {"field": "upper", "title": "upper edge (Hz)", "type": "quantitative"},
-                                  {"field": "bins", "title": "bins inside", "type": "quantitative"}]}},
-    ]
-    if triangles:
-        layers.insert(1, {"data": {"values": triangles},
-                          "mark": {"type": "line", "strokeDash": [5, 3], "color": COLOURS["empty"], "clip": True},
-                          "encoding": {"x": x, "y": y, "detail": {"field": "filter"}}})
-    if zoom_hz is not None:
-        # The ideal triangles, faint, under the bins' actual weights: the gap between the two
-        # is what sampling the spectrum at the bins does to each filter.
-        ideal = [{"hz": round(float(xx), 2), "weight": yy, "filter": m}
-                 for m in range(fb.n_mels) if m not in empty and edges[m] <= top
-                 for xx, yy in ((edges[m], 0.0), (edges[m + 1], float(tips[m])),
-                                (edges[m + 2], 0.0))]
-        layers.insert(0, {"data": {"values": ideal},
-                          "mark": {"type": "line", "color": "#bbbbbb", "strokeWidth": 1, "clip": True},
-                          "encoding": {"x": x, "y": y, "detail": {"field": "filter"}}})
-        visible = bins[bins <= top]
-        if visible.size <= 400:
-            layers.insert(0, {"data": {"values": [{"hz": v} for v in _r(visible)]},
-                              "mark": {"type": "rule", "color": "#999999", "strokeWidth": 0.8, "opacity": 0.6},
-                              "encoding": {"x": x}})
-    else:
-        layers[0]["params"] = [{"name": "zoom", "select": "interval", "bind": "scales"}]
-    return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "layer": layers, "config": _VL_CONFIG}
-
-
-def mel_curve_chart(f_max: float, *, height: int = 280) -> dict:
-    """Hz -> mel for HTK and Slaney (each normalised to 0..1 over 0..``f_max``), and the
-    straight line a linear scale would give, as a Vega-Lite spec."""
-    if not f_max > 0:
-        raise InputError(f"f_max must be > 0, got {f_max!r}")
-    hz = np.linspace(0.0, f_max, 200)
-    rows = []
-    for scale, label in (("htk", "HTK"), ("slaney", "Slaney")):
-        mel = np.asarray(hz_to_mel(hz, scale))
-        rows += [{"hz": h, "position": p, "scale": label} for h, p in zip(_r(hz, 1), _r(mel / mel[-1], 4))]
-    rows += [{"hz": 0.0, "position": 0.0, "scale": "linear"}, {"hz": float(f_max), "position": 1.0, "scale": "linear"}]
-    return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG,
-            "title": "Where equal mel steps land in Hz", "data": {"values": rows},
-            "mark": {"type": "line", "strokeWidth": 2.5},
-            "encoding": {"x": {"field": "hz", "type": "quantitative", "title": "frequency (Hz)",
-                               "scale": {"domain": [0, float(f_max)], "nice": False}},
-                         "y": {"field": "position", "type": "quantitative", "title": "position on the mel axis (0–1)"},
-                         "color": {"field": "scale", "type": "nominal", "title": None,
-                                   "scale": {"domain": ["HTK", "Slaney", "linear"],
-                                             "range": [COLOURS["htk"], COLOURS["slaney"], "#aaaaaa"]}},
-                         "strokeDash": {"condition": {"test": "datum.scale === 'linear'", "value": [3, 3]},
-                                        "value": [1, 0]},
-                         "tooltip": [{"field": "scale"}, {"field": "hz", "title": "Hz"},
-                                     {"field": "position", "format": ".3f"}]}}
-
-
-def filter_spacing_chart(f_min: float, f_max: float, n_mels: int, bin_spacing: float, *, height: int = 280) -> dict:
-    """Hz between neighbouring filter centres, HTK vs Slaney, against the STFT bin spacing
-    (log scale). Where a curve dips below the bin spacing, filters can fall between bins."""
-    rows = []
-    for scale, label in (("htk", "HTK"), ("slaney", "Slaney")):
-        lo, hi = hz_to_mel(f_min, scale), hz_to_mel(f_max, scale)
-        centres = np.asarray(mel_to_hz(np.linspace(lo, hi, n_mels + 2), scale))[1:-1]
-        if centres.size > 1:
-            rows += [{"hz": c, "spacing": d, "scale": label}
-                     for c, d in zip(_r(centres[1:], 1), _r(np.diff(centres), 3))]
-    return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG,
-            "title": f"Filter spacing for {n_mels} mels vs bin spacing",
-            "layer": [
-                {"data": {"values": rows}, "mark": {"type": "line", "strokeWidth": 2.5, "point": {"size": 12}},
-                 "encoding": {"x": {"field": "hz", "type": "quantitative", "title": "filter centre (Hz)"},
-                              "y": {"field": "spacing", "type": "quantitative", "title": "Hz to the next filter",
-                                    "scale": {"type": "log"}},
-                              "color": {"field": "scale", "type": "nominal", "title": None,
-                                        "scale": {"domain": ["HTK", "Slaney"], "range": [COLOURS["htk"], COLOURS["slaney"]]}},
-                              "tooltip": [{"field": "scale"}, {"field": "hz", "title": "centre (Hz)"},
-                                          {"field": "spacing", "title": "spacing (Hz)"}]}},
-                {"data": {"values": [{"spacing": float(bin_spacing), "label": f"bin spacing {bin_spacing:.3g} Hz"}]},
-                 "mark": {"type": "rule", "strokeDash": [6, 4], "color": "black", "strokeWidth": 1.5},
-                 "encoding": {"y": {"field": "spacing", "type": "quantitative"},
-                              "tooltip": [{"field": "label", "title": "STFT"}]}},
-            ]}
-
-
-def loss_chart(steps, losses, *, height: int = 260, title: str = "Loss (log scale)") -> dict:
-    """A loss curve on a log axis as a Vega-Lite spec: cheap to redraw while a solver runs."""
-    steps, losses = np.asarray(steps), np.asarray(losses, dtype=np.float64)
-    keep = np.isfinite(losses) & (losses > 0)
-    rows = [{"step": int(s), "loss": float(v)} for s, v in zip(steps[keep], losses[keep])]
-    return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG, "title": title,
-            "data": {"values": rows}, "mark": {"type": "line", "strokeWidth": 2.2, "point": len(rows) < 3},
-            "encoding": {"x": {"field": "step", "type": "quantitative", "title": "step"},
-                         "y": {"field": "loss", "type": "quantitative", "title": "solver loss",
-                               "scale": {"type": "log"}},
-                         "tooltip": [{"field": "step"}, {"field": "loss", "format": ".4g"}]}}

@@ -9,22 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-MEL_TYPES = ("htk", "slaney")
+from .validation import check_mel_type
 
 # Slaney's constants (Auditory Toolbox; torchaudio and librosa use the same numbers).
 _F_SP = 200.0 / 3.0  # Hz per mel on the linear part
 _MIN_LOG_HZ = 1000.0
 _MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP  # 15 mels
 _LOGSTEP = np.log(6.4) / 27.0
-
-
-def check_mel_type(mel_type: str) -> str:
-    """Return ``mel_type`` lower-cased, or raise :class:`InputError` naming the choices."""
-    from .errors import InputError
-
-    if not isinstance(mel_type, str) or mel_type.lower() not in MEL_TYPES:
-        raise InputError(f"mel_type must be one of {MEL_TYPES}, got {mel_type!r}")
-    return mel_type.lower()
 
 
 def hz_to_mel(freq, mel_type: str = "htk"):

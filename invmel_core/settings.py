@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .errors import InputError
-from .filterbank import MelFilterbank, check_mel_params, check_norm
-from .scales import check_mel_type
-from .solvers import SOLVERS
+from .filterbank import MelFilterbank
+from .solvers import SOLVERS, default_solver
+from .validation import check_mel_params, check_mel_type, check_norm, check_number
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -30,23 +30,12 @@ SAMPLES = {
     "chord": ("chord.wav", "Plucked C major chord, 3 s"),
 }
 
-# Solvers the app prefers as its default, best first; the first one registered wins.
-PREFERRED_SOLVERS = ("nnls", "lstsq", "sgd")
-
 
 def sample_path(name: str) -> Path:
     """Path of a bundled sample; raises :class:`InputError` for an unknown name."""
-    if name not in SAMPLES:
+    if not isinstance(name, str) or name not in SAMPLES:
         raise InputError(f"sample must be one of {sorted(SAMPLES)}, got {name!r}")
     return ASSETS / SAMPLES[name][0]
-
-
-def default_solver() -> str:
-    """The solver the app recommends: the project's NNLS once registered."""
-    for name in PREFERRED_SOLVERS:
-        if name in SOLVERS:
-            return name
-    return next(iter(SOLVERS))
 
 
 @dataclass(frozen=True)
@@ -208,39 +197,42 @@ def _from_text(name: str, raw):
 _INT_FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "max_iter", "seed")
 _FLOAT_FIELDS = ("f_min", "f_max", "tolerance_loss", "tolerance_change", "lr", "momentum")
 
+# The allowed range of every numeric field: the one source of truth for the checks below and
+# for the app's widgets (pages/_widgets.py), so a value from a link or a file can never be
+# one that a widget refuses.
+RANGES = {
+    "sample_rate": (1000, 384_000),
+    "n_fft": (2, 65_536),
+    "hop_length": (1, 65_536),
+    "n_mels": (1, 1024),
+    "f_min": (0.0, 1e6),
+    "f_max": (0.0, 1e6),
+    "max_iter": (1, 10_000_000),
+    "tolerance_loss": (0.0, 1e6),
+    "tolerance_change": (0.0, 1e6),
+    "lr": (0.0, 1e6),
+    "momentum": (0.0, 1e6),
+    "seed": (0, 2**32 - 1),
+}
 
-def _int_in(name, low, high):
+
+def _ranged(name):
+    low, high = RANGES[name]
+
     def check(value, _all):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
-            raise InputError(f"{name} must be an integer, got {value!r}")
-        if not low <= value <= high:
-            raise InputError(f"{name} must be between {low} and {high}, got {value!r}")
-        return int(value)
-    return check
-
-
-def _float_at_least(name, low, high=math.inf):
-    def check(value, _all):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise InputError(f"{name} must be a finite number, got {value!r}")
-        if not low <= value <= high:
+        if value is None and name in ("hop_length", "f_max"):
+            return None
+        number = check_number(name, value, integer=name in _INT_FIELDS)
+        if not low <= number <= high:
             raise InputError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
-        return float(value)
+        return number
     return check
-
-
-def _check_hop(value, _all):
-    return None if value is None else _int_in("hop_length", 1, 65536)(value, _all)
-
-
-def _check_f_max(value, _all):
-    return None if value is None else _float_at_least("f_max", 0.0, 1e6)(value, _all)
 
 
 def _check_solver(value, _all):
     if value in ("", None):
         return default_solver()
-    if value not in SOLVERS:
+    if not isinstance(value, str) or value not in SOLVERS:
         raise InputError(f"solver must be one of {sorted(SOLVERS)}, got {value!r}")
     return value
 
@@ -251,20 +243,9 @@ def _check_sample(value, _all):
 
 
 _FIELD_CHECKS = {
-    "sample_rate": _int_in("sample_rate", 1000, 384000),
-    "n_fft": _int_in("n_fft", 2, 65536),
-    "hop_length": _check_hop,
-    "n_mels": _int_in("n_mels", 1, 1024),
-    "f_min": _float_at_least("f_min", 0.0, 1e6),
-    "f_max": _check_f_max,
+    **{name: _ranged(name) for name in RANGES},
     "norm": lambda v, _all: check_norm(v),
     "mel_type": lambda v, _all: check_mel_type(v),
     "solver": _check_solver,
-    "max_iter": _int_in("max_iter", 1, 10_000_000),
-    "tolerance_loss": _float_at_least("tolerance_loss", 0.0),
-    "tolerance_change": _float_at_least("tolerance_change", 0.0),
-    "lr": _float_at_least("lr", 0.0, 1e6),
-    "momentum": _float_at_least("momentum", 0.0, 1e6),
-    "seed": _int_in("seed", 0, 2**32 - 1),
     "sample": _check_sample,
 }

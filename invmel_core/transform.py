@@ -7,10 +7,10 @@ from typing import Iterator
 import numpy as np
 
 from .errors import InputError
-from .filterbank import MelFilterbank, _check_number, check_mel_params
-from .limits import check_filterbank_memory, check_solve_memory
+from .filterbank import MelFilterbank
+from .limits import check_solve_memory
 from .solvers import Iterate, SolverOptions, get_solver
-from .validation import check_melspec
+from .validation import check_melspec, check_number, check_seed
 
 _SGDARG_ALIASES = {"lr": "lr", "momentum": "momentum", "sgd_lr": "lr", "sgd_momentum": "momentum"}
 
@@ -32,8 +32,8 @@ def parse_sgdargs(sgdargs) -> tuple[float, float]:
     values = {_SGDARG_ALIASES[k]: v for k, v in sgdargs.items()}
     if "lr" not in values:
         raise InputError(f"sgdargs needs a learning rate ('lr' or 'sgd_lr'), got {sgdargs!r}")
-    lr = _check_number("sgdargs lr", values["lr"], minimum=0.0)
-    momentum = _check_number("sgdargs momentum", values.get("momentum", 0.0), minimum=0.0)
+    lr = check_number("sgdargs lr", values["lr"], minimum=0.0)
+    momentum = check_number("sgdargs momentum", values.get("momentum", 0.0), minimum=0.0)
     return lr, momentum
 
 
@@ -90,21 +90,19 @@ class InverseMelScale:
         seed: int | None = None,
     ):
         self.solver = get_solver(solver)
-        n_stft, f_min, f_max, n_mels, sample_rate = check_mel_params(
-            n_stft, f_min, f_max, n_mels, sample_rate, n_freqs_name="n_stft"
-        )
+        # Checked here only for its name (the filterbank calls it n_freqs); the filterbank
+        # checks the rest, its memory included, before building anything.
+        check_number("n_stft", n_stft, integer=True, minimum=2)
         lr, momentum = parse_sgdargs(sgdargs)
-        if seed is not None:
-            seed = _check_number("seed", seed, integer=True, minimum=0)
+        seed = check_seed(seed)
         self.options = SolverOptions(
-            max_iter=_check_number("max_iter", max_iter, integer=True, minimum=1),
-            tolerance_loss=_check_number("tolerance_loss", tolerance_loss, minimum=0.0),
-            tolerance_change=_check_number("tolerance_change", tolerance_change, minimum=0.0),
+            max_iter=check_number("max_iter", max_iter, integer=True, minimum=1),
+            tolerance_loss=check_number("tolerance_loss", tolerance_loss, minimum=0.0),
+            tolerance_change=check_number("tolerance_change", tolerance_change, minimum=0.0),
             lr=lr,
             momentum=momentum,
             seed=seed,
         )
-        check_filterbank_memory(n_stft, n_mels)  # before building it: n_stft=10**9 must not allocate
         self.fb = MelFilterbank(n_stft, f_min, f_max, n_mels, sample_rate, norm, mel_type,
                                 compat=self.solver.compat)
         self.fb.warn_if_empty()
@@ -124,14 +122,17 @@ class InverseMelScale:
         """Solve, yielding an :class:`Iterate` every ``every`` steps and always the last.
 
         ``spec`` in each record has the input's leading dimensions: ``(..., n_stft, time)``.
-        Close the generator (or stop iterating) to stop the solve.
+        The input is checked (and the solve's memory estimated) when this is called, before
+        the first step; close the generator (or stop iterating) to stop the solve.
         """
-        every = _check_number("every", every, integer=True, minimum=1)
+        every = check_number("every", every, integer=True, minimum=1)
         arr = check_melspec(melspec, self.n_mels)
         lead, time = arr.shape[:-2], arr.shape[-1]
         batch = arr.reshape(-1, self.n_mels, time)
         check_solve_memory(batch.shape[0], self.n_stft, self.n_mels, time, self.solver)
-        out_shape = lead + (self.n_stft, time)
+        return self._iterate(batch, lead + (self.n_stft, time), every)
+
+    def _iterate(self, batch: np.ndarray, out_shape: tuple, every: int) -> Iterator[Iterate]:
         for it in self.solver.run(batch, self.fb, self.options, every):
             yield Iterate(it.step, it.loss, it.spec.reshape(out_shape), it.done, it.reason)
 

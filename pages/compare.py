@@ -10,34 +10,36 @@ import streamlit as st
 
 from invmel_core import SOLVERS, InputError, offload, pipeline, plots
 from invmel_core.live import cpu_slot
-from pages import _ui as ui
+from pages import _state as session
+from pages import _sources as sources
+from pages import _widgets as widgets
 
-ui.require_app()
+session.require_app()
 
 RESULT = "compare_result"
 state = st.session_state
 
-settings, fb = ui.signal_sidebar()
+settings, fb = widgets.signal_sidebar()
 
 st.title("Compare solvers")
 st.markdown("Run several solvers on the same mel spectrogram and compare how fast they get how close. "
             "Their own losses are defined differently, so the curves show one common measure: the "
             "relative mel residual ‖fbᵀX̂ − M‖ / ‖M‖ against solver time.")
-ui.empty_filter_warning(fb)
+widgets.empty_filter_warning(fb)
 
 left, right = st.columns([1, 1], gap="large")
 with left:
     st.subheader("1. Input")
-    loaded = ui.source_section(settings, fb)
+    loaded = sources.source_section(settings, fb)
     if loaded is not None:
-        ui.show_input(loaded, settings)
+        sources.show_input(loaded, settings)
 with right:
     st.subheader("2. Solvers")
     default = [name for name in SOLVERS if name != "librosa"]  # librosa's NNLS is slow on long input
     st.multiselect("Solvers to run", list(SOLVERS), default=default, key="compare_solvers")
     for name in state.get("compare_solvers") or []:
         st.caption(f"**{name}**: {SOLVERS[name].summary}")
-    ui.solver_widgets(choose_solver=False)
+    widgets.solver_widgets(choose_solver=False)
     st.number_input("Time limit per solver (s)", min_value=0.1, max_value=120.0, step=1.0,
                     key="compare_time_limit")
 
@@ -55,7 +57,7 @@ if st.button("Run all", key="compare_run", type="primary", disabled=loaded is No
                 failures.append(f"{name}: {exc}")
         status.update(label=f"Ran {len(runs)} solver(s)", state="complete", expanded=False)
     for text in failures:
-        ui.show_error(text)
+        widgets.show_error(text)
     if runs:
         curves = {run.solver: (run.times, run.residuals) for run in runs}
         state[RESULT] = {"runs": runs, "label": loaded.label, "settings": settings,
@@ -81,9 +83,9 @@ if result is not None:
         rows["time (s)"].append(round(run.seconds, 3))
         rows["steps"].append(run.steps if SOLVERS[run.solver].iterative else None)  # closed form: no steps
         rows["stopped by"].append(run.reason)
-        rows["mel residual"].append(run.scores.get("mel_residual"))
-        rows["spectral convergence"].append(run.scores.get("spectral_convergence"))
-        rows["log-spectral distance (dB)"].append(run.scores.get("log_spectral_distance_db"))
+        rows["mel residual"].append(run.scores.mel_residual)
+        rows["spectral convergence"].append(run.scores.spectral_convergence)
+        rows["log-spectral distance (dB)"].append(run.scores.log_spectral_distance_db)
     with st.container(key="compare_table"):
         st.dataframe(rows, hide_index=True, width="stretch",
                      column_config={"mel residual": st.column_config.NumberColumn(format="%.3g"),
@@ -92,4 +94,4 @@ if result is not None:
     st.download_button("Figure .png", result["png"], "solvers.png", "image/png", key="compare_png",
                        on_click="ignore")
 
-ui.sync_url(settings)
+session.sync_url(settings)

@@ -10,14 +10,15 @@ import warnings
 import numpy as np
 import streamlit as st
 
-from invmel_core import EmptyFilterWarning, InverseMelScale, MelFilterbank, plots
+from invmel_core import EmptyFilterWarning, InverseMelScale, MelFilterbank, charts
 from invmel_core.codegen import TARGETS, generate_all
-from pages import _ui as ui
+from pages import _state as session
+from pages import _widgets as widgets
 
-ui.require_app()
+session.require_app()
 warnings.simplefilter("ignore", EmptyFilterWarning)  # this page is about empty filters; it says so itself
 
-settings, fb = ui.signal_sidebar()
+settings, fb = widgets.signal_sidebar()
 
 st.title("torchaudio, MindSpore and librosa")
 st.markdown("The same problem under three names. This page lines up their parameters, reproduces both "
@@ -80,7 +81,7 @@ st.markdown(
     "different numbers and the input does not matter.")
 tiny = MelFilterbank(2, 0.0, None, 4, 16000)
 with st.container(key="doc_filterbank"):
-    st.vega_lite_chart(plots.filterbank_chart(tiny, zoom_hz=8400.0, height=200), width="stretch")
+    st.vega_lite_chart(charts.filterbank_chart(tiny, zoom_hz=8400.0, height=200), width="stretch")
 st.caption("The four filters of the example (dashed red: empty) and the two STFT bins (grey lines at 0 and "
            "8000 Hz). " + " ".join(InverseMelScale(n_stft=2, n_mels=4, seed=1).notes()))
 
@@ -96,4 +97,4 @@ with st.container(key="code_export"):
     for tab, (target, code) in zip(st.tabs(list(TARGETS.values())), codes.items()):
         tab.code(code, language="python")
 
-ui.sync_url(settings)
+session.sync_url(settings)

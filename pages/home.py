@@ -5,9 +5,18 @@ Keys: containers home_figure, home_demo; page links to the other pages.
 
 import streamlit as st
 
-from pages import _ui as ui
+from invmel_core import offload, pipeline
+from invmel_core.solvers import default_solver
+from pages import _state as session
 
-ui.require_app()
+session.require_app()
+
+
+@st.cache_data(max_entries=2, show_spinner="Preparing the demo…")
+def home_demo(solver: str) -> pipeline.Demo:
+    """Made once per server; figure and sound in the worker processes."""
+    return pipeline.demo(solver, call=offload.call)
+
 
 st.title("invmel — the inverse mel scale, explored")
 st.markdown(
@@ -19,7 +28,7 @@ st.markdown(
     "There are far more unknowns than equations, so the answer is **never the original**: "
     "the detail inside each band is gone, and every solver fills it in its own way.")
 
-demo = ui.home_demo(ui.default_solver())
+demo = home_demo(default_solver())
 with st.container(key="home_figure"):
     st.image(demo.png, width="stretch")
 st.caption(

@@ -8,12 +8,14 @@ filter_table; download button dl_filterbank_png.
 import numpy as np
 import streamlit as st
 
-from invmel_core import bin_frequencies, offload, plots
-from pages import _ui as ui
+from invmel_core import bin_frequencies, charts, offload, plots
+from invmel_core.filterbank import default_zoom_hz
+from pages import _state as session
+from pages import _widgets as widgets
 
-ui.require_app()
+session.require_app()
 
-settings, fb = ui.signal_sidebar()
+settings, fb = widgets.signal_sidebar()
 
 st.title("Mel scales and filterbanks")
 st.markdown(
@@ -35,9 +37,9 @@ spacing = float(settings.sample_rate) / settings.n_fft
 top = settings.nyquist
 left, right = st.columns(2)
 with left.container(key="mel_curves"):
-    st.vega_lite_chart(plots.mel_curve_chart(top), width="stretch")
+    st.vega_lite_chart(charts.mel_curve_chart(top), width="stretch")
 with right.container(key="filter_spacing"):
-    st.vega_lite_chart(plots.filter_spacing_chart(settings.f_min, top, settings.n_mels, spacing), width="stretch")
+    st.vega_lite_chart(charts.filter_spacing_chart(settings.f_min, top, settings.n_mels, spacing), width="stretch")
 st.caption(
     "What to look for: above 1 kHz the two scales have nearly the same shape, so they differ mostly "
     "**below 1 kHz**: Slaney is a straight line there (filters equally spaced in Hz), while HTK keeps "
@@ -52,12 +54,12 @@ st.markdown(
     f"{settings.f_min:g} to {top:g} Hz on **{fb.n_freqs} STFT bins** ({spacing:.3g} Hz apart), "
     f"{'each normalised to unit area (Slaney norm), so narrow filters are tall' if settings.norm == 'slaney' else 'each with peak 1'}. "
     "Drag to pan, scroll to zoom, hover a dot for a filter's edges.")
-ui.empty_filter_warning(fb)
+widgets.empty_filter_warning(fb)
 with st.container(key="filterbank_chart"):
-    st.vega_lite_chart(plots.filterbank_chart(fb), width="stretch")
-zoom = plots._default_zoom(fb)
+    st.vega_lite_chart(charts.filterbank_chart(fb), width="stretch")
+zoom = default_zoom_hz(fb)
 with st.container(key="filterbank_zoom"):
-    st.vega_lite_chart(plots.filterbank_chart(fb, zoom_hz=zoom, height=220), width="stretch")
+    st.vega_lite_chart(charts.filterbank_chart(fb, zoom_hz=zoom, height=220), width="stretch")
 st.caption(
     f"Zoom on 0–{zoom:.0f} Hz. Grey vertical lines are the STFT bins, faint grey triangles the ideal filters, "
     "coloured dots the weights the bins actually get. A filter only 'sees' the bins under its "
@@ -82,7 +84,7 @@ with st.container(key="grid_table"):
         "default scale, norm": ["htk, None", "HTK, NONE", "Slaney (htk=False), 'slaney'"],
     })
 if differ:
-    fb_other = ui.filterbank(settings, "mindspore" if fb.compat == "torchaudio" else "torchaudio")
+    fb_other = widgets.filterbank(settings, "mindspore" if fb.compat == "torchaudio" else "torchaudio")
     gap = float(np.abs(fb.dense.astype(np.float64) - fb_other.dense).max())
     st.info(f"At an odd sample rate ({settings.sample_rate} Hz) torchaudio's integer division puts its top bin "
             f"{differ:g} Hz lower, and every bin shifts a little: the filterbanks differ by up to {gap:.2g} "
@@ -95,8 +97,8 @@ else:
 # ---------------------------------------------------------------- 4. readout
 st.header("4. Every filter")
 with st.container(key="filter_table"):
-    st.dataframe(plots.filter_table(fb), hide_index=True, height=300, width="stretch")
+    st.dataframe(fb.table(), hide_index=True, height=300, width="stretch")
 st.caption("Edges are the corners of each triangle: filter m rises from its lower edge, peaks at its centre "
            "and falls to zero at its upper edge, which is the next filter's centre.")
 
-ui.sync_url(settings)
+session.sync_url(settings)

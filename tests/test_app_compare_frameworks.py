@@ -5,7 +5,7 @@ import numpy as np
 from invmel_core import SOLVERS
 from invmel_core.codegen import generate
 from invmel_core.settings import Settings
-from test_app_support import errors, open_page
+from app_support import errors, open_page
 
 
 def test_compare_runs_every_chosen_solver_on_the_same_input():
@@ -23,11 +23,11 @@ def test_compare_runs_every_chosen_solver_on_the_same_input():
     table = at.dataframe[0].value
     assert list(table["solver"]) == ["sgd", "mindspore"]
     assert list(table["steps"]) == [r.steps for r in runs]
-    assert all(0 < r.scores["mel_residual"] < 1 for r in runs)
+    assert all(0 < r.scores.mel_residual < 1 for r in runs)
     # Each curve is the relative mel residual along the run, ending at the reported one.
     for r in runs:
         assert len(r.times) == len(r.residuals) > 1
-        assert np.isclose(r.residuals[-1], r.scores["mel_residual"], rtol=1e-3)
+        assert np.isclose(r.residuals[-1], r.scores.mel_residual, rtol=1e-3)
     assert at.session_state["compare_result"]["png"][:4] == b"\x89PNG"
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from invmel_core import MelFilterbank, offload
-from invmel_core import live as live_solves
-from test_app_support import errors, metric, npy_bytes, open_page, run_until_result, warnings, wav_bytes
+from pages import _inversion
+from app_support import errors, metric, npy_bytes, open_page, run_until_result, warnings, wav_bytes
 
 
 def small(at, **extra):
@@ -33,16 +33,16 @@ def test_bundled_sample_runs_to_a_scored_result_with_downloads():
     assert offload.stats["in_workers"] > before["in_workers"]
     assert offload.stats["inline_fallbacks"] == before["inline_fallbacks"]
     result = at.session_state["invert_result"]
-    assert result["steps"] == 60 and result["reason"] == "max_iter"
+    assert result.steps == 60 and result.reason == "max_iter"
     # The metric shows the same mel residual the core computes.
-    assert metric(at, "mel residual") == f"{result['scores']['mel_residual']:.3g}"
-    assert 0 < result["scores"]["mel_residual"] < 1
-    assert result["scores"]["spectral_convergence"] > 0
+    assert metric(at, "mel residual") == f"{result.scores.mel_residual:.3g}"
+    assert 0 < result.scores.mel_residual < 1
+    assert result.scores.spectral_convergence > 0
     keys = {d.key for d in at.download_button}
     assert keys == {"dl_spec_npy", "dl_mel_npy", "dl_wav", "dl_png", "dl_json"}
-    assert result["png"][:8] == b"\x89PNG\r\n\x1a\n"
-    assert result["wav"][:4] == b"RIFF"
-    assert result["estimate"].shape == (257, result["mel"].shape[1])
+    assert result.media.png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert result.media.wav[:4] == b"RIFF"
+    assert result.estimate.shape == (257, result.problem.mel.shape[1])
     assert not errors(at)
 
 
@@ -55,8 +55,8 @@ def test_upload_audio_through_the_file_uploader():
     at.button(key="run").click().run()
     run_until_result(at)
     result = at.session_state["invert_result"]
-    assert result["label"] == "tone.wav"
-    assert result["mel"].shape[0] == 40
+    assert result.problem.label == "tone.wav"
+    assert result.problem.mel.shape[0] == 40
 
 
 def test_microphone_recording_is_inverted():
@@ -67,7 +67,7 @@ def test_microphone_recording_is_inverted():
     assert not errors(at), errors(at)
     at.button(key="run").click().run()
     run_until_result(at)
-    assert at.session_state["invert_result"]["label"] == "recording"
+    assert at.session_state["invert_result"].problem.label == "recording"
 
 
 def test_uploaded_mel_spectrogram_is_inverted_without_an_original():
@@ -81,9 +81,9 @@ def test_uploaded_mel_spectrogram_is_inverted_without_an_original():
     at.button(key="run").click().run()
     run_until_result(at)
     result = at.session_state["invert_result"]
-    assert result["scores"]["spectral_convergence"] is None      # no original to compare with
+    assert result.scores.spectral_convergence is None      # no original to compare with
     assert metric(at, "spectral convergence") == "—"
-    assert result["original_wav"] is None and result["wav"][:4] == b"RIFF"
+    assert result.media.original_wav is None and result.media.wav[:4] == b"RIFF"
 
 
 @pytest.mark.parametrize("name,content,expected", [
@@ -125,7 +125,7 @@ def test_bad_mel_files_show_an_error_next_to_the_input(array, allow_pickle, expe
 def test_pause_resume_and_stop_keep_the_latest_iterate(monkeypatch):
     # A page run drives a solve until it ends; here each run stops after 2 s, as if the user
     # had clicked something, so the test can click Pause and Stop mid-way.
-    monkeypatch.setattr(live_solves, "PAGE_RUN_BUDGET_S", 2.0)
+    monkeypatch.setattr(_inversion, "PAGE_RUN_BUDGET_S", 2.0)
     at = small(open_page("invert"), max_iter=10_000_000)
     at.button(key="run").click().run()            # one page run: 2 s of solving
     live = at.session_state["invert_live"]
@@ -138,7 +138,7 @@ def test_pause_resume_and_stop_keep_the_latest_iterate(monkeypatch):
     at.button(key="stop").click().run()
     assert live.done and live.reason == "stopped"
     result = at.session_state["invert_result"]
-    assert result["reason"] == "stopped" and result["steps"] == paused_at
+    assert result.reason == "stopped" and result.steps == paused_at
     assert metric(at, "steps") == f"{paused_at:,}"
     assert at.button(key="stop").disabled
 
@@ -205,9 +205,10 @@ def test_long_audio_is_computed_in_full_and_plays_an_excerpt():
     at.button(key="run").click().run()
     run_until_result(at)
     result = at.session_state["invert_result"]
-    assert result["estimate"].shape[1] == 1 + 45 * rate // 128      # computed at full resolution
-    assert result["excerpt"] and callable(result["full_wav"])
-    played = soundfile.info(io.BytesIO(result["wav"]))
+    assert result.estimate.shape[1] == 1 + 45 * rate // 128      # computed at full resolution
+    assert result.media.excerpt
+    assert abs(soundfile.info(io.BytesIO(result.full_wav())).duration - 45.0) < 0.01  # made on download
+    played = soundfile.info(io.BytesIO(result.media.wav))
     assert abs(played.duration - 30.0) < 0.01
-    assert abs(soundfile.info(io.BytesIO(result["original_wav"])).duration - 30.0) < 0.01
+    assert abs(soundfile.info(io.BytesIO(result.media.original_wav)).duration - 30.0) < 0.01
     assert any("first 30 s" in c.value for c in at.caption)

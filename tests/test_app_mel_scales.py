@@ -3,7 +3,7 @@
 import numpy as np
 
 from invmel_core import MelFilterbank
-from test_app_support import errors, open_page, warnings
+from app_support import errors, open_page, warnings
 
 
 def test_home_shows_the_demo_without_errors():

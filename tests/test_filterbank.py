@@ -3,7 +3,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import load_fixture
+from fixture_data import load_fixture
 from invmel_core import (EmptyFilterWarning, InputError, MelFilterbank, bin_frequencies,
                          melscale_fbanks)
 
@@ -77,23 +77,29 @@ def test_librosa_compat_matches_librosa_fixture():
 def test_banded_form(args):
     fb = MelFilterbank(*args)
     band = fb.banded
-    assert band.max_filters_per_bin <= 2
-    # The support and weights rebuild the dense matrix exactly.
-    rebuilt = np.zeros_like(fb.dense)
+    dense = fb.dense.astype(np.float64)
+    assert ((dense != 0).sum(axis=1) <= 2).all()      # each bin in at most two filters: banded
+    assert band.fb.nnz <= 2 * fb.n_freqs
+    # starts/stops delimit exactly the non-zero bins of each filter.
+    support = np.zeros(dense.shape, bool)
     for m, (a, b) in enumerate(zip(band.starts, band.stops)):
-        rebuilt[a:b, m] = band.weights[m]
-    np.testing.assert_array_equal(rebuilt, fb.dense)
-    assert band.nnz <= 2 * fb.n_freqs
+        support[a:b, m] = True
+    np.testing.assert_array_equal(support, dense != 0)
+    np.testing.assert_array_equal(band.matchable, dense.max(axis=0) > 0)
     rng = np.random.default_rng(0)
     x = rng.random((fb.n_freqs, 7), dtype=np.float32)
     m = rng.random((fb.n_mels, 7), dtype=np.float32)
     np.testing.assert_allclose(band.project(x), fb.dense.T @ x, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(band.adjoint(m), fb.dense @ m, rtol=1e-5, atol=1e-6)
-    main, off = band.gram_diagonals()
-    gram = fb.dense.T.astype(np.float64) @ fb.dense
-    np.testing.assert_allclose(main, np.diag(gram), rtol=1e-6)
-    np.testing.assert_allclose(off, np.diag(gram, 1), rtol=1e-6, atol=1e-12)
-    assert np.allclose(np.triu(gram, 2), 0)  # tridiagonal: only neighbours overlap
+    # The NNLS solver's scaled copies: descent = diag(1 / (fb fb.T 1)) fb, whose diagonal
+    # bounds the Hessian fb fb.T (so the unit step is safe), and spread = fb diag(1 / (G 1)),
+    # G = fb.T fb: each mel value spread over its filter in proportion to the weights.
+    d = dense @ dense.sum(axis=0)
+    np.testing.assert_allclose(band.descent.toarray(), dense / np.where(d > 0, d, 1)[:, None], rtol=1e-5, atol=1e-9)
+    hessian = dense @ dense.T
+    assert np.linalg.eigvalsh(hessian - np.diag(d)).max() <= 1e-6 * d.max()
+    g1 = dense.T @ dense.sum(axis=1)
+    np.testing.assert_allclose(band.spread.toarray(), dense / np.where(g1 > 0, g1, 1)[None, :], rtol=1e-5, atol=1e-9)
 
 
 @pytest.mark.parametrize("kwargs,match", [

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import CASES, case_kwargs, load_fixture, rel_err
+from fixture_data import CASES, case_kwargs, load_fixture, rel_err
 from invmel_core import InverseMelScale
 
 TA = load_fixture("sgd_torchaudio20.npz")

@@ -42,10 +42,10 @@ def test_score_has_original_metrics_only_with_an_original():
     spec = audio.spectrogram(tone(), SETTINGS.n_fft, SETTINGS.hop)
     mel = audio.mel_spectrogram(spec, fb)
     perfect = pipeline.score(spec, mel, fb, spec)
-    assert perfect["mel_residual"] < 1e-5 and perfect["spectral_convergence"] == 0.0
-    assert perfect["log_spectral_distance_db"] == 0.0
+    assert perfect.mel_residual < 1e-5 and perfect.spectral_convergence == 0.0
+    assert perfect.log_spectral_distance_db == 0.0
     blind = pipeline.score(spec, mel, fb)
-    assert blind["spectral_convergence"] is None and blind["log_spectral_distance_db"] is None
+    assert blind.spectral_convergence is None and blind.log_spectral_distance_db is None
 
 
 def test_resynthesis_matches_loudness_and_keeps_silence_silent():
@@ -68,8 +68,8 @@ def test_run_solver_records_the_residual_curve_and_respects_the_time_limit():
     assert run.solver == "sgd" and run.steps == 200 and run.reason == "max_iter"
     assert len(run.times) == len(run.residuals) == 200 // 4 and run.times == sorted(run.times)
     assert run.residuals[-1] < run.residuals[0]                  # it converges
-    assert run.residuals[-1] == pytest.approx(run.scores["mel_residual"], rel=1e-4)
-    assert run.scores["spectral_convergence"] is not None
+    assert run.residuals[-1] == pytest.approx(run.scores.mel_residual, rel=1e-4)
+    assert run.scores.spectral_convergence is not None
 
     ticks = iter(range(10**6))                                    # a clock that advances 1 s per call
     slow = pipeline.run_solver(mel, SETTINGS.replace(max_iter=10**6), time_limit=3.0, clock=lambda: next(ticks))
@@ -88,7 +88,7 @@ def test_score_uses_the_same_mel_residual_as_the_metrics_module():
     rng = np.random.default_rng(0)
     spec = rng.random((SETTINGS.n_stft, 30), dtype=np.float32)
     mel = audio.mel_spectrogram(spec, fb) * 1.1
-    assert pipeline.score(spec, mel, fb)["mel_residual"] == pytest.approx(mel_residual(spec, mel, fb), rel=1e-5)
+    assert pipeline.score(spec, mel, fb).mel_residual == pytest.approx(mel_residual(spec, mel, fb), rel=1e-5)
 
 
 def test_resynthesis_of_the_beginning_only():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from invmel_core import InputError, MelFilterbank, plots
+from invmel_core import InputError, MelFilterbank, charts, plots
 
 
 def test_downsample_max_keeps_peaks_and_bounds_the_size():
@@ -44,7 +44,7 @@ def test_spectrogram_rgb_keeps_one_shape_whatever_the_input(n_stft, frames):
 def test_filterbank_chart_draws_each_filter_and_marks_empty_ones():
     fb = MelFilterbank(257, 0.0, None, 128, 22050)
     assert fb.empty.size
-    spec = plots.filterbank_chart(fb)
+    spec = charts.filterbank_chart(fb)
     layers = spec["layer"]
     drawn = {row["filter"] for row in layers[0]["data"]["values"]}
     assert drawn == set(range(128)) - set(fb.empty.tolist())
@@ -57,7 +57,7 @@ def test_filterbank_chart_draws_each_filter_and_marks_empty_ones():
 
 def test_zoomed_chart_shows_bins_and_ideal_triangles():
     fb = MelFilterbank(257, 0.0, None, 128, 22050, norm="slaney")
-    spec = plots.filterbank_chart(fb, zoom_hz=300.0)
+    spec = charts.filterbank_chart(fb, zoom_hz=300.0)
     rules = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "rule")
     assert [r["hz"] for r in rules["data"]["values"]] == pytest.approx(fb.bin_hz[fb.bin_hz <= 300], abs=0.01)
     ideal = spec["layer"][1]["data"]["values"]
@@ -68,7 +68,7 @@ def test_zoomed_chart_shows_bins_and_ideal_triangles():
 
 def test_filter_table_reads_out_edges_and_bins():
     fb = MelFilterbank(201, 0.0, None, 40, 16000)
-    table = plots.filter_table(fb)
+    table = fb.table()
     assert table["lower (Hz)"][1] == pytest.approx(table["centre (Hz)"][0])
     assert table["upper (Hz)"][0] == pytest.approx(table["centre (Hz)"][1])
     counts = (fb.dense > 0).sum(axis=0)
@@ -76,7 +76,7 @@ def test_filter_table_reads_out_edges_and_bins():
 
 
 def test_mel_curves_show_slaney_linear_below_1khz():
-    rows = plots.mel_curve_chart(8000.0)["data"]["values"]
+    rows = charts.mel_curve_chart(8000.0)["data"]["values"]
     slaney = {r["hz"]: r["position"] for r in rows if r["scale"] == "Slaney"}
     hz = sorted(slaney)
     below = [h for h in hz if 0 < h < 1000]
@@ -86,7 +86,7 @@ def test_mel_curves_show_slaney_linear_below_1khz():
 
 
 def test_filter_spacing_is_constant_below_1khz_for_slaney_and_rises_for_htk():
-    rows = plots.filter_spacing_chart(0.0, 8000.0, 80, 31.25)["layer"][0]["data"]["values"]
+    rows = charts.filter_spacing_chart(0.0, 8000.0, 80, 31.25)["layer"][0]["data"]["values"]
     slaney = [r["spacing"] for r in rows if r["scale"] == "Slaney" and r["hz"] < 900]
     htk = [r["spacing"] for r in rows if r["scale"] == "HTK"]
     assert max(slaney) - min(slaney) < 0.01
@@ -119,7 +119,7 @@ def test_convergence_figure_overlays_one_line_per_solver():
 
 
 def test_loss_chart_drops_values_a_log_axis_cannot_show():
-    spec = plots.loss_chart([1, 2, 3, 4], [1.0, 0.0, np.nan, 0.5])
+    spec = charts.loss_chart([1, 2, 3, 4], [1.0, 0.0, np.nan, 0.5])
     assert [r["step"] for r in spec["data"]["values"]] == [1, 4]
     assert spec["encoding"]["y"]["scale"]["type"] == "log"
 

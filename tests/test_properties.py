@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from invmel_core import SOLVERS, EmptyFilterWarning, InputError, InverseMelScale, MelFilterbank, spectrogram
-from invmel_core.filterbank import COMPATS
+from invmel_core.validation import COMPATS
 from invmel_core.solvers.base import CLOSED_FORM, CONVERGED, MAX_ITER, TOLERANCE_CHANGE, TOLERANCE_LOSS
 
 REASONS = {CLOSED_FORM, CONVERGED, MAX_ITER, TOLERANCE_CHANGE, TOLERANCE_LOSS}

@@ -25,7 +25,7 @@ def test_defaults_are_valid_and_resolve_derived_values():
     ("norm", "l2", "norm must be"),
     ("mel_type", "bark", "mel_type must be one of"),
     ("solver", "adam", "solver must be one of"),
-    ("tolerance_loss", float("nan"), "tolerance_loss must be a finite number"),
+    ("tolerance_loss", float("nan"), "tolerance_loss must be finite"),
     ("seed", -3, "seed must be between"),
     ("sample", "podcast", "sample must be one of"),
 ])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bench.reference import dense_sgd
-from conftest import rel_err
+from fixture_data import rel_err
 from invmel_core import MelFilterbank, load_audio, spectrogram
 from invmel_core.solvers import SolverOptions, columns, torch_sgd
 
@@ -57,8 +57,8 @@ def test_chunks_threads_and_batches_do_not_change_the_iterates(monkeypatch):
 def test_write_columns_spans_batch_items():
     out = np.zeros((3, 2, 4), np.float32)
     values = np.arange(2 * 7, dtype=np.float32).reshape(2, 7)
-    torch_sgd.write_columns(out, slice(3, 10), values)
-    flat = torch_sgd.as_columns(out)
+    columns.write_columns(out, slice(3, 10), values)
+    flat = columns.as_columns(out)
     np.testing.assert_array_equal(flat[:, 3:10], values)
     assert not flat[:, :3].any() and not flat[:, 10:].any()
 

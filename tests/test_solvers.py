@@ -8,7 +8,7 @@ import pytest
 import scipy.linalg
 import scipy.optimize
 
-from conftest import CASES, case_kwargs, load_fixture, rel_err
+from fixture_data import CASES, case_kwargs, load_fixture, rel_err
 from invmel_core import EmptyFilterWarning, InverseMelScale, MelFilterbank
 from invmel_core.metrics import mel_residual
 from invmel_core.solvers import SolverOptions, columns, nnls

@@ -80,6 +80,9 @@ class SolverSpec:
     random_start: bool = False
     # The SolverOptions fields the solver reads; the app disables the others' widgets.
     uses: frozenset[str] = OPTION_NAMES
+    # Peak bytes of a solve, ``(batch, n_stft, n_mels, time) -> bytes``; None: the usual
+    # few float32 copies of the output (invmel_core.limits.BYTES_PER_ELEMENT per element).
+    memory_estimate: Callable[[int, int, int, int], int] | None = None
 
     def __post_init__(self):
         unknown = set(self.uses) - OPTION_NAMES
@@ -88,6 +91,8 @@ class SolverSpec:
 
 
 SOLVERS: dict[str, SolverSpec] = {}
+# The solver to offer when none is chosen, best first: the first one registered wins.
+PREFERRED_SOLVERS = ("nnls", "lstsq", "sgd")
 
 
 def register(spec: SolverSpec) -> SolverSpec:
@@ -96,11 +101,30 @@ def register(spec: SolverSpec) -> SolverSpec:
 
 
 def get_solver(name: str) -> SolverSpec:
+    """The registered solver called ``name``, or :class:`InputError` listing the names."""
     from ..errors import InputError
 
-    if name not in SOLVERS:
+    if not isinstance(name, str) or name not in SOLVERS:
         raise InputError(f"solver must be one of {sorted(SOLVERS)}, got {name!r}")
     return SOLVERS[name]
+
+
+def default_solver() -> str:
+    """The recommended solver: the project's NNLS once registered.
+
+    >>> default_solver()
+    'nnls'
+    """
+    return next((name for name in PREFERRED_SOLVERS if name in SOLVERS), next(iter(SOLVERS)))
+
+
+def stop_reason(loss: float, previous: float, options: SolverOptions) -> str | None:
+    """torchaudio's (and MindSpore's) stopping rule on the loss before a step and the one before."""
+    if loss < options.tolerance_loss:
+        return TOLERANCE_LOSS
+    if abs(previous - loss) < options.tolerance_change:
+        return TOLERANCE_CHANGE
+    return None
 
 
 def report_due(step: int, every: int) -> bool:

@@ -21,9 +21,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..metrics import mel_residual
 from .base import CLOSED_FORM, Iterate, SolverOptions, SolverSpec, register
-from .mel_system import mel_system
-from .torch_sgd import as_columns, from_columns
+from .columns import as_columns, from_columns
 
 
 @lru_cache(maxsize=8)
@@ -49,7 +49,7 @@ def run(melspec: np.ndarray, fb, options: SolverOptions, every: int = 1):
     spec = min_norm_inverse(fb) @ as_columns(np.asarray(melspec, np.float32))
     np.maximum(spec, 0.0, out=spec)
     spec = from_columns(spec, batch)
-    loss = mel_system(fb).relative_residual(spec, melspec)
+    loss = mel_residual(spec, melspec, fb)
     yield Iterate(0, loss, spec, True, CLOSED_FORM)
 
 

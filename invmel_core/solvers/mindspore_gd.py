@@ -1,6 +1,6 @@
 """MindSpore 2.10's ``InverseMelScale`` solver: plain gradient descent on a random start.
 
-Differences from torchaudio, all reproduced (see tests/test_parity.py):
+Differences from torchaudio, all reproduced (see tests/test_parity_sgd.py):
 - start: ``draw / 2**32`` of ``std::mt19937(seed)``, filled in (freq, time) order;
 - bins on MindSpore's grid (``sample_rate / 2``);
 - loss: mean squared error over mels x time; gradient ``-(1/time) * fb @ diff``;
@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import DIVERGED, MAX_ITER, Iterate, SolverOptions, SolverSpec, register, report_due
+from .base import DIVERGED, MAX_ITER, Iterate, SolverOptions, SolverSpec, register, report_due, stop_reason
 from .random_starts import mindspore_rand
-from .torch_sgd import stop_reason
 
 
 def run(melspec: np.ndarray, fb, options: SolverOptions, every: int = 1):

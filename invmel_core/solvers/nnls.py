@@ -8,7 +8,7 @@ spectrogram are independent problems) and is built to be fast and scale-free:
   above: the unit step is safe for every filterbank, the wide high filters no longer
   dominate the narrow low ones, and, the scaling being diagonal, the projection on
   ``X >= 0`` stays a clip and the objective stays the plain least squares. ``D^-1`` is
-  folded into the sparse ``fb`` once (:class:`.MelSystem`), so it costs nothing per step.
+  folded into the sparse ``fb`` once (``BandedFilterbank.descent``), so it costs nothing per step.
 - **Accelerated** with Nesterov/FISTA momentum. The momentum coefficients depend only on the
   step number, never on the data, so every frame follows its own trajectory whatever the
   other frames hold.
@@ -45,9 +45,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..filterbank import BandedFilterbank
 from .base import CONVERGED, MAX_ITER, TOLERANCE_LOSS, Iterate, SolverOptions, SolverSpec, register, report_due
 from .columns import CHUNK_COLUMNS, ChunkRunner, split_evenly, threads_for
-from .mel_system import MelSystem, mel_system
 from .sparse_ops import add_product
 
 STALL_WINDOW = 100
@@ -67,17 +67,17 @@ _FLOOR = np.float32(2.0**-70)
 class _Block:
     """A set of frames of one batch item, normalised, with the solver's state."""
 
-    def __init__(self, item: int, frames, target: np.ndarray, scale: np.ndarray, system: MelSystem):
+    def __init__(self, item: int, frames, target: np.ndarray, scale: np.ndarray, band: BandedFilterbank):
         self.item, self.frames = item, frames
         self.scale = scale  # float32 (n,) powers of two
         self.scale_sq = scale.astype(np.float64) ** 2
         self.target = target  # normalised (n_rows, n) float32
         self.target_sq = np.einsum("ij,ij->j", target, target, dtype=np.float64)
-        x = system.spread @ target
+        x = band.spread @ target
         np.maximum(x, _FLOOR, out=x)
         self.x = x
         self.x_prev = x.copy()
-        self.proj = system.project(x)
+        self.proj = band.project(x)
         self.proj_prev = self.proj.copy()
         self.column_sq = None
 
@@ -106,7 +106,7 @@ class _Block:
         for name in ("target", "x", "x_prev", "proj", "proj_prev"):
             setattr(self, name, np.ascontiguousarray(getattr(self, name)[:, columns]))
 
-    def step(self, beta: np.float32, system: MelSystem, floor: np.ndarray) -> float:
+    def step(self, beta: np.float32, band: BandedFilterbank, floor: np.ndarray) -> float:
         """One FISTA step: extrapolate, take the scaled gradient step, clip.
         ``floor`` is an array like ``self.x`` filled with the floor value. Returns the new
         iterate's :meth:`squared_residual`."""
@@ -120,10 +120,10 @@ class _Block:
         proj_y *= beta
         proj_y += self.proj
         np.subtract(self.target, proj_y, out=proj_y)  # minus the residual at Y
-        add_product(system.descent, proj_y, y)  # y -= D^-1 fb (fb.T Y - M), no temporary
+        add_product(band.descent, proj_y, y)  # y -= D^-1 fb (fb.T Y - M), no temporary
         np.maximum(y, floor, out=y)  # against an array: several times faster than a scalar
         self.x_prev, self.x = self.x, y
-        self.proj_prev, self.proj = self.proj, system.project(y)
+        self.proj_prev, self.proj = self.proj, band.project(y)
         return self.squared_residual()
 
     def write(self, out: np.ndarray, columns: np.ndarray | None = None) -> None:
@@ -152,10 +152,10 @@ def _power_of_two_above(values: np.ndarray) -> np.ndarray:
     return np.ldexp(np.float32(1.0), np.minimum(exponent, 127)).astype(np.float32)
 
 
-def _make_blocks(melspec: np.ndarray, system: MelSystem, block_frames: int) -> list[_Block]:
+def _make_blocks(melspec: np.ndarray, band: BandedFilterbank, block_frames: int) -> list[_Block]:
     blocks = []
     for item, mel in enumerate(melspec):
-        mel = mel[system.rows]
+        mel = np.where(band.matchable[:, None], mel, np.float32(0))  # empty filters: nothing to match
         peak = mel.max(axis=0)
         live = np.flatnonzero(peak > 0)  # silent frames stay 0 and are not solved
         for run in split_evenly(live.size, block_frames):
@@ -164,7 +164,7 @@ def _make_blocks(melspec: np.ndarray, system: MelSystem, block_frames: int) -> l
                 frames = slice(int(frames[0]), int(frames[-1]) + 1)
             scale = _power_of_two_above(peak[frames])
             target = np.ascontiguousarray(mel[:, frames] / scale)
-            blocks.append(_Block(item, frames, target, scale, system))
+            blocks.append(_Block(item, frames, target, scale, band))
     return blocks
 
 
@@ -172,11 +172,11 @@ def run(melspec: np.ndarray, fb, options: SolverOptions, every: int = 1, *,
         block_frames: int = CHUNK_COLUMNS):
     batch, _, time = melspec.shape
     melspec = np.asarray(melspec, dtype=np.float32)
-    system = mel_system(fb)
-    matchable = melspec[:, system.rows]
+    band = fb.banded
+    matchable = melspec[:, band.matchable]
     target_sq = float(np.einsum("bmt,bmt->", matchable, matchable, dtype=np.float64))
     del matchable
-    blocks = _make_blocks(melspec, system, block_frames) if target_sq > 0 else []
+    blocks = _make_blocks(melspec, band, block_frames) if target_sq > 0 else []
 
     settled = None  # frames done early, on the original scale (allocated when first needed)
     settled_sq = 0.0  # their squared residual
@@ -233,7 +233,7 @@ def run(melspec: np.ndarray, fb, options: SolverOptions, every: int = 1, *,
             t_next = (1.0 + np.sqrt(1.0 + 4.0 * t * t)) / 2.0
             beta = np.float32((t - 1.0) / t_next)
             t = t_next
-            squared = on_blocks(lambda block: block.step(beta, system, floors[block.x.shape]), blocks)
+            squared = on_blocks(lambda block: block.step(beta, band, floors[block.x.shape]), blocks)
             step += 1
 
 

@@ -23,46 +23,11 @@ loss is shared, so the result does not depend on the chunking).
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse
 
-from .base import (MAX_ITER, TOLERANCE_CHANGE, TOLERANCE_LOSS, Iterate, SolverOptions,
-                   SolverSpec, register, report_due)
-from .columns import CHUNK_COLUMNS, ChunkRunner, split_evenly, threads_for
+from .base import MAX_ITER, Iterate, SolverOptions, SolverSpec, register, report_due, stop_reason
+from .columns import CHUNK_COLUMNS, ChunkRunner, as_columns, split_evenly, threads_for, write_columns
 from .random_starts import torch_rand
 from .sparse_ops import add_product
-
-
-def as_columns(batch3d: np.ndarray) -> np.ndarray:
-    """``(batch, rows, time)`` -> ``(rows, batch * time)``: a batch as one wide problem."""
-    b, r, t = batch3d.shape
-    return np.ascontiguousarray(batch3d.transpose(1, 0, 2).reshape(r, b * t))
-
-
-def from_columns(columns: np.ndarray, batch: int) -> np.ndarray:
-    """Inverse of :func:`as_columns`, always a fresh array."""
-    r, bt = columns.shape
-    return columns.reshape(r, batch, bt // batch).transpose(1, 0, 2).copy()
-
-
-def write_columns(out: np.ndarray, columns: slice, values: np.ndarray) -> None:
-    """Store ``values`` (``(rows, n)``), the columns ``columns`` of the :func:`as_columns`
-    layout, into ``out`` (``(batch, rows, time)``)."""
-    time = out.shape[2]
-    start, stop = columns.start, columns.stop
-    while start < stop:
-        item, t0 = divmod(start, time)
-        t1 = min(time, t0 + stop - start)
-        out[item, :, t0:t1] = values[:, start - columns.start:start - columns.start + t1 - t0]
-        start += t1 - t0
-
-
-def stop_reason(loss: float, previous: float, options: SolverOptions) -> str | None:
-    """torchaudio's (and MindSpore's) stopping rule."""
-    if loss < options.tolerance_loss:
-        return TOLERANCE_LOSS
-    if abs(previous - loss) < options.tolerance_change:
-        return TOLERANCE_CHANGE
-    return None
 
 
 class _Chunk:
@@ -100,7 +65,7 @@ def run(melspec: np.ndarray, fb, options: SolverOptions, every: int = 1):
     n_cols = target.shape[1]
     chunks = [_Chunk(columns, target, start) for columns in split_evenly(n_cols, CHUNK_COLUMNS)]
     del start
-    adjoint = scipy.sparse.csr_array(fb.dense)
+    adjoint = band.fb
     momentum = np.float32(options.momentum)
     # torch: grad = -2 / n_cols * fb @ diff; x -= lr * buf.
     residual_scale = np.float32(options.lr * 2.0 / n_cols)

@@ -12,10 +12,6 @@ from browser.harness import (RUN_TIMEOUT_MS, VIEWPORT, PageWatch, StreamlitServe
                              require_chromium)
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: drives the app in a real chromium (tests/browser)")
-
-
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):

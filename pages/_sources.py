@@ -1,0 +1,198 @@
+"""The input picker and what it loads: bundled samples, uploads, the microphone, mel files
+(Streamlit only; loading and analysis are invmel_core's).
+
+:func:`source_section` draws the picker (keys ``source``, ``sample``, ``upload``, ``mic``,
+``npy``), loads the input, shows an ``st.error`` right under it when it is bad, and remembers
+the last good input of each kind. Decoded audio and its analysis are cached once per server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from invmel_core import InputError, MelFilterbank, audio, loading, pipeline
+from invmel_core.settings import SAMPLES, Settings, sample_path
+from pages._widgets import show_error
+
+INPUTS = "_inputs"             # last good LoadedInput per source kind
+SOURCES = {
+    "sample": "Bundled sample",
+    "upload": "Upload audio",
+    "mic": "Microphone",
+    "npy": "Mel spectrogram (.npy)",
+}
+
+
+# Decoded audio and its analysis are kept once per server, keyed by a short id of the source
+# (hashing megabytes of samples on every rerun would cost more than the page), and shared
+# read-only (cache_resource returns the object itself, no copy). Bounded in count and age.
+
+def _read_only(*arrays: np.ndarray) -> None:
+    for array in arrays:
+        array.setflags(write=False)
+
+
+@st.cache_resource(max_entries=6, ttl=1800, show_spinner=False)
+def _decode(key: str, sample_rate: int, _data: bytes, name: str | None = None) -> np.ndarray:
+    samples = loading.load_audio(_data, sample_rate, name=name)[0]
+    _read_only(samples)
+    return samples
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _sample_audio(name: str, sample_rate: int) -> np.ndarray:
+    samples = loading.load_audio(sample_path(name), sample_rate)[0]
+    _read_only(samples)
+    return samples
+
+
+@st.cache_resource(max_entries=8, ttl=1800, show_spinner=False)
+def _analyse(key: str, n_fft: int, hop: int, fb: MelFilterbank, _samples: np.ndarray):
+    """(power spectrogram, mel spectrogram) of the samples identified by ``key``."""
+    spec, mel = pipeline.analyse(_samples, fb, n_fft, hop)
+    _read_only(spec, mel)
+    return spec, mel
+
+
+@st.cache_resource(max_entries=4, ttl=1800, show_spinner=False)
+def _wav(key: str, sample_rate: int, _samples: np.ndarray) -> bytes:
+    return audio.to_wav_bytes(_samples, sample_rate)
+
+
+# --------------------------------------------------------------------------- sources
+
+@dataclass(frozen=True)
+class LoadedInput(pipeline.Problem):
+    """A :class:`~invmel_core.pipeline.Problem` (audio at the settings' sample rate with its
+    spectrogram, or a bare mel spectrogram) and where it came from, for the caches."""
+
+    digest: str = ""               # identifies the input at this sample rate (for caches)
+    source_key: str = ""           # identifies the source file
+    raw: bytes | None = None       # an upload's file contents, to decode again at another rate
+
+
+def _digest(*parts) -> str:
+    h = hashlib.sha1()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else repr(part).encode())
+    return h.hexdigest()[:16]
+
+
+def audio_input(label: str, samples: np.ndarray, settings: Settings, fb: MelFilterbank, key: str,
+                raw: bytes | None = None) -> LoadedInput:
+    """Spectrogram and mel spectrogram of ``samples`` (source ``key``) for ``settings``."""
+    digest = f"{key}@{settings.sample_rate}"
+    spec, mel = _analyse(digest, settings.n_fft, settings.hop, fb, samples)
+    return LoadedInput(label, mel, samples, spec, digest=digest, source_key=key, raw=raw)
+
+
+def _upload_key(uploaded, data: bytes) -> str:
+    """Streamlit's id of this upload, or a hash of the bytes for a plain file object."""
+    file_id = getattr(uploaded, "file_id", None)
+    return f"upload:{file_id}:{len(data)}" if file_id else f"bytes:{_digest(data)}"
+
+
+class NMelsMismatch(InputError):
+    """A mel spectrogram whose number of bands differs from the n_mels setting."""
+
+    def __init__(self, found: int, message: str):
+        super().__init__(message)
+        self.found = found
+
+
+def _adopt_n_mels(found: int) -> None:
+    st.session_state["n_mels"] = found
+
+
+def load_upload(uploaded, settings: Settings, fb: MelFilterbank, *, kind: str) -> LoadedInput:
+    """An ``UploadedFile`` (audio or a mel ``.npy``) as a :class:`LoadedInput`.
+
+    Raises :class:`InputError` with a message for the user. This is exactly what the page
+    runs for an upload, so tests can drive it with an in-memory file.
+    """
+    data = uploaded.getvalue()
+    name = getattr(uploaded, "name", "upload")
+    if kind == "npy":
+        mel = loading.load_melspec(data, name=name)
+        if mel.ndim > 2:
+            mel = mel.reshape(-1, *mel.shape[-2:])[0]
+        if mel.shape[-2] != settings.n_mels:
+            raise NMelsMismatch(mel.shape[-2], f"{name} has {mel.shape[-2]} mel bands but n_mels is "
+                                f"{settings.n_mels}. Set n_mels to {mel.shape[-2]} (and the sample rate, n_fft "
+                                "and f_min/f_max it was made with).")
+        key = _upload_key(uploaded, data)
+        return LoadedInput(f"mel spectrogram {name}", mel, digest=key, source_key=key)
+    key = _upload_key(uploaded, data)
+    samples = _decode(key, settings.sample_rate, data, None if kind == "mic" else name)
+    return audio_input(f"{'recording' if kind == 'mic' else name}", samples, settings, fb, key, data)
+
+
+def source_section(settings: Settings, fb: MelFilterbank) -> LoadedInput | None:
+    """The input picker; returns the loaded input, or None (with an error shown under it).
+
+    A failed load never discards anything: the last good input of that kind is kept
+    (and used if the widget is empty, e.g. after visiting another page).
+    """
+    state = st.session_state
+    remembered = state.setdefault(INPUTS, {})
+    kind = st.radio("Input", list(SOURCES), key="source", horizontal=True, format_func=SOURCES.get)
+    try:
+        if kind == "sample":
+            st.selectbox("Sample", list(SAMPLES), key="sample", format_func=lambda k: SAMPLES[k][1])
+            name = state["sample"]
+            loaded = audio_input(SAMPLES[name][0], _sample_audio(name, settings.sample_rate), settings, fb,
+                                 f"sample:{name}")
+        else:
+            if kind == "upload":
+                widget = st.file_uploader(f"Audio file ({loading.SUPPORTED_AUDIO})", type=list(loading.AUDIO_EXTENSIONS), key="upload")
+            elif kind == "mic":
+                widget = st.audio_input("Record a clip", key="mic", sample_rate=None)
+            else:
+                widget = st.file_uploader("Mel spectrogram, power, (n_mels, time): .npy or .npz",
+                                          type=list(loading.MELSPEC_EXTENSIONS), key="npy")
+                st.caption("The mel spectrogram must be a power (not dB) mel spectrogram; set the sample "
+                           "rate, n_fft, n_mels and f_min/f_max it was made with in the sidebar.")
+            if widget is None:
+                earlier = remembered.get(kind)
+                if earlier is None:
+                    st.info("Choose a file (or record) to invert.", icon=":material/folder_open:")
+                    return None
+                loaded = _reload(earlier, settings, fb)
+                st.caption(f"Using {earlier.label}, loaded earlier.")
+            else:
+                loaded = load_upload(widget, settings, fb, kind=kind)
+    except NMelsMismatch as exc:
+        show_error(exc)
+        st.button(f"Use n_mels = {exc.found}", key="adopt_n_mels", on_click=_adopt_n_mels, args=(exc.found,))
+        return None
+    except InputError as exc:
+        show_error(exc)
+        return None
+    if kind != "sample":        # a sample is rebuilt from its name; an upload only lives in its widget
+        remembered[kind] = loaded
+    return loaded
+
+
+def _reload(earlier: LoadedInput, settings: Settings, fb: MelFilterbank) -> LoadedInput:
+    """An earlier input under the current settings (audio is re-analysed; a mel is as is)."""
+    if earlier.kind == "mel":
+        if earlier.mel.shape[0] != settings.n_mels:
+            raise NMelsMismatch(earlier.mel.shape[0], f"{earlier.label} has {earlier.mel.shape[0]} mel bands but "
+                                f"n_mels is {settings.n_mels}; set n_mels to {earlier.mel.shape[0]}.")
+        return earlier
+    samples = _decode(earlier.source_key, settings.sample_rate, earlier.raw)
+    return audio_input(earlier.label, samples, settings, fb, earlier.source_key, earlier.raw)
+
+
+def show_input(loaded: LoadedInput, settings: Settings) -> None:
+    """A one-line description of the input and, for audio, a player."""
+    frames = loaded.mel.shape[-1]
+    seconds = frames * settings.hop / settings.sample_rate
+    if loaded.samples is not None:
+        seconds = loaded.samples.size / settings.sample_rate
+        st.audio(_wav(loaded.digest, settings.sample_rate, loaded.samples), format="audio/wav")
+    st.caption(f"{loaded.label}: {seconds:.1f} s, {frames} frames, mel {loaded.mel.shape[0]} × {frames}")

@@ -1,0 +1,141 @@
+"""The session's shared state: start-up, the settings store, the URL (Streamlit only).
+
+Every shareable setting is a field of :class:`invmel_core.settings.Settings` and has one
+widget whose key is the field's name (``sample_rate``, ``n_fft``, ``hop_length``, ``n_mels``,
+``f_min``, ``f_max``, ``norm``, ``mel_type``, ``solver``, ``max_iter``, ``tolerance_loss``,
+``tolerance_change``, ``lr``, ``momentum``, ``seed``, ``sample``). The raw widget values live in
+a session store, copied back into the widget keys at the start of every run
+(:func:`start_run`), so a value set on one page is there on the next; the URL is read once
+per session and rewritten after the widgets (:func:`sync_url`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import runpy
+from pathlib import Path
+
+import streamlit as st
+
+from invmel_core import InputError, offload
+from invmel_core.settings import Settings
+
+STORE = "_settings_store"      # raw widget values, by key
+LAST_GOOD = "_settings_ok"     # the last Settings that validated
+URL_NOTICES = "_url_notices"   # what was wrong with the URL this session started with
+VIA_APP = "_via_app"           # True while app.py is running the page
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "f_min", "f_max", "norm", "mel_type",
+          "solver", "max_iter", "tolerance_loss", "tolerance_change", "lr", "momentum", "seed",
+          "sample")
+# Widgets outside Settings whose value should also follow the user from page to page
+# (not into the URL: an upload cannot be shared by a link), with their first value.
+KEPT = {"source": "sample", "compare_time_limit": 5.0}
+
+
+@contextlib.contextmanager
+def running_page():
+    """app.py runs the chosen page inside this, so pages can tell they came through it."""
+    st.session_state[VIA_APP] = True
+    try:
+        yield
+    finally:
+        st.session_state[VIA_APP] = False
+
+
+def require_app() -> None:
+    """First line of every page: make sure app.py (settings, navigation) runs around it.
+
+    With a ``pages/`` folder next to app.py, a fresh server whose first visitor opens a
+    deep link (``/invert?n_mels=40``) runs that page alone, in Streamlit's old multipage
+    mode, until some run of app.py calls ``st.navigation``. Then this runs app.py — which
+    sets everything up and runs this same page — and stops the bare run.
+    """
+    if st.session_state.get(VIA_APP):
+        return
+    runpy.run_path(str(APP), run_name="__main__")
+    st.stop()
+
+
+# --------------------------------------------------------------------------- settings store
+
+def _widget_values(settings: Settings) -> dict:
+    """Settings -> the values the widgets hold (norm None is the option "none")."""
+    values = {name: getattr(settings, name) for name in FIELDS}
+    values["norm"] = settings.norm or "none"
+    return values
+
+
+_heap_frozen = False
+
+
+def _freeze_startup_heap() -> None:
+    """Once per server process: load what every run needs, then exclude it from garbage
+    collection (``gc.freeze``).
+
+    Streamlit runs a full collection after every script run (``runner.postScriptGC``), and
+    a full collection walks every object; with Streamlit, numpy, scipy, librosa and pyarrow
+    loaded that is ~260,000 objects and ~100 ms of holding the interpreter lock on an idle
+    core (seconds on a busy one), during which the server answers nobody. Objects
+    loaded at start-up live for good anyway; freezing them leaves collections the objects
+    that users' runs make.
+    """
+    global _heap_frozen
+    if _heap_frozen:
+        return
+    _heap_frozen = True
+    import librosa  # noqa: F401  (lazy: the resampler loads on first use)
+
+    librosa.resample  # noqa: B018
+    gc.collect()
+    gc.freeze()
+
+
+def start_run() -> None:
+    """Call first in every run (app.py): read the URL once, then re-seed the widget keys.
+
+    Re-assigning each key keeps its value when the user visits a page without that
+    widget (Streamlit would otherwise forget it) and carries it to the next page.
+    """
+    _freeze_startup_heap()
+    offload.start()  # the worker processes for figures and sound: started, and warmed up, once
+    state = st.session_state
+    if STORE not in state:
+        settings, notices = Settings.from_mapping(st.query_params.to_dict())
+        state[STORE] = _widget_values(settings)
+        state[LAST_GOOD] = settings
+        state[URL_NOTICES] = notices
+    store = state[STORE]
+    for key in FIELDS + tuple(KEPT):
+        value = state[key] if key in state else store.get(key, KEPT.get(key))
+        store[key] = value
+        state[key] = value
+
+
+def url_notices() -> None:
+    """Show, once, what was ignored in the link the session started from."""
+    notices = st.session_state.pop(URL_NOTICES, None)
+    for text in notices or ():
+        st.warning(text, icon=":material/link:")
+
+
+def current_settings() -> tuple[Settings, str | None]:
+    """The settings the widgets describe, or the last good ones and the reason why not."""
+    state = st.session_state
+    values = {key: state.get(key, state[STORE][key]) for key in FIELDS}
+    values["norm"] = None if values["norm"] == "none" else values["norm"]
+    try:
+        settings = Settings.checked(**values)
+    except InputError as exc:
+        return state[LAST_GOOD], str(exc)
+    state[LAST_GOOD] = settings
+    return settings, None
+
+
+def sync_url(settings: Settings) -> None:
+    """Write the non-default settings into the URL, so the link reproduces this view."""
+    wanted = settings.to_query()
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
