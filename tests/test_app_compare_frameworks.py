@@ -1,6 +1,7 @@
 """The Compare solvers and Frameworks pages through AppTest."""
 
 import numpy as np
+import pytest
 
 from invmel_core import SOLVERS
 from invmel_core.codegen import generate
@@ -8,6 +9,7 @@ from invmel_core.settings import Settings
 from app_support import errors, open_page
 
 
+@pytest.mark.slow
 def test_compare_runs_every_chosen_solver_on_the_same_input():
     at = open_page("compare")
     at.number_input(key="sample_rate").set_value(16000)

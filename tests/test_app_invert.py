@@ -122,6 +122,7 @@ def test_bad_mel_files_show_an_error_next_to_the_input(array, allow_pickle, expe
     assert any(expected in e.lower() for e in errors(at)), errors(at)
 
 
+@pytest.mark.slow
 def test_pause_resume_and_stop_keep_the_latest_iterate(monkeypatch):
     # A page run drives a solve until it ends; here each run stops after 2 s, as if the user
     # had clicked something, so the test can click Pause and Stop mid-way.
@@ -189,6 +190,7 @@ def test_an_upload_survives_a_page_switch_and_follows_the_sample_rate():
     assert any("loaded earlier" in c.value for c in at.caption)
 
 
+@pytest.mark.slow
 def test_long_audio_is_computed_in_full_and_plays_an_excerpt():
     import io
 

@@ -195,7 +195,8 @@ def test_duration_helpers():
         check_duration(3 * 3600.0, 900)
 
 
-@pytest.mark.parametrize("solver", sorted(SOLVERS))
+@pytest.mark.parametrize("solver", [pytest.param(name, marks=pytest.mark.slow) if name == "librosa" else name
+                                    for name in sorted(SOLVERS)])
 def test_memory_estimate_covers_measured_peak(solver):
     """The estimate checked before a solve must not be below what the solve really allocates
     (numpy reports its buffers to tracemalloc), nor absurdly above it."""

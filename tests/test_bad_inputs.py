@@ -53,18 +53,31 @@ def load(case, kind="path"):
 
 @pytest.mark.parametrize("kind", ["path", "bytes", "upload"])
 @pytest.mark.parametrize("name", ERROR_CASES)
-def test_bad_input_raises_input_error_fast(corpus, marker, name, kind):
+def test_bad_input_raises_input_error(corpus, marker, name, kind):
     case = corpus[name]
-    start = time.perf_counter()
     with pytest.raises(InputError) as info:
         load(case, kind)
-    elapsed = time.perf_counter() - start
-    assert elapsed < HANG_BOUND_S, f"{name}: {elapsed:.2f} s"
     message = str(info.value)
     assert type(info.value) is InputError
     assert info.match(case.match), message
     assert "Traceback" not in message and len(message) > 25
     assert not marker.exists(), f"{name}: a pickle payload ran"
+
+
+@pytest.mark.slow
+def test_every_bad_input_is_refused_within_the_bound(corpus):
+    """The promise is a refusal within HANG_BOUND_S, whatever the file claims (a wall-clock
+    bound, so it is checked where timings mean something: the slow tests, run by CI)."""
+    too_slow = {}
+    for name in ERROR_CASES:
+        for kind in ("path", "bytes", "upload"):
+            start = time.perf_counter()
+            with pytest.raises(InputError):
+                load(corpus[name], kind)
+            elapsed = time.perf_counter() - start
+            if elapsed >= HANG_BOUND_S:
+                too_slow[f"{name} ({kind})"] = round(elapsed, 2)
+    assert not too_slow, too_slow
 
 
 @pytest.mark.parametrize("kind", ["path", "bytes", "upload"])

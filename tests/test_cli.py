@@ -24,6 +24,7 @@ def metric(stdout: str, name: str) -> float:
     return float(re.search(rf"{name}[^:]*: ([-0-9.e+]+)", stdout).group(1))
 
 
+@pytest.mark.slow
 def test_cli_inverts_the_committed_speech_sample(tmp_path):
     """The end-to-end run in a fresh process, with the default solver and all three outputs."""
     done = subprocess.run([sys.executable, "-m", "invmel_core", str(SPEECH), "-o", str(tmp_path)],

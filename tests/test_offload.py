@@ -10,6 +10,8 @@ import pytest
 from invmel_core import InputError, audio, offload, pipeline, plots
 from invmel_core.settings import Settings
 
+pytestmark = pytest.mark.slow  # each test starts worker processes (seconds each)
+
 
 @pytest.fixture
 def one_worker(monkeypatch):

@@ -101,6 +101,7 @@ def run_users_concurrently(base_url: str, users) -> list:
     return out["results"]
 
 
+@pytest.mark.slow
 def test_eight_concurrent_sessions_each_get_their_own_result(server):
     require_chromium()
     probe = HealthProbe(server, period=0.1)
@@ -165,6 +166,7 @@ MEMORY_GROWTH_LIMIT_MIB = 30
 WARM_UP_RUNS = 6
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_over_20_runs(page, server):
     open_app(page, "/invert?solver=sgd&max_iter=50&n_fft=512&n_mels=30&sample=chirp")
     for _ in range(WARM_UP_RUNS):           # warm-up: imports, caches, allocator arenas
