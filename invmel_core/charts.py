@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError
-from .filterbank import MelFilterbank, default_zoom_hz
+from .filterbank import MelFilterbank
 from .plots import COLOURS, FONT, TITLE
 from .scales import hz_to_mel, mel_to_hz
+from .validation import check_number
 
 _VL_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 _VL_CONFIG = {"axis": {"labelFontSize": FONT, "titleFontSize": FONT + 1},
@@ -103,8 +103,7 @@ def filterbank_chart(fb: MelFilterbank, zoom_hz: float | None = None, *, height:
 def mel_curve_chart(f_max: float, *, height: int = 280) -> dict:
     """Hz -> mel for HTK and Slaney (each normalised to 0..1 over 0..``f_max``), and the
     straight line a linear scale would give, as a Vega-Lite spec."""
-    if not f_max > 0:
-        raise InputError(f"f_max must be > 0, got {f_max!r}")
+    f_max = check_number("f_max", f_max, minimum=0, strict=True)
     hz = np.linspace(0.0, f_max, 200)
     rows = []
     for scale, label in (("htk", "HTK"), ("slaney", "Slaney")):

@@ -26,6 +26,9 @@ MELSPEC_EXTENSIONS = ("npy", "npz")
 MAX_SAMPLE_RATE = 768_000
 _BLOCK_FRAMES = 1 << 16  # decode in blocks so a multichannel file never sits in memory whole
 
+__all__ = ["AUDIO_EXTENSIONS", "MELSPEC_EXTENSIONS", "MAX_SAMPLE_RATE", "SUPPORTED_AUDIO", "load_audio",
+           "load_melspec"]
+
 
 # --------------------------------------------------------------------------- sources
 

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from .errors import InputError
 from .filterbank import MelFilterbank, default_zoom_hz
+from .validation import check_number
 
 FONT = 13          # base font size: readable when projected
 TITLE = 15
@@ -85,9 +86,8 @@ def downsample_max(array: np.ndarray, max_rows: int = 512, max_cols: int = 1000)
     a = np.asarray(array)
     if a.ndim != 2:
         raise InputError(f"array must be 2-D (rows, columns), got shape {a.shape}")
-    for name, limit in (("max_rows", max_rows), ("max_cols", max_cols)):
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InputError(f"{name} must be a positive integer, got {limit!r}")
+    max_rows = check_number("max_rows", max_rows, integer=True, minimum=1)
+    max_cols = check_number("max_cols", max_cols, integer=True, minimum=1)
     return _pool_axis(_pool_axis(a, max_rows, 0), max_cols, 1)
 
 

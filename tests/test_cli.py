@@ -1,6 +1,5 @@
 """``python -m invmel_core``: outputs, options wired to the library, progress, clean errors."""
 
-import io
 import re
 import subprocess
 import sys

@@ -13,7 +13,6 @@ import re
 import time
 
 import numpy as np
-import pytest
 
 from browser.harness import (ASSETS, key, open_app, screenshot, visible_errors, wait_for_app_run)
 
