@@ -1,0 +1,368 @@
+"""The STFT and its inverse, with ``torch.stft`` / ``torch.istft`` semantics, in float32.
+
+Periodic Hann window of ``win_length`` zero-padded to ``n_fft`` (centred), ``center=True``
+with reflect padding, ``normalized=False``, onesided. :func:`stft` and :func:`istft` are the
+public pair (``istft(stft(y), length=y.size)`` gives ``y`` back to float32 rounding);
+:func:`spectrogram` is ``torchaudio.transforms.Spectrogram`` and :func:`mel_spectrogram` the
+filterbank projection. :class:`STFTPlan` is one frame geometry, validated once, so that
+Griffin-Lim can run both transforms hundreds of times without re-checking anything.
+
+The FFTs are ``scipy.fft`` on float32 with worker threads, a block of frames at a time, so the
+temporaries stay a few MiB however long the signal; memory for the results is checked with
+:func:`invmel_core.limits.check_memory` before anything is allocated.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+
+import numpy as np
+import scipy.fft
+
+from . import limits
+from .errors import InputError
+from .validation import check_number, check_power, check_samples, check_stft_params
+
+CHUNK_FRAMES = 512  # frames per FFT batch: bounds the temporaries (1024-point frames: ~6 MiB)
+NOLA_FLOOR = 1e-11  # torch.istft's bound on the window envelope
+
+
+def fft_workers() -> int:
+    """Threads for ``scipy.fft``: the CPUs this process may run on, at most 4."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
+
+
+def stft_window(n_fft: int, win_length: int | None = None) -> np.ndarray:
+    """torch's window for ``torch.stft``: a periodic Hann of ``win_length``, zero-padded
+    on both sides to ``n_fft`` (left pad ``(n_fft - win_length) // 2``).
+
+    >>> stft_window(4)
+    array([0. , 0.5, 1. , 0.5], dtype=float32)
+    >>> stft_window(6, 4)
+    array([0. , 0. , 0.5, 1. , 0.5, 0. ], dtype=float32)
+    """
+    win_length = n_fft if win_length is None else win_length
+    if win_length == 1:
+        hann = np.ones(1)  # torch.hann_window(1) is [1.]
+    else:
+        hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win_length) / win_length)
+    left = (n_fft - win_length) // 2
+    return np.pad(hann, (left, n_fft - win_length - left)).astype(np.float32)
+
+
+def frame_count(n_samples: int, n_fft: int, hop_length: int) -> int:
+    """Frames of a centred STFT of ``n_samples`` samples (signals of at most ``n_fft // 2``
+    samples count as ``n_fft // 2 + 1``: they are zero-padded, see :func:`spectrogram`).
+
+    >>> frame_count(22050, 1024, 256), frame_count(1, 1024, 256)
+    (87, 3)
+    """
+    pad = n_fft // 2
+    return 1 + (max(n_samples, pad + 1) + 2 * pad - n_fft) // hop_length
+
+
+class STFTPlan:
+    """One frame geometry: the forward and inverse STFT of signals of ``length`` samples
+    cut into ``n_frames`` frames. Parameters are trusted (the public functions check them).
+
+    Coefficients are **time-major**, ``(n_frames, n_fft // 2 + 1)`` complex64 (each frame's
+    FFT is a contiguous row); :func:`stft` and :func:`istft` transpose to torch's layout.
+    ``n_frames`` may differ from :func:`frame_count` of ``length`` only for :meth:`inverse`
+    (``torch.istft(..., length=...)`` trims or zero-pads).
+
+    Examples
+    --------
+    >>> plan = STFTPlan(256, 64, 256, n_frames=frame_count(1000, 256, 64), length=1000)
+    >>> y = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+    >>> coeffs = plan.forward(y)
+    >>> coeffs.shape, coeffs.dtype
+    ((16, 129), dtype('complex64'))
+    >>> float(np.abs(plan.inverse(coeffs) - y).max()) < 1e-5
+    True
+    """
+
+    def __init__(self, n_fft: int, hop_length: int, win_length: int, *, n_frames: int, length: int):
+        self.n_fft, self.hop_length, self.win_length = n_fft, hop_length, win_length
+        self.n_frames, self.length = n_frames, length
+        self.n_freqs = n_fft // 2 + 1
+        self.pad = n_fft // 2
+        self.window = stft_window(n_fft, win_length)
+        self.workers = fft_workers()
+        self._pieces = -(-n_fft // hop_length)  # hop-long pieces of one frame
+
+    def blocks(self, samples: np.ndarray):
+        """``(start, stop, coefficients)`` for each block of frames of float32 ``samples``:
+        the rfft of frames ``start:stop`` as complex64 ``(stop - start, n_freqs)``."""
+        y = samples
+        if y.size <= self.pad:  # torch's reflect padding needs more than n_fft // 2 samples
+            y = np.pad(y, (0, self.pad + 1 - y.size))
+        padded = np.pad(y, self.pad, mode="reflect")
+        frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft)[::self.hop_length]
+        for start in range(0, self.n_frames, CHUNK_FRAMES):
+            block = frames[start:start + CHUNK_FRAMES] * self.window
+            yield start, start + block.shape[0], scipy.fft.rfft(block, axis=-1, workers=self.workers)
+
+    def forward(self, samples: np.ndarray) -> np.ndarray:
+        """STFT of float32 ``samples`` (``(length,)``): complex64 ``(n_frames, n_freqs)``."""
+        out = np.empty((self.n_frames, self.n_freqs), np.complex64)
+        for start, stop, coeffs in self.blocks(samples):
+            out[start:stop] = coeffs
+        return out
+
+    def _overlap_add(self, out2d: np.ndarray, frames: np.ndarray, first: int) -> None:
+        """Add ``frames`` (rows of ``n_fft``) starting at frame ``first`` into ``out2d``, the
+        padded signal as rows of ``hop_length`` samples: one vector add per hop-long piece."""
+        hop, count = self.hop_length, frames.shape[0]
+        for piece in range(self._pieces):
+            width = min(hop, self.n_fft - piece * hop)
+            out2d[first + piece:first + piece + count, :width] += frames[:, piece * hop:piece * hop + width]
+
+    @cached_property
+    def inverse_envelope(self) -> np.ndarray:
+        """``1 / sum of squared windows`` at each output sample (0 past the last frame).
+
+        Raises :class:`InputError` if some output sample is covered by no window (the frames
+        do not overlap enough to be inverted; ``torch.istft`` refuses the same)."""
+        envelope = np.zeros((self.n_frames + self._pieces, self.hop_length), np.float32)
+        squared = self.window**2
+        for piece in range(self._pieces):  # every frame adds the same piece: broadcast it
+            width = min(self.hop_length, self.n_fft - piece * self.hop_length)
+            envelope[piece:piece + self.n_frames, :width] += squared[piece * self.hop_length:][:width]
+        covered = (self.n_frames - 1) * self.hop_length + self.n_fft - self.pad
+        kept = envelope.reshape(-1)[self.pad:self.pad + min(self.length, covered)]
+        if kept.size and kept.min() <= NOLA_FLOOR:
+            raise InputError(
+                f"hop_length={self.hop_length} leaves samples that no window covers (win_length="
+                f"{self.win_length}, and a Hann window is 0 at its ends), so the inverse STFT cannot "
+                "recover them; use a hop_length below win_length (e.g. win_length // 4)"
+            )
+        inverse = np.zeros(self.length, np.float32)
+        inverse[:kept.size] = 1.0 / kept
+        return inverse
+
+    def inverse(self, coeffs: np.ndarray) -> np.ndarray:
+        """Inverse STFT of complex ``(n_frames, n_freqs)`` coefficients: float32 ``(length,)``
+        (windowed overlap-add divided by the summed squared windows, as ``torch.istft``)."""
+        out2d = np.zeros((self.n_frames + self._pieces, self.hop_length), np.float32)
+        for start in range(0, self.n_frames, CHUNK_FRAMES):
+            frames = scipy.fft.irfft(coeffs[start:start + CHUNK_FRAMES], n=self.n_fft, axis=-1,
+                                     workers=self.workers)
+            frames *= self.window
+            self._overlap_add(out2d, frames, start)
+        kept = out2d.reshape(-1)[self.pad:self.pad + self.length]
+        out = np.zeros(self.length, np.float32)
+        out[:kept.size] = kept
+        out *= self.inverse_envelope
+        return out
+
+    def memory_bytes(self) -> int:
+        """Peak bytes of one :meth:`forward` or :meth:`inverse`: the coefficients, the padded
+        signal and overlap-add buffers, the envelope and one block of frames."""
+        coeffs = self.n_frames * self.n_freqs * 8
+        signal = (self.n_frames + self._pieces) * self.hop_length * 4 * 2 + (self.length + self.n_fft) * 4 * 3
+        block = min(CHUNK_FRAMES, self.n_frames) * (self.n_fft * 4 * 2 + self.n_freqs * 8)
+        return coeffs + signal + block
+
+
+def _plan_for(n_frames: int, length: int, n_fft: int, hop_length: int, win_length: int) -> STFTPlan:
+    plan = STFTPlan(n_fft, hop_length, win_length, n_frames=n_frames, length=length)
+    limits.check_memory(
+        plan.memory_bytes(), f"an STFT of {n_frames:,} frames x {plan.n_freqs} bins",
+        "Use a larger hop_length, a smaller n_fft or a shorter excerpt.",
+    )
+    return plan
+
+
+def stft(samples, n_fft: int, hop_length: int | None = None, win_length: int | None = None) -> np.ndarray:
+    """Complex STFT, as ``torch.stft(..., window=torch.hann_window(win_length), center=True,
+    pad_mode="reflect", return_complex=True)``.
+
+    A signal of at most ``n_fft // 2`` samples (too short for reflect padding, where torch
+    raises) is zero-padded to ``n_fft // 2 + 1`` samples first, as in :func:`spectrogram`.
+
+    Parameters
+    ----------
+    samples : array_like
+        Mono signal ``(n,)``.
+    n_fft, hop_length, win_length
+        FFT size, hop (None: ``win_length // 2``) and window length (None: ``n_fft``).
+
+    Returns
+    -------
+    np.ndarray
+        complex64 ``(n_fft // 2 + 1, frames)``, ``frames = 1 + n // hop_length``.
+
+    Examples
+    --------
+    >>> spec = stft(np.ones(1000, np.float32), 256, 64)
+    >>> spec.shape, spec.dtype, complex(spec[0, 5])  # DC of a periodic Hann window: 128
+    ((129, 16), dtype('complex64'), (128+0j))
+    """
+    y = check_samples(samples)
+    n_fft, hop_length, win_length = check_stft_params(n_fft, hop_length, win_length)
+    n_frames = frame_count(y.size, n_fft, hop_length)
+    plan = _plan_for(n_frames, y.size, n_fft, hop_length, win_length)
+    return np.ascontiguousarray(plan.forward(y).T)
+
+
+def istft(spec, n_fft: int, hop_length: int | None = None, win_length: int | None = None,
+          length: int | None = None) -> np.ndarray:
+    """Inverse STFT, as ``torch.istft(..., window=torch.hann_window(win_length), center=True)``.
+
+    Parameters
+    ----------
+    spec : array_like
+        Complex ``(n_fft // 2 + 1, frames)``, e.g. from :func:`stft`.
+    n_fft, hop_length, win_length
+        As given to :func:`stft`.
+    length : int or None
+        Output samples: trims or zero-pads. None gives ``hop_length * (frames - 1)`` (for an
+        even ``n_fft``), what a centred STFT of that many frames spans.
+
+    Returns
+    -------
+    np.ndarray
+        float32 ``(length,)``.
+
+    Raises
+    ------
+    InputError
+        A wrong shape, NaN or infinity, a ``length`` outside ``[1, hop_length * (frames + 1)
+        + n_fft]``, or frames that do not overlap enough to be inverted.
+
+    Examples
+    --------
+    >>> y = np.sin(np.arange(3000) * 0.05).astype(np.float32)
+    >>> back = istft(stft(y, 512, 128), 512, 128, length=y.size)
+    >>> back.dtype, float(np.abs(back - y).max()) < 1e-5
+    (dtype('float32'), True)
+    """
+    n_fft, hop_length, win_length = check_stft_params(n_fft, hop_length, win_length)
+    try:
+        arr = np.asarray(spec)
+    except Exception as exc:  # ragged lists, exotic objects
+        raise InputError(f"spec must be a numeric array, could not convert it: {exc}") from None
+    n_freqs = n_fft // 2 + 1
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise InputError(f"spec must be a complex STFT, got dtype {arr.dtype}")
+    if arr.ndim != 2 or arr.shape[0] != n_freqs or arr.shape[1] == 0:
+        raise InputError(f"spec must have shape ({n_freqs}, frames) for n_fft={n_fft} "
+                         f"(n_fft // 2 + 1 bins), got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise InputError("spec contains NaN or infinite values; an STFT must be finite")
+    n_frames = arr.shape[1]
+    longest = hop_length * (n_frames + 1) + n_fft
+    default = (n_frames - 1) * hop_length + n_fft - 2 * (n_fft // 2)
+    if length is None:
+        if default < 1:
+            raise InputError(f"spec has {n_frames} frame(s), which a centred STFT makes of 0 samples; "
+                             f"pass length (the samples wanted, at most {longest})")
+        length = default
+    else:
+        length = check_number("length", length, integer=True, minimum=1, maximum=longest)
+    plan = _plan_for(n_frames, length, n_fft, hop_length, win_length)
+    plan.inverse_envelope  # noqa: B018 - refuses frames that cannot be inverted, before any work
+    return plan.inverse(np.ascontiguousarray(arr.T, dtype=np.complex64))
+
+
+def spectrogram(samples, n_fft: int = 2048, hop_length: int | None = None,
+                win_length: int | None = None, power: float = 2.0) -> np.ndarray:
+    """Power (or magnitude) STFT spectrogram, as ``torchaudio.transforms.Spectrogram``.
+
+    Periodic Hann window, ``center=True`` with reflect padding, ``normalized=False``,
+    onesided. A signal of at most ``n_fft // 2`` samples (too short for reflect padding,
+    where torch raises) is zero-padded to ``n_fft // 2 + 1`` samples first.
+
+    Parameters
+    ----------
+    samples : array_like
+        Mono signal ``(n,)``.
+    n_fft : int
+        FFT size; the result has ``n_fft // 2 + 1`` bins.
+    hop_length : int or None
+        Hop in samples; None gives torchaudio's default ``win_length // 2``.
+    win_length : int or None
+        Window length, at most ``n_fft``; None gives ``n_fft``.
+    power : float
+        2 for power, 1 for magnitude.
+
+    Returns
+    -------
+    np.ndarray
+        float32 ``(n_fft // 2 + 1, 1 + n // hop_length)``.
+
+    Examples
+    --------
+    >>> spec = spectrogram(np.ones(1000, np.float32), n_fft=256)
+    >>> spec.shape, spec.dtype, float(spec[0, 3])  # DC of a periodic Hann window: 128^2
+    ((129, 8), dtype('float32'), 16384.0)
+    """
+    y = check_samples(samples)
+    n_fft, hop_length, win_length = check_stft_params(n_fft, hop_length, win_length)
+    power = check_power(power)
+    n_frames = frame_count(y.size, n_fft, hop_length)
+    n_freqs = n_fft // 2 + 1
+    limits.check_memory(
+        n_freqs * n_frames * 4 + y.size * 4,
+        f"an STFT of {n_frames:,} frames x {n_freqs} bins",
+        "Use a larger hop_length, a smaller n_fft or a shorter excerpt.",
+    )
+    out = np.empty((n_freqs, n_frames), np.float32)
+    plan = STFTPlan(n_fft, hop_length, win_length, n_frames=n_frames, length=y.size)
+    for start, stop, coeffs in plan.blocks(y):  # the complex coefficients never exist whole
+        magnitude = np.abs(coeffs)
+        with np.errstate(over="ignore"):  # reported below as an InputError
+            out[:, start:stop] = (magnitude if power == 1 else magnitude**power).T
+    if not np.isfinite(out).all():
+        raise InputError(
+            f"the spectrogram overflows float32: the samples reach {np.abs(y).max():.3g}, but audio "
+            "should lie in [-1, 1]; scale it down (e.g. samples / np.abs(samples).max())"
+        )
+    return out
+
+
+def mel_spectrogram(spec, fb) -> np.ndarray:
+    """Project a linear spectrogram onto the mel scale: ``fb.T @ spec``.
+
+    Parameters
+    ----------
+    spec : array_like
+        ``(..., n_freqs, time)``, e.g. from :func:`spectrogram`.
+    fb : MelFilterbank or np.ndarray
+        The filterbank (its banded form is used), or a dense ``(n_freqs, n_mels)`` matrix.
+
+    Returns
+    -------
+    np.ndarray
+        float32 ``(..., n_mels, time)``.
+
+    Examples
+    --------
+    >>> from invmel_core import MelFilterbank
+    >>> fb = MelFilterbank(129, 0.0, None, 20, 8000)
+    >>> mel_spectrogram(np.ones((129, 5), np.float32), fb).shape
+    (20, 5)
+    """
+    dense = fb.dense if hasattr(fb, "dense") else np.asarray(fb, dtype=np.float32)
+    if dense.ndim != 2:
+        raise InputError(f"fb must be a MelFilterbank or a 2-D (n_freqs, n_mels) array, got shape {dense.shape}")
+    n_freqs, n_mels = dense.shape
+    arr = np.asarray(spec, dtype=np.float32)
+    if arr.ndim < 2 or arr.shape[-2] != n_freqs:
+        raise InputError(
+            f"spec must have shape (..., {n_freqs}, time) to match the filterbank's {n_freqs} "
+            f"frequency bins, got {arr.shape}; n_freqs = n_fft // 2 + 1"
+        )
+    lead, time = arr.shape[:-2], arr.shape[-1]
+    columns = np.moveaxis(arr.reshape(-1, n_freqs, time), 1, 0).reshape(n_freqs, -1)
+    if hasattr(fb, "banded"):
+        mel = fb.banded.project(columns)
+    else:
+        mel = dense.T @ columns
+    mel = np.asarray(mel, dtype=np.float32).reshape(n_mels, -1, time)
+    return np.ascontiguousarray(np.moveaxis(mel, 0, 1)).reshape(lead + (n_mels, time))
