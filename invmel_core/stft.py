@@ -66,6 +66,37 @@ def frame_count(n_samples: int, n_fft: int, hop_length: int) -> int:
     return 1 + (max(n_samples, pad + 1) + 2 * pad - n_fft) // hop_length
 
 
+def signal_length(n_frames: int, n_fft: int, hop_length: int, preferred: int | None = None) -> int:
+    """A signal length whose centred STFT has exactly ``n_frames`` frames: ``preferred`` if it
+    has, else what ``torch.istft`` makes of ``n_frames`` frames, ``hop_length * (n_frames - 1)``
+    (plus 1 for an odd ``n_fft``), or the shortest length that has that many frames.
+
+    Raises :class:`InputError` when no signal has ``n_frames`` frames: a signal is at least
+    ``n_fft // 2 + 1`` samples long (reflect padding), so it has at least
+    ``frame_count(1, n_fft, hop_length)`` frames.
+
+    >>> signal_length(87, 1024, 256), signal_length(87, 1024, 256, preferred=22050)
+    (22016, 22050)
+    >>> signal_length(1, 1024, 256)
+    Traceback (most recent call last):
+    ...
+    invmel_core.errors.InputError: 1 frame(s) are too few for n_fft=1024 and hop_length=256: ...
+    """
+    if preferred is not None and frame_count(preferred, n_fft, hop_length) == n_frames:
+        return preferred
+    pad = n_fft // 2
+    shortest = (n_frames - 1) * hop_length + n_fft - 2 * pad  # frame_count is n_frames from here ...
+    longest = shortest + hop_length - 1  # ... to here
+    if longest <= pad:
+        fewest = frame_count(1, n_fft, hop_length)
+        raise InputError(
+            f"{n_frames} frame(s) are too few for n_fft={n_fft} and hop_length={hop_length}: reflect "
+            f"padding needs a signal of more than n_fft // 2 = {pad} samples, which has at least "
+            f"{fewest} frames. Give at least {fewest} frames, or use a smaller n_fft"
+        )
+    return max(shortest, pad + 1)
+
+
 class STFTPlan:
     """One frame geometry: the forward and inverse STFT of signals of ``length`` samples
     cut into ``n_frames`` frames. Parameters are trusted (the public functions check them).
@@ -159,6 +190,30 @@ class STFTPlan:
         out[:kept.size] = kept
         out *= self.inverse_envelope
         return out
+
+    def adjoint(self, coeffs: np.ndarray) -> np.ndarray:
+        """The adjoint of :meth:`forward` (``<forward(x), C> = <x, adjoint(C)>``, real inner
+        product): what a gradient with respect to the samples needs. Unlike :meth:`inverse`
+        it does not divide by the window envelope, and it folds what the frames read from the
+        reflect padding back onto the samples it mirrors."""
+        doubled = coeffs.copy()  # irfft halves every bin but DC and Nyquist: undo that
+        doubled[:, 0] *= 2
+        if self.n_fft % 2 == 0:
+            doubled[:, -1] *= 2
+        out2d = np.zeros((self.n_frames + self._pieces, self.hop_length), np.float32)
+        for start in range(0, self.n_frames, CHUNK_FRAMES):
+            frames = scipy.fft.irfft(doubled[start:start + CHUNK_FRAMES], n=self.n_fft, axis=-1,
+                                     workers=self.workers)
+            frames *= self.window * np.float32(self.n_fft / 2)
+            self._overlap_add(out2d, frames, start)
+        padded = out2d.reshape(-1)
+        signal = max(self.length, self.pad + 1)
+        y = padded[self.pad:self.pad + signal].copy()
+        pad = self.pad
+        y[1:pad + 1] += padded[pad - 1::-1][:min(pad, signal - 1)] if pad else 0  # left mirror
+        right = padded[pad + signal:pad + signal + pad]  # mirrors y[signal - 2], y[signal - 3], ...
+        y[signal - 1 - right.size:signal - 1] += right[::-1]
+        return y[:self.length]
 
     def memory_bytes(self) -> int:
         """Peak bytes of one :meth:`forward` or :meth:`inverse`: the coefficients, the padded

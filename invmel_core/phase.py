@@ -1,0 +1,334 @@
+"""Phase reconstruction: the fast Griffin-Lim algorithm on :mod:`invmel_core.stft`, in float32.
+
+Griffin-Lim looks for a signal whose STFT magnitude is a given one, alternating two steps:
+make the coefficients *consistent* (the STFT of the inverse STFT) and put the wanted
+magnitude back under their phase. The fast variant (Perraudin, Balazs & Søndergaard,
+"A fast Griffin-Lim algorithm", WASPAA 2013; librosa's default) extrapolates each consistent
+estimate along its last step, ``c + momentum * (c - c_previous)``, before taking its phase.
+
+:func:`fast_griffinlim` is that loop with the magnitude step left open: :func:`griffinlim`
+imposes a fixed magnitude; :func:`invmel_core.mel_audio.mel_to_audio` pulls the magnitude
+back toward a mel spectrogram at every step instead (finding magnitude and phase together).
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Callable
+
+import numpy as np
+
+from . import limits
+from .errors import InputError
+from .stft import STFTPlan, signal_length
+from .validation import check_choice, check_number, check_power, check_seed, check_stft_params
+
+MOMENTUM = 0.99  # Perraudin et al.'s and librosa's; measured best of 0.9-1.05 on the bundled clips
+INITS = ("random", "zero")
+MAX_ITERATIONS = 10_000  # a typo guard: far past where any of these algorithms still improves
+# Phase-gradient heap integration (Prusa, Balazs & Sondergaard, "A noniterative method for
+# reconstruction of phase from STFT magnitude", IEEE/ACM TASLP 2017): the Hann window's
+# time-frequency spread is lambda = HANN_LAMBDA * win_length**2 (their Table I).
+HANN_LAMBDA = 0.25645
+# Coefficients below this fraction of the largest magnitude keep their random phase (the
+# paper's tol; measured on the bundled clips: 1e-2 is as good as 1e-3 and 1e-5, at a third
+# of the time, since only ~12 % of a speech spectrogram is integrated).
+PGHI_TOLERANCE = 1e-2
+PGHI_BLOCK_FRAMES = 256  # frames integrated at a time: bounds the Python lists of the heap
+# Bytes per time-frequency coefficient held by the loop: three complex64 arrays (the
+# coefficients, the previous consistent estimate and the new one) and two float32 ones
+# (the extrapolation's magnitude and the magnitude to impose).
+LOOP_BYTES_PER_COEFFICIENT = 3 * 8 + 2 * 4
+
+
+def initial_phase(plan: STFTPlan, init: str = "random", seed: int | None = 0) -> np.ndarray:
+    """Unit phasors to start from, complex64 ``(n_frames, n_freqs)``.
+
+    ``"zero"`` is phase 0 everywhere (librosa's ``init=None``). ``"random"`` draws uniform
+    phases from ``numpy.random.default_rng(seed)``, except in the frames whose window reaches
+    into the reflect padding at the start: the first of them is even about its centre for
+    *any* signal (the padding mirrors the signal there), so its phase is 0 or pi relative to
+    ``(-1) ** k``; starting them all at ``(-1) ** k`` keeps Griffin-Lim from settling on a
+    wrong start (measured: the mel error of a clip that starts on a drum hit falls from
+    0.036 to 0.016; other clips unchanged).
+
+    Examples
+    --------
+    >>> from invmel_core.stft import frame_count
+    >>> plan = STFTPlan(8, 2, 8, n_frames=frame_count(16, 8, 2), length=16)
+    >>> start = initial_phase(plan, "random", seed=0)
+    >>> start.shape, start.dtype, bool(np.allclose(np.abs(start), 1))
+    ((9, 5), dtype('complex64'), True)
+    >>> start[0].real.round().tolist()  # frames 0 and 1 reach into the padding
+    [1.0, -1.0, 1.0, -1.0, 1.0]
+    """
+    shape = (plan.n_frames, plan.n_freqs)
+    if init == "zero":
+        return np.ones(shape, np.complex64)
+    angle = np.random.default_rng(seed).random(shape, dtype=np.float32)
+    angle *= np.float32(2 * np.pi)
+    phasors = np.empty(shape, np.complex64)
+    phasors.real = np.cos(angle)
+    phasors.imag = np.sin(angle)
+    mirrored = -(-plan.pad // plan.hop_length)  # frames starting inside the left padding
+    phasors[:mirrored] = (-1.0) ** np.arange(plan.n_freqs)
+    return phasors
+
+
+def phase_from_gradients(magnitude: np.ndarray, plan: STFTPlan, fallback: np.ndarray) -> np.ndarray:
+    """Phase-gradient heap integration (PGHI): a phase consistent with ``magnitude``.
+
+    For a Gaussian window the STFT phase's derivatives follow from the log-magnitude's:
+    along time it advances by the instantaneous frequency, ``2 pi k / n_fft`` plus
+    ``(n_fft / lambda) d log|X| / dk`` per sample; along frequency by ``-(lambda / (n_fft
+    hop)) d log|X| / dm``, and by ``-pi`` per bin for this STFT's frames, whose window is
+    centred at ``n_fft / 2``. The phase is integrated from the loudest coefficient outwards,
+    always continuing from the loudest coefficient reached so far (a heap), so that it runs
+    along spectral ridges rather than across valleys. Sustained tones come out coherent from
+    frame to frame and clicks coherent across frequency, which Griffin-Lim from a random
+    start takes hundreds of iterations to find, if it does.
+
+    Parameters
+    ----------
+    magnitude : np.ndarray
+        float32 ``(n_frames, n_freqs)``, time-major.
+    plan : STFTPlan
+        The frame geometry.
+    fallback : np.ndarray
+        Unit phasors ``(n_frames, n_freqs)`` kept where the magnitude is below
+        :data:`PGHI_TOLERANCE` of its peak (e.g. :func:`initial_phase`).
+
+    Returns
+    -------
+    np.ndarray
+        complex64 unit phasors ``(n_frames, n_freqs)``.
+
+    Examples
+    --------
+    >>> from invmel_core.stft import frame_count
+    >>> y = np.sin(2 * np.pi * 0.05 * np.arange(4096)).astype(np.float32)  # a steady tone
+    >>> plan = STFTPlan(256, 64, 256, n_frames=frame_count(y.size, 256, 64), length=y.size)
+    >>> true = plan.forward(y)
+    >>> def mismatch(phasors):  # error of the magnitude of the signal made with that phase
+    ...     rebuilt = np.abs(plan.forward(plan.inverse(phasors * np.abs(true))))[4:-4]  # away from the ends
+    ...     return round(float(np.linalg.norm(rebuilt - np.abs(true)[4:-4]) / np.linalg.norm(true[4:-4])), 2)
+    >>> mismatch(phase_from_gradients(np.abs(true), plan, initial_phase(plan))), mismatch(initial_phase(plan))
+    (0.01, 0.6)
+    """
+    n_frames, n_freqs = magnitude.shape
+    spread = HANN_LAMBDA * plan.win_length**2
+    limit = PGHI_TOLERANCE * float(magnitude.max(initial=0.0))
+    out = fallback.copy()
+    if limit <= 0:
+        return out
+    bin_advance = (2 * np.pi * plan.hop_length / plan.n_fft) * np.arange(n_freqs)
+    for first in range(0, n_frames, PGHI_BLOCK_FRAMES):
+        # Frames first-1 (already integrated, the block's link to the past) .. last-1, with one
+        # more frame each side for the time derivative.
+        start, last = max(first - 1, 0), min(first + PGHI_BLOCK_FRAMES, n_frames)
+        lo, hi = max(start - 1, 0), min(last + 1, n_frames)
+        log_mag = np.log(np.maximum(magnitude[lo:hi], np.float32(1e-30)), dtype=np.float64)
+        along_freq = np.gradient(log_mag, axis=1) if n_freqs > 1 else np.zeros_like(log_mag)
+        along_time = np.gradient(log_mag, axis=0) if hi - lo > 1 else np.zeros_like(log_mag)
+        rows = slice(start - lo, last - lo)
+        # Half steps: the trapezoidal rule adds the half steps of both ends.
+        half_time = 0.5 * (bin_advance + (plan.hop_length * plan.n_fft / spread) * along_freq[rows])
+        half_freq = 0.5 * (-(spread / (plan.n_fft * plan.hop_length)) * along_time[rows] - np.pi)
+        known = np.angle(out[start:last]).astype(np.float64)
+        loud = magnitude[start:last] > limit
+        linked = first > 0  # row 0 is the previous block's last frame, already integrated
+        _integrate(known, loud, -magnitude[start:last].astype(np.float64), half_time, half_freq, linked)
+        out[start + linked:last] = np.exp(1j * known[linked:]).astype(np.complex64)
+    return out
+
+
+def _integrate(phase, loud, key, half_time, half_freq, linked: bool) -> None:
+    """Heap integration of one block in place of ``phase`` (rows are frames). Only ``loud``
+    coefficients are integrated; with ``linked``, row 0 is known and seeds the heap."""
+    n_rows, n_cols = phase.shape
+    ph, ht, hf, keys = (a.ravel().tolist() for a in (phase, half_time, half_freq, key))
+    todo = bytearray(loud.ravel().astype(np.uint8).tobytes())
+    heap = []
+    if linked:
+        for index in np.flatnonzero(loud[0]).tolist():
+            todo[index] = 0
+            heap.append((keys[index], index))
+        heapq.heapify(heap)
+    loud_indices = np.flatnonzero(loud.ravel())
+    order = loud_indices[np.argsort(key.ravel()[loud_indices], kind="stable")].tolist()
+    push, pop, size = heapq.heappush, heapq.heappop, n_rows * n_cols
+    for seed_index in [None] + order:
+        if seed_index is not None:
+            if not todo[seed_index]:
+                continue
+            todo[seed_index] = 0  # a new island: its own phase stands (the fallback's)
+            heap.append((keys[seed_index], seed_index))
+        while heap:
+            _, i = pop(heap)
+            p, col = ph[i], i % n_cols
+            j = i + n_cols
+            if j < size and todo[j]:
+                todo[j] = 0
+                ph[j] = p + ht[i] + ht[j]
+                push(heap, (keys[j], j))
+            j = i - n_cols
+            if j >= 0 and todo[j]:
+                todo[j] = 0
+                ph[j] = p - ht[i] - ht[j]
+                push(heap, (keys[j], j))
+            j = i + 1
+            if col + 1 < n_cols and todo[j]:
+                todo[j] = 0
+                ph[j] = p + hf[i] + hf[j]
+                push(heap, (keys[j], j))
+            j = i - 1
+            if col > 0 and todo[j]:
+                todo[j] = 0
+                ph[j] = p - hf[i] - hf[j]
+                push(heap, (keys[j], j))
+    phase[...] = np.asarray(ph).reshape(n_rows, n_cols)
+
+
+def fast_griffinlim(plan: STFTPlan, coeffs: np.ndarray, n_iter: int,
+                    magnitude_step: Callable[[np.ndarray], np.ndarray], *, momentum: float = MOMENTUM,
+                    progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """The fast Griffin-Lim loop; returns the last coefficients (wanted magnitude, found phase).
+
+    Each of the ``n_iter`` steps costs an inverse and a forward STFT: ``rebuilt`` = STFT of
+    the inverse STFT of ``coeffs``; ``e = rebuilt + momentum * (rebuilt - previous rebuilt)``;
+    ``coeffs = magnitude_step(|e|) * e / |e|``.
+
+    Parameters
+    ----------
+    plan : STFTPlan
+        The frame geometry.
+    coeffs : np.ndarray
+        Starting coefficients, complex64 ``(n_frames, n_freqs)`` (time-major); consumed.
+    n_iter : int
+        Steps.
+    magnitude_step : callable
+        ``|e|`` (float32, time-major) -> the magnitude to impose (float32, same shape); it
+        must not modify its argument.
+    momentum : float
+        The extrapolation factor (0 gives the original Griffin-Lim).
+    progress : callable or None
+        Called as ``progress(step, n_iter)`` after every step.
+    """
+    previous = np.zeros_like(coeffs)
+    tiny = np.float32(np.finfo(np.float32).tiny)
+    for step in range(1, n_iter + 1):
+        rebuilt = plan.forward(plan.inverse(coeffs))
+        # e = rebuilt + momentum * (rebuilt - previous), in the old previous's buffer
+        extrapolated = previous
+        extrapolated -= rebuilt
+        extrapolated *= np.float32(-momentum)
+        extrapolated += rebuilt
+        magnitude = np.abs(extrapolated)
+        wanted = magnitude_step(magnitude)
+        np.maximum(magnitude, tiny, out=magnitude)
+        np.divide(wanted, magnitude, out=magnitude)
+        extrapolated *= magnitude  # the wanted magnitude under the extrapolation's phase
+        coeffs, previous = extrapolated, rebuilt
+        if progress is not None:
+            progress(step, n_iter)
+    return coeffs
+
+
+def check_iterations(n_iter) -> int:
+    """``n_iter`` as an int in ``[1, MAX_ITERATIONS]``."""
+    return check_number("n_iter", n_iter, integer=True, minimum=1, maximum=MAX_ITERATIONS)
+
+
+def output_length(length, n_frames: int, n_fft: int, hop_length: int) -> int | None:
+    """``length`` checked: at least 1, at most what ``n_frames`` frames span plus one frame
+    (longer outputs are only silence: usually seconds given where samples were meant)."""
+    if length is None:
+        return None
+    longest = hop_length * (n_frames + 1) + n_fft
+    return check_number("length", length, integer=True, minimum=1, maximum=longest)
+
+
+def fit_length(samples: np.ndarray, length: int | None) -> np.ndarray:
+    """Trim or zero-pad to ``length`` samples (None: as is)."""
+    if length is None or samples.size == length:
+        return samples
+    if samples.size > length:
+        return samples[:length].copy()
+    return np.pad(samples, (0, length - samples.size))
+
+
+def griffinlim(spec, n_fft: int, hop_length: int | None = None, power: float = 2.0,
+               n_iter: int = 32, seed: int | None = 0, length: int | None = None,
+               win_length: int | None = None, *, momentum: float = MOMENTUM, init: str = "random",
+               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Phase reconstruction with the fast Griffin-Lim algorithm: a spectrogram back to samples.
+
+    The algorithm of ``librosa.griffinlim`` (same momentum, same update) on the STFT of
+    ``torch.stft`` (periodic Hann, centred, reflect padding), in float32 with threaded FFTs.
+
+    Parameters
+    ----------
+    spec : array_like
+        ``(n_fft // 2 + 1, frames)`` power (``power=2``) or magnitude (``power=1``)
+        spectrogram, as made by :func:`invmel_core.stft.spectrogram` with the same parameters.
+    n_fft, hop_length, win_length
+        The STFT's; ``hop_length=None`` is torchaudio's ``win_length // 2``.
+    power : float
+        The exponent ``spec`` was raised to; it is undone before phase recovery.
+    n_iter : int
+        Iterations (at most 10000).
+    seed : int or None
+        Seed of the random initial phase; the same seed gives the same sound (None: fresh).
+    length : int or None
+        Trim or pad the output to this many samples (e.g. the original's).
+    momentum : float
+        Extrapolation factor, in ``[0, 1.5]``; 0 is the original Griffin-Lim.
+    init : {"random", "zero"}
+        Starting phase, see :func:`initial_phase`.
+    progress : callable or None
+        Called as ``progress(step, n_iter)`` after every iteration.
+
+    Returns
+    -------
+    np.ndarray
+        float32 samples.
+
+    Examples
+    --------
+    >>> from invmel_core.stft import spectrogram
+    >>> y = np.sin(np.arange(4000) * 0.3).astype(np.float32)
+    >>> out = griffinlim(spectrogram(y, n_fft=256), n_fft=256, n_iter=8, length=y.size)
+    >>> out.shape, out.dtype
+    ((4000,), dtype('float32'))
+    """
+    n_fft, hop_length, win_length = check_stft_params(n_fft, hop_length, win_length)
+    power = check_power(power)
+    n_iter = check_iterations(n_iter)
+    seed = check_seed(seed)
+    momentum = check_number("momentum", momentum, minimum=0.0, maximum=1.5)
+    init = check_choice("init", init, INITS)
+    arr = np.asarray(spec, dtype=np.float32) if np.isrealobj(spec) else None
+    n_freqs = n_fft // 2 + 1
+    if arr is None or arr.ndim != 2 or arr.shape[0] != n_freqs or arr.shape[1] == 0:
+        raise InputError(
+            f"spec must be a real ({n_freqs}, frames) spectrogram for n_fft={n_fft} (n_fft // 2 + 1 "
+            f"bins), got shape {np.shape(spec)}"
+        )
+    if not np.isfinite(arr).all() or arr.min() < 0:
+        raise InputError("spec must be finite and non-negative (a power or magnitude spectrogram)")
+    n_frames = arr.shape[1]
+    length = output_length(length, n_frames, n_fft, hop_length)
+    plan = STFTPlan(n_fft, hop_length, win_length, n_frames=n_frames,
+                    length=signal_length(n_frames, n_fft, hop_length, length))
+    limits.check_memory(
+        plan.memory_bytes() + arr.size * (LOOP_BYTES_PER_COEFFICIENT + 4),
+        f"Griffin-Lim on a {n_freqs} x {n_frames} spectrogram",
+        "Use a larger hop_length or a shorter excerpt.",
+    )
+    plan.inverse_envelope  # noqa: B018 - refuses frames that cannot be inverted, before any work
+    magnitude = np.ascontiguousarray(arr.T if power == 1 else arr.T ** np.float32(1.0 / power))
+    coeffs = initial_phase(plan, init, seed)
+    coeffs *= magnitude
+    coeffs = fast_griffinlim(plan, coeffs, n_iter, lambda _: magnitude, momentum=momentum,
+                             progress=progress)
+    return fit_length(plan.inverse(coeffs), length)
