@@ -197,8 +197,12 @@ def polish(error: MelError, samples: np.ndarray, n_eval: int, *,
     >>> bool(error(polish(error, start, 30))[0] < 0.5 * error(start)[0])
     True
     """
+    if n_eval < 1:
+        return samples
     value, gradient = error(samples)
     evaluations, pairs = 1, []
+    if progress is not None:
+        progress(evaluations)
     first_step = 1e-3 * float(np.linalg.norm(samples)) / max(float(np.linalg.norm(gradient)), 1e-30)
     while evaluations < n_eval and value > 0:
         direction = _lbfgs_direction(gradient, pairs, first_step)
@@ -248,8 +252,15 @@ def _joint(plan: STFTPlan, fb: MelFilterbank, mel: np.ndarray, power: float, mag
     """The joint method's three stages on one item (see the module's text): samples."""
     warmup = min(WARMUP_STEPS, n_iter // 10)
     polished = int(n_iter * POLISH_SHARE)
-    report = (lambda offset: None) if progress is None else (
-        lambda offset: (lambda step, *_: progress(offset + step, n_iter)))
+    done = [0]  # steps reported so far
+
+    def report(offset):
+        def step(count, *_):
+            done[0] = offset + count
+            if progress is not None:
+                progress(done[0], n_iter)
+        return step
+
     project = MelProjection(fb, mel, power)
     start = initial_phase(plan, "random", seed)
     coeffs = fast_griffinlim(plan, start * magnitude, warmup, project, progress=report(0))
@@ -257,11 +268,12 @@ def _joint(plan: STFTPlan, fb: MelFilterbank, mel: np.ndarray, power: float, mag
         magnitude = project(np.abs(plan.forward(plan.inverse(coeffs))))
     coeffs = phase_from_gradients(magnitude, plan, start)
     coeffs *= magnitude
-    coeffs = fast_griffinlim(plan, coeffs, n_iter - warmup - polished, project,
-                             progress=report(warmup))
-    samples = plan.inverse(coeffs)
-    return polish(MelError(plan, fb, project.target, power), samples, polished,
-                  progress=report(n_iter - polished))
+    coeffs = fast_griffinlim(plan, coeffs, n_iter - warmup - polished, project, progress=report(warmup))
+    samples = polish(MelError(plan, fb, project.target, power), plan.inverse(coeffs), polished,
+                     progress=report(n_iter - polished))
+    if done[0] < n_iter:  # the polish stopped early (nothing left to gain)
+        report(n_iter)(0)
+    return samples
 
 
 def _melspec_n_mels(melspec) -> int:
@@ -365,14 +377,15 @@ def mel_to_audio(melspec, *, sample_rate: float, n_fft: int, hop_length: int | N
 
 
 def mel_to_audio_bytes(plan: STFTPlan, n_mels: int) -> int:
-    """Estimated peak memory of :func:`mel_to_audio` on one item: the NNLS solve, then the
-    larger of the Griffin-Lim loop (its arrays, the projection's temporaries, the phase
-    gradients' blocks) and the polish (L-BFGS pairs and an evaluation's arrays), plus the
-    STFT's temporaries and the NNLS magnitude kept throughout."""
+    """Estimated peak memory of :func:`mel_to_audio` on one item (checked against tracemalloc
+    in tests/test_mel_audio.py): the STFT's temporaries and the NNLS magnitude throughout, plus
+    the largest of the NNLS solve, the Griffin-Lim loop (its arrays and the projection's
+    temporaries), the phase integration (a block's Python lists, ~256 bytes a coefficient)
+    and the polish (L-BFGS pairs and one evaluation's arrays)."""
     coefficients = plan.n_frames * plan.n_freqs
     nnls = limits.estimate_solve_bytes(1, plan.n_freqs, n_mels, plan.n_frames, get_solver("nnls"))
-    loop = (coefficients * LOOP_BYTES_PER_COEFFICIENT
-            + MelProjection.memory_bytes(plan.n_frames, plan.n_freqs, n_mels)
-            + min(plan.n_frames, 2 * PGHI_BLOCK_FRAMES) * plan.n_freqs * 8 * 12)
+    loop = coefficients * LOOP_BYTES_PER_COEFFICIENT + MelProjection.memory_bytes(plan.n_frames, plan.n_freqs, n_mels)
+    phase = coefficients * 24 + min(plan.n_frames, PGHI_BLOCK_FRAMES + 3) * plan.n_freqs * 256
     samples = plan.length * 4 * (2 * LBFGS_MEMORY + 6) + coefficients * 4 * 5
-    return coefficients * 4 * 2 + plan.memory_bytes() + max(nnls, loop, samples)
+    filterbanks = plan.n_freqs * n_mels * 8 * 3 * 6  # MelProjection's stacked banded filterbank
+    return coefficients * 4 * 2 + plan.memory_bytes() + filterbanks + max(nnls, loop, phase, samples)
