@@ -171,7 +171,8 @@ class MelError:
         residual = self.band.project(powered.T)
         residual -= self.target
         value = 0.5 * self.scale * float(np.sum(residual.astype(np.float64) ** 2))
-        weight = self.band.adjoint(residual).T * np.float32(self.scale * self.power)
+        # time-major and contiguous, so the element-wise products below run straight through
+        weight = np.multiply(self.band.adjoint(residual).T, np.float32(self.scale * self.power), order="C")
         # d|X|**p / dX = p |X|**(p-2) X: divide by |X|**(2-p) where it is not 0
         if self.power != 2:
             np.maximum(magnitude, np.float32(np.finfo(np.float32).tiny), out=magnitude)
@@ -231,11 +232,12 @@ def polish(error: MelError, samples: np.ndarray, n_eval: int, *,
 def _lbfgs_direction(gradient: np.ndarray, pairs: list, first_step: float) -> np.ndarray:
     """``-H @ gradient`` by the two-loop recursion over the stored ``(change, turn)`` pairs."""
     q = gradient.copy()
+    scratch = np.empty_like(q)  # for a x without a new temporary each time
     alphas = []
     for change, turn in reversed(pairs):
         rho = 1.0 / float(np.dot(turn, change))
         alpha = rho * float(np.dot(change, q))
-        q -= np.float32(alpha) * turn
+        q -= np.multiply(turn, np.float32(alpha), out=scratch)
         alphas.append((alpha, rho))
     if pairs:
         change, turn = pairs[-1]
@@ -243,8 +245,9 @@ def _lbfgs_direction(gradient: np.ndarray, pairs: list, first_step: float) -> np
     else:
         q *= np.float32(first_step)
     for (change, turn), (alpha, rho) in zip(pairs, reversed(alphas)):
-        q += np.float32(alpha - rho * float(np.dot(turn, q))) * change
-    return -q
+        q += np.multiply(change, np.float32(alpha - rho * float(np.dot(turn, q))), out=scratch)
+    q *= np.float32(-1.0)
+    return q
 
 
 def _joint(plan: STFTPlan, fb: MelFilterbank, mel: np.ndarray, power: float, magnitude: np.ndarray,
@@ -306,7 +309,9 @@ def mel_to_audio(melspec, *, sample_rate: float, n_fft: int, hop_length: int | N
         ``"joint"``: magnitude and phase together (see the module's text); ``"cascade"``: the
         NNLS magnitude, then Griffin-Lim on it, as ``librosa.feature.inverse.mel_to_audio``.
     n_iter : int or None
-        Griffin-Lim iterations, at most 10000; None: 200 for joint, 32 for cascade.
+        Steps, at most 10000, each about one forward and one inverse STFT (Griffin-Lim
+        iterations, and for the joint method its polish's evaluations too); None: 150 for
+        joint, 32 for cascade (librosa's default).
     length : int or None
         Output samples (e.g. the original's): trimmed or zero-padded. None gives what
         ``torch.istft`` makes of that many frames, ``hop_length * (time - 1)``.

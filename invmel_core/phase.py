@@ -1,4 +1,5 @@
-"""Phase reconstruction: the fast Griffin-Lim algorithm on :mod:`invmel_core.stft`, in float32.
+"""Phase reconstruction: fast Griffin-Lim and phase-gradient integration on :mod:`invmel_core.stft`
+(float32).
 
 Griffin-Lim looks for a signal whose STFT magnitude is a given one, alternating two steps:
 make the coefficients *consistent* (the STFT of the inverse STFT) and put the wanted
@@ -9,25 +10,24 @@ estimate along its last step, ``c + momentum * (c - c_previous)``, before taking
 :func:`fast_griffinlim` is that loop with the magnitude step left open: :func:`griffinlim`
 imposes a fixed magnitude; :func:`invmel_core.mel_audio.mel_to_audio` pulls the magnitude
 back toward a mel spectrogram at every step instead (finding magnitude and phase together).
+:func:`phase_from_gradients` (PGHI) computes a phase straight from a magnitude, a far better
+start than a random one.
 """
 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from . import limits
 from .errors import InputError
-from .filterbank import MelFilterbank
-from .stft import STFTPlan, frame_count, signal_length
-from .validation import (check_choice, check_number, check_power, check_samples, check_seed,
-                         check_stft_params)
+from .stft import STFTPlan, signal_length
+from .validation import check_choice, check_number, check_power, check_seed, check_stft_params
 
 MOMENTUM = 0.99  # Perraudin et al.'s and librosa's; measured best of 0.9-1.05 on the bundled clips
-INITS = ("random", "zero")
+INITS = ("random", "zero", "pghi")
 MAX_ITERATIONS = 10_000  # a typo guard: far past where any of these algorithms still improves
 # Phase-gradient heap integration (Prusa, Balazs & Sondergaard, "A noniterative method for
 # reconstruction of phase from STFT magnitude", IEEE/ACM TASLP 2017): the Hann window's
@@ -139,22 +139,24 @@ def phase_from_gradients(magnitude: np.ndarray, plan: STFTPlan, fallback: np.nda
         half_freq = 0.5 * (-(spread / (plan.n_fft * plan.hop_length)) * along_time[rows] - np.pi)
         known = np.angle(out[start:last]).astype(np.float64)
         loud = magnitude[start:last] > limit
-        linked = first > 0  # row 0 is the previous block's last frame, already integrated
+        # Row 0 of a later block is the previous block's last frame, already integrated.
+        # (Keeping the first frames at initial_phase's centred phase here measured worse.)
+        linked = 1 if first > 0 else 0
         _integrate(known, loud, -magnitude[start:last].astype(np.float64), half_time, half_freq, linked)
         integrated = loud[linked:]
         out[start + linked:last][integrated] = np.exp(1j * known[linked:][integrated])
     return out
 
 
-def _integrate(phase, loud, key, half_time, half_freq, linked: bool) -> None:
+def _integrate(phase, loud, key, half_time, half_freq, linked: int) -> None:
     """Heap integration of one block in place of ``phase`` (rows are frames). Only ``loud``
-    coefficients are integrated; with ``linked``, row 0 is known and seeds the heap."""
+    coefficients are integrated; the first ``linked`` rows are known and seed the heap."""
     n_rows, n_cols = phase.shape
     ph, ht, hf, keys = (a.ravel().tolist() for a in (phase, half_time, half_freq, key))
     todo = bytearray(loud.ravel().astype(np.uint8).tobytes())
     heap = []
     if linked:
-        for index in np.flatnonzero(loud[0]).tolist():
+        for index in np.flatnonzero(loud[:linked]).tolist():
             todo[index] = 0
             heap.append((keys[index], index))
         heapq.heapify(heap)
@@ -293,8 +295,10 @@ def griffinlim(spec, n_fft: int, hop_length: int | None = None, power: float = 2
         Trim or pad the output to this many samples (e.g. the original's).
     momentum : float
         Extrapolation factor, in ``[0, 1.5]``; 0 is the original Griffin-Lim.
-    init : {"random", "zero"}
-        Starting phase, see :func:`initial_phase`.
+    init : {"random", "zero", "pghi"}
+        Starting phase: see :func:`initial_phase`; ``"pghi"`` is :func:`phase_from_gradients`
+        of the magnitude (fewer iterations needed; measured after 100 on the bundled clips:
+        mel error 0.007-0.018 against 0.016-0.032 from ``"random"``).
     progress : callable or None
         Called as ``progress(step, n_iter)`` after every iteration.
 
@@ -337,102 +341,10 @@ def griffinlim(spec, n_fft: int, hop_length: int | None = None, power: float = 2
     )
     plan.inverse_envelope  # noqa: B018 - refuses frames that cannot be inverted, before any work
     magnitude = np.ascontiguousarray(arr.T if power == 1 else arr.T ** np.float32(1.0 / power))
-    coeffs = initial_phase(plan, init, seed)
+    coeffs = initial_phase(plan, "random" if init == "pghi" else init, seed)
+    if init == "pghi":
+        coeffs = phase_from_gradients(magnitude, plan, coeffs)
     coeffs *= magnitude
     coeffs = fast_griffinlim(plan, coeffs, n_iter, lambda _: magnitude, momentum=momentum,
                              progress=progress)
     return fit_length(plan.inverse(coeffs), length)
-
-
-# --------------------------------------------------------------------------- where the sound is lost
-
-ORACLE_ROWS = (  # key, label, what comparing it with the original teaches
-    ("original", "Original", "The sound the mel spectrogram was made from."),
-    ("true_magnitude", "True magnitude + estimated phase",
-     "Only the phase is missing here: what is lost is what Griffin-Lim cannot find. "
-     "Smeared attacks and a 'phasey' ring are phase errors, not the mel's fault."),
-    ("true_phase", "Mel-inverted magnitude + true phase",
-     "Only the detail inside each mel band is missing here (the phase is the original's). "
-     "A duller or buzzier sound means the bands are too coarse: more mels would help."),
-    ("estimated", "Mel-inverted magnitude + estimated phase",
-     "What a model's mel spectrogram gives: both losses at once, through mel_to_audio."),
-)
-
-
-@dataclass(frozen=True)
-class Rendition:
-    """One row of :func:`oracle_view`: a signal, what it isolates, and its scores against the
-    original (``re_mel``: :func:`~invmel_core.metrics.audio_mel_residual`; ``spectral_convergence``,
-    ``log_spectral_distance_db``; ``estoi``, None when the sound is too short for it)."""
-
-    key: str
-    label: str
-    lesson: str
-    samples: np.ndarray
-    scores: dict
-
-
-def oracle_view(samples, *, sample_rate: int, n_fft: int, n_mels: int, hop_length: int | None = None,
-                win_length: int | None = None, power: float = 2.0, f_min: float = 0.0,
-                f_max: float | None = None, mel_type: str = "htk", norm: str | None = None,
-                method: str = "joint", n_iter: int | None = None, seed: int | None = 0) -> tuple[Rendition, ...]:
-    """Where the sound is lost: the original, true magnitude + estimated phase, mel-inverted
-    magnitude + true phase, and mel-inverted magnitude + estimated phase (:data:`ORACLE_ROWS`).
-
-    The mel spectrogram is made from ``samples`` with these settings (as
-    :func:`mel_to_audio` takes them); the phase is estimated with :func:`mel_to_audio`'s
-    ``method`` and ``n_iter`` (Griffin-Lim with as many iterations for the true magnitude);
-    the mel-inverted magnitude is the NNLS solver's. Every signal has the original's length.
-
-    Examples
-    --------
-    >>> y = np.sin(np.arange(6000) * 0.2).astype(np.float32)
-    >>> rows = oracle_view(y, sample_rate=16000, n_fft=512, n_mels=40, hop_length=128, n_iter=10)
-    >>> [(row.key, row.samples.shape, row.scores["estoi"] is None) for row in rows][:2]
-    [('original', (6000,), True), ('true_magnitude', (6000,), True)]
-    """
-    # Here, not at the top: mel_audio builds on this module.
-    from .mel_audio import DEFAULT_ITERATIONS, METHODS, mel_to_audio, mel_to_audio_bytes
-    from .metrics import audio_log_spectral_distance, audio_mel_residual, audio_spectral_convergence, estoi
-    from .transform import InverseMelScale
-
-    y = check_samples(samples)
-    sample_rate = check_number("sample_rate", sample_rate, integer=True, minimum=1)
-    n_fft, hop_length, win_length = check_stft_params(n_fft, hop_length, win_length)
-    power = check_power(power)
-    method = check_choice("method", method, METHODS)
-    n_iter = DEFAULT_ITERATIONS[method] if n_iter is None else check_iterations(n_iter)
-    limits.check_filterbank_memory(n_fft // 2 + 1, check_number("n_mels", n_mels, integer=True, minimum=1))
-    fb = MelFilterbank(n_fft // 2 + 1, f_min, f_max, n_mels, sample_rate, norm, mel_type)
-    stft_kwargs = dict(n_fft=n_fft, hop_length=hop_length, win_length=win_length)
-    plan = STFTPlan(n_fft, hop_length, win_length, n_frames=frame_count(y.size, n_fft, hop_length), length=y.size)
-    limits.check_memory(2 * mel_to_audio_bytes(plan, n_mels), f"the oracle view of {y.size:,} samples",
-                        "Use a shorter excerpt.")
-    coeffs = plan.forward(y)
-    magnitude = np.abs(coeffs)
-    mel = fb.banded.project((magnitude if power == 1 else magnitude ** np.float32(power)).T)
-    inverted = InverseMelScale(fb.n_freqs, n_mels, fb.sample_rate, fb.f_min, fb.f_max, norm=fb.norm,
-                               mel_type=fb.mel_type, solver="nnls")(mel).T
-    coeffs /= np.maximum(magnitude, np.float32(np.finfo(np.float32).tiny))  # the true phase
-    coeffs *= inverted if power == 1 else inverted ** np.float32(1 / power)
-    signals = {
-        "original": y,
-        "true_magnitude": griffinlim(magnitude.T, power=1.0, n_iter=n_iter, seed=seed, length=y.size, **stft_kwargs),
-        "true_phase": plan.inverse(coeffs),
-        "estimated": mel_to_audio(mel, sample_rate=sample_rate, power=power, f_min=fb.f_min, f_max=fb.f_max,
-                                  mel_type=fb.mel_type, norm=fb.norm, method=method, n_iter=n_iter,
-                                  length=y.size, seed=seed, **stft_kwargs),
-    }
-    rows = []
-    for key, label, lesson in ORACLE_ROWS:
-        signal = signals[key]
-        try:
-            intelligibility = estoi(signal, y, sample_rate)
-        except InputError:  # too short or too quiet for ESTOI
-            intelligibility = None
-        scores = {"re_mel": audio_mel_residual(signal, mel, fb, power=power, **stft_kwargs),
-                  "spectral_convergence": audio_spectral_convergence(signal, y, **stft_kwargs),
-                  "log_spectral_distance_db": audio_log_spectral_distance(signal, y, **stft_kwargs),
-                  "estoi": intelligibility}
-        rows.append(Rendition(key, label, lesson, signal, scores))
-    return tuple(rows)
