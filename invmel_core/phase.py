@@ -125,12 +125,14 @@ def phase_from_gradients(magnitude: np.ndarray, plan: STFTPlan, fallback: np.nda
     if limit <= 0:
         return out
     bin_advance = (2 * np.pi * plan.hop_length / plan.n_fft) * np.arange(n_freqs)
+    # Zeros get a floor relative to the peak, so that scaling the magnitude changes no slope.
+    floor = np.float32(max(1e-10 * limit / PGHI_TOLERANCE, np.finfo(np.float32).tiny))
     for first in range(0, n_frames, PGHI_BLOCK_FRAMES):
         # Frames first-1 (already integrated, the block's link to the past) .. last-1, with one
         # more frame each side for the time derivative.
         start, last = max(first - 1, 0), min(first + PGHI_BLOCK_FRAMES, n_frames)
         lo, hi = max(start - 1, 0), min(last + 1, n_frames)
-        log_mag = np.log(np.maximum(magnitude[lo:hi], np.float32(1e-30)), dtype=np.float64)
+        log_mag = np.log(np.maximum(magnitude[lo:hi], floor), dtype=np.float64)
         along_freq = np.gradient(log_mag, axis=1) if n_freqs > 1 else np.zeros_like(log_mag)
         along_time = np.gradient(log_mag, axis=0) if hi - lo > 1 else np.zeros_like(log_mag)
         rows = slice(start - lo, last - lo)

@@ -80,6 +80,17 @@ def test_deterministic_for_a_seed_and_batched_like_single_items():
     np.testing.assert_array_equal(batch[1], mel_to_audio(0.5 * mel, n_iter=12, seed=7, **TORCHAUDIO))
 
 
+@pytest.mark.parametrize("method", ["joint", "cascade"])
+def test_scaling_the_mel_scales_the_sound_exactly(method):
+    """Every stage is scale-free: a mel 2**-26 or 2**14 times the size (exact in floating point)
+    gives 2**-13 or 2**7 times the samples, bit for bit (a quiet input is not solved worse)."""
+    mel = mel_of(clip(seconds=1.0), TORCHAUDIO, 2.0)
+    reference = mel_to_audio(mel, n_iter=30, method=method, **TORCHAUDIO)
+    for exponent in (-26, 14):
+        scaled = mel_to_audio(mel * np.float32(2.0**exponent), n_iter=30, method=method, **TORCHAUDIO)
+        np.testing.assert_array_equal(scaled, reference * np.float32(2.0 ** (exponent / 2)))
+
+
 def test_progress_counts_every_step_of_every_stage():
     mel = mel_of(clip(seconds=0.5), TORCHAUDIO, 2.0)
     steps = []

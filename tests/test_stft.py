@@ -131,6 +131,33 @@ def test_memory_is_checked_before_allocating(monkeypatch):
         istft(np.zeros((513, 4097), np.complex64), 1024, 256)
 
 
+def test_plan_blocks_do_not_change_the_result():
+    """Long signals are transformed a block of frames at a time; any block size gives the same."""
+    y = np.random.default_rng(4).standard_normal(5000).astype(np.float32)
+    whole = STFTPlan(512, 128, 400, n_frames=frame_count(y.size, 512, 128), length=y.size)
+    pieces = STFTPlan(512, 128, 400, n_frames=frame_count(y.size, 512, 128), length=y.size)
+    pieces.block_frames = 7
+    coeffs = whole.forward(y)
+    np.testing.assert_array_equal(pieces.forward(y), coeffs)
+    np.testing.assert_allclose(pieces.inverse(coeffs), whole.inverse(coeffs), atol=1e-6)
+    np.testing.assert_allclose(pieces.adjoint(coeffs), whole.adjoint(coeffs), rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("n_fft, hop, win_length, n", [(256, 64, 256, 3000), (255, 64, 200, 1000),
+                                                       (512, 100, 300, 2501), (512, 128, 512, 100)])
+def test_adjoint_is_the_adjoint_of_forward(n_fft, hop, win_length, n):
+    """<forward(x), C> = <x, adjoint(C)> (real inner product), for odd n_fft, short signals
+    (zero-padded) and hops that do not divide n_fft: what the re-mel gradient relies on."""
+    plan = STFTPlan(n_fft, hop, win_length, n_frames=frame_count(n, n_fft, hop), length=n)
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal(n).astype(np.float32)
+    c = (rng.standard_normal((plan.n_frames, plan.n_freqs))
+         + 1j * rng.standard_normal((plan.n_frames, plan.n_freqs))).astype(np.complex64)
+    lhs = np.real(np.vdot(c.astype(np.complex128), plan.forward(x).astype(np.complex128)))
+    rhs = np.dot(x.astype(np.float64), plan.adjoint(c).astype(np.float64))
+    assert rhs == pytest.approx(lhs, rel=1e-5)
+
+
 def test_plan_matches_public_functions_time_major():
     y = np.random.default_rng(3).standard_normal(3000).astype(np.float32)
     plan = STFTPlan(512, 128, 512, n_frames=frame_count(y.size, 512, 128), length=y.size)
