@@ -84,12 +84,13 @@ def phase_from_gradients(magnitude: np.ndarray, plan: STFTPlan, fallback: np.nda
     For a Gaussian window the STFT phase's derivatives follow from the log-magnitude's:
     along time it advances by the instantaneous frequency, ``2 pi k / n_fft`` plus
     ``(n_fft / lambda) d log|X| / dk`` per sample; along frequency by ``-(lambda / (n_fft
-    hop)) d log|X| / dm``, and by ``-pi`` per bin for this STFT's frames, whose window is
-    centred at ``n_fft / 2``. The phase is integrated from the loudest coefficient outwards,
-    always continuing from the loudest coefficient reached so far (a heap), so that it runs
-    along spectral ridges rather than across valleys. Sustained tones come out coherent from
-    frame to frame and clicks coherent across frequency, which Griffin-Lim from a random
-    start takes hundreds of iterations to find, if it does.
+    hop)) d log|X| / dm``, and by ``-2 pi c / n_fft`` per bin for this STFT's frames, whose
+    window is centred at ``c`` (``-pi`` when ``win_length = n_fft``). The phase is integrated
+    from the loudest coefficient outwards, always continuing from the loudest coefficient
+    reached so far (a heap), so that it runs along spectral ridges rather than across
+    valleys. Sustained tones come out coherent from frame to frame and clicks coherent across
+    frequency, which Griffin-Lim from a random start takes hundreds of iterations to find,
+    if it does.
 
     Parameters
     ----------
@@ -125,6 +126,8 @@ def phase_from_gradients(magnitude: np.ndarray, plan: STFTPlan, fallback: np.nda
     if limit <= 0:
         return out
     bin_advance = (2 * np.pi * plan.hop_length / plan.n_fft) * np.arange(n_freqs)
+    # Frames start at the window's edge, not its centre: a phase step per bin of -2 pi centre / n_fft.
+    centre_shift = 2 * np.pi * ((plan.n_fft - plan.win_length) // 2 + plan.win_length / 2) / plan.n_fft
     # Zeros get a floor relative to the peak, so that scaling the magnitude changes no slope.
     floor = np.float32(max(1e-10 * limit / PGHI_TOLERANCE, np.finfo(np.float32).tiny))
     for first in range(0, n_frames, PGHI_BLOCK_FRAMES):
@@ -138,7 +141,7 @@ def phase_from_gradients(magnitude: np.ndarray, plan: STFTPlan, fallback: np.nda
         rows = slice(start - lo, last - lo)
         # Half steps: the trapezoidal rule adds the half steps of both ends.
         half_time = 0.5 * (bin_advance + (plan.hop_length * plan.n_fft / spread) * along_freq[rows])
-        half_freq = 0.5 * (-(spread / (plan.n_fft * plan.hop_length)) * along_time[rows] - np.pi)
+        half_freq = 0.5 * (-(spread / (plan.n_fft * plan.hop_length)) * along_time[rows] - centre_shift)
         known = np.angle(out[start:last]).astype(np.float64)
         loud = magnitude[start:last] > limit
         # Row 0 of a later block is the previous block's last frame, already integrated.
