@@ -6,6 +6,7 @@ our joint method, all in one run, and checks the targets.
     python -m bench.audio --quick               # three clips, one run each (~20 s)
     python -m bench.audio --settings torchaudio # HTK mels, no norm, power 2 (default: HiFi-GAN's)
     python -m bench.audio --seeds 0,1,2,3       # also the joint method's spread over seeds
+    python -m bench.audio --ablation            # the joint method with each of its stages left out
 
 Each clip's mel spectrogram is made from the clip (``invmel_core.stft.spectrogram``, torch's
 STFT, and the filterbank of ``--settings``) and handed to each method with the clip's length.
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from invmel_core import MelFilterbank
+from invmel_core import MelFilterbank, mel_audio
 from invmel_core.mel_audio import DEFAULT_ITERATIONS, mel_to_audio
 from invmel_core.metrics import audio_mel_residual, estoi
 from invmel_core.stft import fft_workers, spectrogram
@@ -107,6 +108,38 @@ def seed_spread(path: Path, s: dict, seeds: list[int]) -> tuple[float, float]:
     return min(errors), max(errors)
 
 
+# The joint method with stages left out (module constants of invmel_core.mel_audio), same steps.
+ABLATIONS = {
+    "joint": {},
+    "no polish": dict(POLISH_SHARE=0.0),
+    "no phase restart": dict(RESTART_FROM_GRADIENTS=False),
+    "neither (projected Griffin-Lim only)": dict(POLISH_SHARE=0.0, RESTART_FROM_GRADIENTS=False),
+}
+
+
+def ablation(paths: list[Path], s: dict) -> str:
+    """re-mel (and ESTOI) of the joint method without each of its stages, on each clip."""
+    lines = ["| clip | " + " | ".join(ABLATIONS) + " |", "|---|" + "---:|" * len(ABLATIONS)]
+    for path in paths:
+        samples, _ = soundfile.read(path, dtype="float32")
+        mel, fb = make_mel(samples, s)
+        cells = []
+        for changes in ABLATIONS.values():
+            saved = {name: getattr(mel_audio, name) for name in changes}
+            try:
+                for name, value in changes.items():
+                    setattr(mel_audio, name, value)
+                out = reconstruct("joint", mel, s, samples.size)
+            finally:
+                for name, value in saved.items():
+                    setattr(mel_audio, name, value)
+            re_mel = audio_mel_residual(out, mel, fb, n_fft=s["n_fft"], hop_length=s["hop_length"], power=s["power"])
+            cells.append(f"{re_mel:.4f} / {estoi(out, samples, s['sample_rate']):.3f}")
+        lines.append(f"| {path.name} | " + " | ".join(cells) + " |")
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
 def checks(r: dict) -> list[tuple[str, bool]]:
     joint, librosa = r["joint"], r["librosa"]
     out = [(f"re-mel {joint['re_mel']:.4f} <= {TARGETS['re_mel']}", joint["re_mel"] <= TARGETS["re_mel"]),
@@ -139,6 +172,8 @@ def main(argv=None) -> None:
     parser.add_argument("--settings", choices=sorted(SETTINGS), default="hifigan")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per method (default 3; quick 1)")
     parser.add_argument("--seeds", default="", help="comma-separated seeds: the joint method's re-mel range")
+    parser.add_argument("--ablation", action="store_true",
+                        help="only the joint method without each of its stages (re-mel / ESTOI, no timing)")
     args = parser.parse_args(argv)
     s = SETTINGS[args.settings]
     repeats = args.repeats or (1 if args.quick else 3)
@@ -150,6 +185,10 @@ def main(argv=None) -> None:
           f"load average at start {info['load'][0]:.2f}")
     print(f"settings: {s}; librosa n_iter {LIBROSA_ITERATIONS}, cascade n_iter {DEFAULT_ITERATIONS['cascade']}, "
           f"joint n_iter {DEFAULT_ITERATIONS['joint']}; {repeats} timed run(s) per method, median\n")
+    if args.ablation:
+        print(f"joint method, {DEFAULT_ITERATIONS['joint']} steps, stages left out: re-mel / ESTOI\n")
+        print("\n" + ablation(paths, s))
+        return
     warm = np.sin(np.arange(8000, dtype=np.float32) * 0.1)  # imports and librosa's JIT are not timed
     mel, _ = make_mel(warm, s)
     for method in METHODS:

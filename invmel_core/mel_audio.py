@@ -43,6 +43,7 @@ METHODS = ("joint", "cascade")
 DEFAULT_ITERATIONS = {"joint": 150, "cascade": 32}
 WARMUP_STEPS = 5  # joint stage 1: enough for the magnitude to show its partials (5 beat 0, 2, 10, 20, 40)
 POLISH_SHARE = 1 / 3  # joint stage 3's share of the steps (a third beat none and two thirds)
+RESTART_FROM_GRADIENTS = True  # joint stage 2's phase restart (bench/audio.py --ablation turns stages off)
 LBFGS_MEMORY = 4  # correction pairs kept by the polish (measured: 3 to 10 give the same re-mel)
 # Tikhonov weight of the gain solve, relative to each frame's largest diagonal entry: keeps
 # a band the current estimate leaves silent from asking for an unbounded gain.
@@ -268,10 +269,11 @@ def _joint(plan: STFTPlan, fb: MelFilterbank, mel: np.ndarray, power: float, mag
     project = MelProjection(fb, mel, power)
     start = initial_phase(plan, "random", seed)
     coeffs = fast_griffinlim(plan, start * magnitude, warmup, project, progress=report(0))
-    if warmup:  # the magnitude now shows partials the smooth NNLS one did not have
-        magnitude = project(np.abs(plan.forward(plan.inverse(coeffs))))
-    coeffs = phase_from_gradients(magnitude, plan, start)
-    coeffs *= magnitude
+    if RESTART_FROM_GRADIENTS:
+        if warmup:  # the magnitude now shows partials the smooth NNLS one did not have
+            magnitude = project(np.abs(plan.forward(plan.inverse(coeffs))))
+        coeffs = phase_from_gradients(magnitude, plan, start)
+        coeffs *= magnitude
     coeffs = fast_griffinlim(plan, coeffs, n_iter - warmup - polished, project, progress=report(warmup))
     samples = polish(MelError(plan, fb, project.target, power), plan.inverse(coeffs), polished,
                      progress=report(n_iter - polished))
