@@ -218,7 +218,7 @@ class STFTPlan:
         signal = max(self.length, self.pad + 1)
         y = padded[self.pad:self.pad + signal].copy()
         pad = self.pad
-        y[1:pad + 1] += padded[pad - 1::-1][:min(pad, signal - 1)] if pad else 0  # left mirror
+        y[1:pad + 1] += padded[pad - 1::-1]  # the left padding mirrors y[1], y[2], ...
         right = padded[pad + signal:pad + signal + pad]  # mirrors y[signal - 2], y[signal - 3], ...
         y[signal - 1 - right.size:signal - 1] += right[::-1]
         return y[:self.length]
