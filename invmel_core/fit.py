@@ -174,8 +174,10 @@ def _solve(linear, floored, fb: MelFilterbank, fit_at, out_at, max_iter):
     """Projected FISTA on ``min 1/2 sum_free (fb.T X - M)^2 + 1/2 sum_floored max(0, fb.T X - M)^2``,
     ``X >= 0``, every frame its own problem. Returns ``(residual, certified lower bound,
     steps, frames with content)``; both relative, RMS over frames."""
-    band = fb.banded
     dense = np.asarray(fb.dense, np.float64)
+    dense = dense[dense.sum(axis=1) > 0]  # bins no filter sees play no part (above f_max, ...)
+    project = scipy.sparse.csr_array(dense.T.astype(np.float32))
+    adjoint = scipy.sparse.csr_array(dense.astype(np.float32))
     bin_weight = dense.sum(axis=1)  # fb @ 1: how much of each bin the filters see
     bin_bound = dense @ dense.sum(axis=0)  # fb @ fb.T @ 1 >= the Hessian's rows
     inverse = np.divide(1.0, bin_bound, out=np.zeros_like(bin_bound), where=bin_bound > 0)
@@ -183,7 +185,7 @@ def _solve(linear, floored, fb: MelFilterbank, fit_at, out_at, max_iter):
     filter_weight = dense.T @ bin_weight  # (fb.T @ fb @ 1): spread each mel value over its filter
     spread = scipy.sparse.csr_array(
         np.divide(dense, filter_weight, out=np.zeros_like(dense), where=filter_weight > 0).astype(np.float32))
-    certify = np.divide(1.0, bin_weight, out=np.zeros_like(bin_weight), where=bin_weight > 0).astype(np.float32)
+    certify = (1.0 / bin_weight).astype(np.float32)
 
     peak = linear.max(axis=0)
     content = np.flatnonzero((peak > 0) & ~floored.all(axis=0))  # others are fit by X = 0
@@ -191,17 +193,18 @@ def _solve(linear, floored, fb: MelFilterbank, fit_at, out_at, max_iter):
     if n_frames == 0:
         return 0.0, 0.0, 0, 0
     target = np.ascontiguousarray(linear[:, content] / peak[content])  # scale-free, float32-safe
-    free = ~floored[:, content]
+    # The residual is max(fb.T X - M, cap): cap = -inf where free, 0 where floored (only
+    # exceeding the floor counts). One pass, no mask.
+    cap = np.where(floored[:, content], np.float32(0), np.float32(-np.inf))
     norm_sq = np.einsum("ij,ij->j", target, target, dtype=np.float64)
 
-    def residual(proj, target, free):
+    def residual(proj, target, cap):
         r = proj - target
-        np.maximum(r, 0, out=r, where=~free)  # floored: only exceeding the floor counts
-        return r
+        return np.maximum(r, cap, out=r)
 
     x = spread @ target
-    x_prev, proj = x.copy(), band.project(x)
-    proj_prev, r = proj.copy(), residual(proj, target, free)
+    x_prev, proj = x.copy(), project @ x
+    proj_prev, r = proj.copy(), residual(proj, target, cap)
     obj = 0.5 * np.einsum("ij,ij->j", r, r)
     t = np.ones(n_frames, np.float32)
     settled_upper, settled_lower = 0.0, 0.0  # summed squared relatives of frames set aside
@@ -210,22 +213,25 @@ def _solve(linear, floored, fb: MelFilterbank, fit_at, out_at, max_iter):
         if step % CHECK_EVERY == 0 or step == max_iter:
             # Dual certificate: y = r + c >= 0 on floored rows and fb @ y >= 0 gives
             # min_X f(X) >= -y.M - |y|^2 / 2 for every frame (see docs/formats.md).
-            shift = np.maximum(0.0, (-band.adjoint(r) * certify[:, None]).max(axis=0))
+            shift = np.maximum(0.0, (-(adjoint @ r) * certify[:, None]).max(axis=0))
             y = r + shift
             dual = -np.einsum("ij,ij->j", y, target, dtype=np.float64) - 0.5 * np.einsum("ij,ij->j", y, y, dtype=np.float64)
             upper_sq = 2.0 * obj / norm_sq[active]
             lower_sq = np.maximum(dual, 0.0) * 2.0 / norm_sq[active]
             upper = np.sqrt((upper_sq.sum() + settled_upper) / n_frames)
             lower = min(upper, np.sqrt((lower_sq.sum() + settled_lower) / n_frames))
-            if upper <= fit_at or lower >= out_at or upper - lower <= 0.05 * upper or step == max_iter:
+            # Ruled out once certified, but not before the two bounds are within a factor 2,
+            # so that the residual reported says how far off the settings are.
+            if (upper <= fit_at or (lower >= out_at and upper <= 2 * lower) or upper - lower <= 0.05 * upper
+                    or step == max_iter):
                 return float(upper), float(lower), step, n_frames
             keep = upper_sq > (0.1 * fit_at) ** 2  # frames far below the bar are done
             if keep.sum() < 0.75 * keep.size:
                 settled_upper += float(upper_sq[~keep].sum())
                 settled_lower += float(lower_sq[~keep].sum())
                 active = active[keep]
-                x, x_prev, proj, proj_prev, target, free, t, obj, r = (
-                    np.ascontiguousarray(a[..., keep]) for a in (x, x_prev, proj, proj_prev, target, free, t, obj, r))
+                x, x_prev, proj, proj_prev, target, cap, t, obj, r = (
+                    np.ascontiguousarray(a[..., keep]) for a in (x, x_prev, proj, proj_prev, target, cap, t, obj, r))
         t_next = (1.0 + np.sqrt(1.0 + 4.0 * t * t)) / 2.0
         beta = ((t - 1.0) / t_next).astype(np.float32)
         np.subtract(x, x_prev, out=x_prev)  # x_prev becomes Y = X + beta (X - X_prev)
@@ -234,11 +240,11 @@ def _solve(linear, floored, fb: MelFilterbank, fit_at, out_at, max_iter):
         np.subtract(proj, proj_prev, out=proj_prev)  # fb.T @ Y by linearity, no pass over Y
         proj_prev *= beta
         proj_prev += proj
-        x_prev -= descent @ residual(proj_prev, target, free)
+        x_prev -= descent @ residual(proj_prev, target, cap)
         np.maximum(x_prev, 0.0, out=x_prev)
         x, x_prev = x_prev, x
-        proj, proj_prev = band.project(x), proj
-        r = residual(proj, target, free)
+        proj, proj_prev = project @ x, proj
+        r = residual(proj, target, cap)
         obj_next = 0.5 * np.einsum("ij,ij->j", r, r)
         t = np.where(obj_next > obj, 1.0, t_next).astype(np.float32)  # restart where it rose
         obj = obj_next
@@ -269,3 +275,141 @@ def _explain(verdict, fb, reading, upper, lower, n_frames, floored_share, exact,
                   "never fits exactly, so this may be its error; pass exact=True if it is a pipeline's output.")
     return (f"cannot tell: the best residual is {upper:.3g} (at least {lower:.3g}) {where}: above what the "
             f"right settings give exact data ({FIT_RESIDUAL:g}) but below the bar for ruling out ({out_at:.2g}).{provenance}{empty}{also}")
+
+
+# --------------------------------------------------------------------------- ranking
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One row of :func:`rank_settings`: a named format, its fit, the duration its frames stand
+    for, and a note when the detected compression is not the one the format stores."""
+
+    name: str
+    format: MelFormat
+    result: FitResult
+    duration: float
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return self.result.verdict
+
+
+def candidate_formats(n_mels: int, formats: dict[str, MelFormat] | None = None) -> dict[str, MelFormat]:
+    """The formats with ``n_mels`` bands and their common variants: n_fft halved and doubled,
+    the other mel scale, the other norm, the other power, f_max at Nyquist (or 8 kHz), f_min 0.
+
+    >>> sorted(candidate_formats(100))[:3]
+    ['bigvgan-24k', 'bigvgan-24k, f_max 8000', 'bigvgan-24k, htk mels']
+    """
+    out = {}
+    for name, fmt in (FORMATS if formats is None else formats).items():
+        if fmt.n_mels != n_mels:
+            continue
+        out[name] = fmt
+        other_scale = "htk" if fmt.mel_type == "slaney" else "slaney"
+        other_power = 2.0 if fmt.power == 1 else 1.0
+        variants = {f"n_fft {fmt.n_fft // 2}": dict(n_fft=fmt.n_fft // 2, win_length=min(fmt.win_length, fmt.n_fft // 2)),
+                    f"n_fft {fmt.n_fft * 2}": dict(n_fft=fmt.n_fft * 2),
+                    f"{other_scale} mels": dict(mel_type=other_scale),
+                    f"norm {'slaney' if fmt.norm is None else None}": dict(norm="slaney" if fmt.norm is None else None),
+                    f"{'power' if other_power == 2 else 'magnitude'}": dict(power=other_power)}
+        if fmt.f_max is not None:
+            variants["f_max Nyquist"] = dict(f_max=None)
+        elif fmt.sample_rate / 2 > 8000:
+            variants["f_max 8000"] = dict(f_max=8000.0)
+        if fmt.f_min > 0:
+            variants["f_min 0"] = dict(f_min=0.0)
+        for label, change in variants.items():
+            try:
+                out[f"{name}, {label}"] = fmt.replace(**change)
+            except InputError:  # a variant these numbers do not allow
+                pass
+    return out
+
+
+def rank_settings(melspec, candidates: dict[str, MelFormat] | None = None, *, compression="auto", exact=None,
+                  max_iter=600) -> list[Candidate]:
+    """Check many settings against one mel spectrogram: "fits" first, then "cannot tell", then
+    "ruled out"; within each, matching compression first, presets before variants, then by residual.
+
+    ``candidates`` defaults to :func:`candidate_formats` for the array's mel axis; a
+    ``(time, n_mels)`` array is recognised per candidate (``result.transposed``). Candidates
+    with the same filterbank share one solve (they differ only in framing, hop or power,
+    which the values cannot show). See :func:`check_fit` for ``compression`` and ``exact``.
+
+    Examples
+    --------
+    >>> from invmel_core.formats import mel_from_audio
+    >>> t = np.arange(22050) / 22050
+    >>> mel = mel_from_audio(0.5 * np.sin(2 * np.pi * 440 * t * (1 + t)), "hifigan")
+    >>> rows = rank_settings(mel.T, {"hifigan": FORMATS["hifigan"], "whisper": FORMATS["whisper"]})
+    >>> [(row.name, row.verdict, row.result.transposed) for row in rows]
+    [('hifigan', 'fits', True), ('whisper', 'ruled out', True)]
+    """
+    start = time.perf_counter()
+    max_iter = _check_number("max_iter", max_iter, integer=True, minimum=1)
+    arr = np.asarray(melspec)
+    if arr.ndim < 2:
+        raise InputError(f"melspec must have at least 2 dimensions (..., n_mels, time), got shape {arr.shape}")
+    values, rounding = _stored_values(arr)
+    comp = _resolve(values, rounding, compression)
+    exact = comp.exact if exact is None else bool(exact)
+    if candidates is None:
+        candidates = {**candidate_formats(arr.shape[-2]), **candidate_formats(arr.shape[-1])}
+        if not candidates:
+            raise InputError(f"no preset has {arr.shape[-2]} or {arr.shape[-1]} mel bands (shape {arr.shape}); "
+                             "pass candidates={name: MelFormat(...)} with the settings to compare")
+    solved, rows = {}, []
+    for name, fmt in candidates.items():
+        if not isinstance(fmt, MelFormat):
+            raise InputError(f"candidates[{name!r}] must be a MelFormat, got {type(fmt).__name__}")
+        oriented, transposed = orient(values, fmt.n_mels)
+        key = (fmt.filterbank, transposed)
+        if key not in solved:
+            solved[key] = _fit(oriented, rounding, comp, fmt.filterbank, exact, transposed, max_iter, time.perf_counter())
+        result = solved[key]
+        rows.append(Candidate(name, fmt, result, fmt.duration(oriented.shape[-1]), _compression_note(comp, result, fmt)))
+    # Within "fits" residuals say nothing (each solve stops once below the bar): the
+    # candidates whose compression matches the values come first, presets before variants.
+    rows.sort(key=lambda row: (_ORDER[row.verdict], bool(row.note), "," in row.name, row.result.residual))
+    return rows
+
+
+def _compression_note(detected: Compression, result: FitResult, fmt: MelFormat) -> str:
+    read = result.compression
+    if read.kind == fmt.compression and (read.kind != "db" or read.db_factor in (None, fmt.db_factor)):
+        return ""
+    sure = "" if detected.confidence == "high" else f" (detection confidence {detected.confidence})"
+    return f"the values read as {read.label}{sure}, but this format stores {fmt.compression}"
+
+
+def ranking_summary(rows: list[Candidate]) -> str:
+    """A few sentences on a ranking: what fits, what is ruled out, what cannot be told apart."""
+    groups = {verdict: [row for row in rows if row.verdict == verdict] for verdict in _ORDER}
+    parts = []
+    fits = groups["fits"]
+    if len(fits) > 1:
+        durations = sorted({round(row.duration, 2) for row in fits})
+        spread = (f" They imply durations from {durations[0]:g} s to {durations[-1]:g} s." if len(durations) > 1 else "")
+        parts.append(f"{len(fits)} settings fit and the values cannot tell them apart: {_names(fits)}. The model's "
+                     f"or dataset's configuration has to decide (docs/formats.md, identifiability).{spread}")
+    elif fits:
+        parts.append(f"Only {fits[0].name} fits.")
+    else:
+        parts.append("Nothing fits exactly: the values are not exactly a filterbank's image with any of these "
+                     "settings (a model's prediction, lossy storage, or settings not among the candidates).")
+    if groups["cannot tell"]:
+        parts.append(f"Cannot tell: {_names(groups['cannot tell'])}.")
+    if groups["ruled out"]:
+        parts.append(f"Ruled out: {_names(groups['ruled out'])}.")
+    noted = [row for row in rows if row.note and row.verdict != "ruled out"]
+    if noted:
+        parts.append(f"Compression differs from the format's for {_names(noted)}.")
+    return " ".join(parts)
+
+
+def _names(rows: list[Candidate], limit: int = 8) -> str:
+    names = [f"{row.name} ({row.result.residual:.2g})" for row in rows[:limit]]
+    return ", ".join(names) + (f" and {len(rows) - limit} more" if len(rows) > limit else "")

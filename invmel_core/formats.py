@@ -467,7 +467,7 @@ def _guess_log(values, lo, hi, span, seen) -> Compression:
         return Compression("ln", None, confidence="low", alternatives=("log10",), why=(
             f"{seen}, mean {mean:.3g}, standard deviation {std:.3g}: this looks standardised (mean 0, std 1 per "
             "dataset or channel), which cannot be undone from the values — apply the dataset's mean and std first"))
-    alternatives = ("log10",) if span <= 12 else ("db",)
+    alternatives = ("log10",) if span <= 12 else ("log10", "db")
     return Compression("ln", None, confidence="low", alternatives=alternatives, why=(
         f"{seen} ({span:.4g} apart) with no clamp floor: a log of a mel, but of which base (and whether dB) "
         f"cannot be read from the values; check_fit tries ln, {' and '.join(alternatives)}"))
@@ -483,9 +483,10 @@ def _detect_linear(values, lo, hi, n_low) -> Compression:
         suspect = "exactly 0 to 1 with repeated zeros: a normalised array (e.g. min-max scaled dB)?"
     elif lo == 0 and n_low >= 2 and float(hi).is_integer() and hi % 10 == 0:
         suspect = f"exactly 0 to {hi:g} with repeated zeros: a dB mel shifted up by top_db ({hi:g})?"
-    elif p5 > 1e-3 * hi:
-        suspect = ("too even for a linear mel of real sound (usually over 30 dB): a shifted or normalised dB mel, "
-                   "log1p, or stationary noise?")
+    elif p5 > 1e-3 * hi or np.mean(values > 0.1 * hi) > 0.2:
+        suspect = (f"{np.mean(values > 0.1 * hi):.0%} of the entries above a tenth of the peak: too even for a "
+                   "linear mel of real sound (under 8 % in speech, chords, sweeps): a shifted or normalised dB "
+                   "mel, log1p, or stationary noise?")
     if suspect:
         return Compression("linear", confidence="low", why=(
             f"non-negative, {seen}; {suspect} Undo any such scaling first, or the fit and the sound will be wrong"))
