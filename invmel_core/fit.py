@@ -310,7 +310,8 @@ def candidate_formats(n_mels: int, formats: dict[str, MelFormat] | None = None) 
         out[name] = fmt
         other_scale = "htk" if fmt.mel_type == "slaney" else "slaney"
         other_power = 2.0 if fmt.power == 1 else 1.0
-        variants = {f"n_fft {fmt.n_fft // 2}": dict(n_fft=fmt.n_fft // 2, win_length=min(fmt.win_length, fmt.n_fft // 2)),
+        half_window = None if fmt.win_length is None else min(fmt.win_length, fmt.n_fft // 2)
+        variants = {f"n_fft {fmt.n_fft // 2}": dict(n_fft=fmt.n_fft // 2, win_length=half_window),
                     f"n_fft {fmt.n_fft * 2}": dict(n_fft=fmt.n_fft * 2),
                     f"{other_scale} mels": dict(mel_type=other_scale),
                     f"norm {'slaney' if fmt.norm is None else None}": dict(norm="slaney" if fmt.norm is None else None),

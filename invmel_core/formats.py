@@ -80,13 +80,12 @@ class MelFormat:
 
     def __post_init__(self):
         n_fft = _check_number("n_fft", self.n_fft, integer=True, minimum=2)
-        win = n_fft if self.win_length is None else _check_number(
-            "win_length", self.win_length, integer=True, minimum=1)
-        if win > n_fft:
-            raise InputError(f"win_length must be at most n_fft={n_fft}, got {win}")
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
         set_("n_fft", n_fft)
-        set_("win_length", win)
+        if self.win_length is not None:  # None stays None: n_fft, also after replace(n_fft=...)
+            set_("win_length", _check_number("win_length", self.win_length, integer=True, minimum=1))
+            if self.win_length > n_fft:
+                raise InputError(f"win_length must be at most n_fft={n_fft}, got {self.win_length}")
         set_("sample_rate", _check_number("sample_rate", self.sample_rate, integer=True, minimum=1))
         set_("hop_length", _check_number("hop_length", self.hop_length, integer=True, minimum=1))
         set_("power", _check_number("power", self.power, minimum=0, strict=True))

@@ -172,7 +172,7 @@ def test_too_coarse_is_ruled_out_even_for_a_models_mel(mels):
 
 def test_the_certificate_is_sound_against_scipy_nnls(mels):
     """On frames small enough for scipy's exact NNLS, its optimum lies between our bounds."""
-    fmt = FORMATS["whisper"].replace(n_fft=200, win_length=200)  # too coarse: a positive optimum
+    fmt = FORMATS["whisper"].replace(n_fft=200)  # too coarse: a positive optimum
     stored = mels("whisper")[:, 200:230]
     linear = 10.0 ** (4.0 * stored.astype(np.float64) - 4.0)
     keep = linear.min(axis=0) > 10 ** (4 * stored.min() - 4) * 1.01  # frames with no floored entry
