@@ -466,10 +466,11 @@ def _guess_log(values, lo, hi, span, seen) -> Compression:
         return Compression("ln", None, confidence="low", alternatives=("log10",), why=(
             f"{seen}, mean {mean:.3g}, standard deviation {std:.3g}: this looks standardised (mean 0, std 1 per "
             "dataset or channel), which cannot be undone from the values — apply the dataset's mean and std first"))
-    alternatives = ("log10",) if span <= 12 else ("log10", "db")
-    return Compression("ln", None, confidence="low", alternatives=alternatives, why=(
-        f"{seen} ({span:.4g} apart) with no clamp floor: a log of a mel, but of which base (and whether dB) "
-        f"cannot be read from the values; check_fit tries ln, {' and '.join(alternatives)}"))
+    # No dB reading below a 40 span: a dB mel of real sound spans more, and a reading that
+    # compressive makes almost any values look consistent (wrong settings would "fit").
+    return Compression("ln", None, confidence="low", alternatives=("log10",), why=(
+        f"{seen} ({span:.4g} apart) with no clamp floor: a log of a mel, but of which base cannot be read "
+        "from the values; check_fit tries ln and log10"))
 
 
 def _detect_linear(values, lo, hi, n_low) -> Compression:
