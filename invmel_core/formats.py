@@ -129,60 +129,56 @@ class MelFormat:
         return replace(self, **changes)
 
 
-def _preset(**kw) -> MelFormat:
-    return MelFormat(**kw)
-
-
 _LIBROSA_MEL = dict(mel_type="slaney", norm="slaney", compat="librosa")  # librosa.filters.mel defaults
 _HIFIGAN = dict(framing="same", power=1.0, power_offset=1e-9, compression="ln", clamp=1e-5, **_LIBROSA_MEL)
 _WHISPER = dict(sample_rate=16000, n_fft=400, hop_length=160, compression="whisper", clamp=1e-10,
                 top_db=80.0, drop_last_frame=True, **_LIBROSA_MEL)
 
 FORMATS: dict[str, MelFormat] = {
-    "hifigan": _preset(
+    "hifigan": MelFormat(
         sample_rate=22050, n_fft=1024, hop_length=256, n_mels=80, f_max=8000.0, **_HIFIGAN,
         source="jik876/hifi-gan meldataset.py, config_v1.json",
         description="HiFi-GAN V1: ln of a magnitude mel clamped at 1e-5, frames padded (n_fft-hop)/2 "
                     "with reflection, not centred"),
-    "tacotron2": _preset(
+    "tacotron2": MelFormat(
         sample_rate=22050, n_fft=1024, hop_length=256, n_mels=80, f_max=8000.0, power=1.0,
         compression="ln", clamp=1e-5, **_LIBROSA_MEL,
         source="NVIDIA/tacotron2 layers.py, stft.py, audio_processing.py, hparams.py",
         description="NVIDIA Tacotron 2 / WaveGlow: HiFi-GAN's mel, but centred frames (reflect n_fft/2)"),
-    "bigvgan-24k": _preset(
+    "bigvgan-24k": MelFormat(
         sample_rate=24000, n_fft=1024, hop_length=256, n_mels=100, **_HIFIGAN,
         source="NVIDIA/BigVGAN meldataset.py, configs/bigvgan_v2_24khz_100band_256x.json",
         description="BigVGAN v2 24 kHz 100-band: HiFi-GAN's recipe, 0 Hz to Nyquist"),
-    "bigvgan-44k": _preset(
+    "bigvgan-44k": MelFormat(
         sample_rate=44100, n_fft=2048, hop_length=512, n_mels=128, **_HIFIGAN,
         source="NVIDIA/BigVGAN meldataset.py, configs/bigvgan_v2_44khz_128band_512x.json",
         description="BigVGAN v2 44 kHz 128-band, 512x: HiFi-GAN's recipe, 0 Hz to Nyquist"),
-    "vocos": _preset(
+    "vocos": MelFormat(
         sample_rate=24000, n_fft=1024, hop_length=256, n_mels=100, power=1.0, compression="ln", clamp=1e-7,
         source="gemelo-ai/vocos vocos/feature_extractors.py, vocos/modules.py, configs/vocos.yaml",
         description="Vocos mel 24 kHz: torchaudio MelSpectrogram (HTK, no norm) of magnitudes, ln clamped at 1e-7"),
-    "whisper": _preset(
+    "whisper": MelFormat(
         n_mels=80, **_WHISPER, source="openai/whisper whisper/audio.py",
         description="Whisper log-mel (80 bands): log10 of a power mel, floored 8 decades below the peak, (x+4)/4"),
-    "whisper-128": _preset(
+    "whisper-128": MelFormat(
         n_mels=128, **_WHISPER, source="openai/whisper whisper/audio.py",
         description="Whisper large-v3 log-mel (128 bands)"),
-    "espnet": _preset(
+    "espnet": MelFormat(
         sample_rate=22050, n_fft=1024, hop_length=256, n_mels=80, f_min=80.0, f_max=7600.0, power=1.0,
         power_floor=1e-10, compression="log10", clamp=1e-10, **_LIBROSA_MEL,
         source="espnet/espnet espnet2/tts/feats_extract/log_mel_fbank.py, espnet2/layers/log_mel.py, "
                "egs2/ljspeech/tts1/run.sh",
         description="ESPnet2 TTS fbank (LJSpeech recipe): log10 of a magnitude mel, 80-7600 Hz "
                     "(before global_mvn normalisation)"),
-    "torchaudio": _preset(
+    "torchaudio": MelFormat(
         sample_rate=16000, n_fft=400, hop_length=200, n_mels=128,
         source="pytorch/audio src/torchaudio/transforms/_transforms.py (MelSpectrogram defaults)",
         description="torchaudio.transforms.MelSpectrogram(): HTK, no norm, power, linear"),
-    "librosa": _preset(
+    "librosa": MelFormat(
         sample_rate=22050, n_fft=2048, hop_length=512, n_mels=128, pad_mode="constant", **_LIBROSA_MEL,
         source="librosa feature.melspectrogram defaults (librosa 0.11)",
         description="librosa.feature.melspectrogram(y=y): Slaney, power, linear, zero-padded centred frames"),
-    "librosa-db": _preset(
+    "librosa-db": MelFormat(
         sample_rate=22050, n_fft=2048, hop_length=512, n_mels=128, pad_mode="constant", compression="db",
         db_factor=10, clamp=1e-10, top_db=80.0, db_ref="max", **_LIBROSA_MEL,
         source="librosa feature.melspectrogram and power_to_db defaults (librosa 0.11)",
