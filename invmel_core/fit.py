@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse
@@ -36,6 +37,7 @@ EXACT_RULED_OUT = 1e-3
 MODEL_RULED_OUT = 0.2
 CHECK_EVERY = 20  # steps between residual/certificate evaluations
 _ORDER = {"fits": 0, "cannot tell": 1, "ruled out": 2}
+_SCALE_NAMES = {"htk": "HTK", "slaney": "Slaney"}
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,20 @@ def check_fit(melspec, *, sample_rate, n_fft, f_min=0.0, f_max=None, mel_type="h
     return _fit(values, rounding, comp, fb, exact, transposed, max_iter, start)
 
 
+class _Tried(NamedTuple):
+    """One compression reading's solve."""
+
+    reading: Compression
+    upper: float
+    lower: float
+    steps: int
+    verdict: str
+    bound: float  # the storage's rounding bound
+    out_at: float  # the bar for "ruled out"
+    n_frames: int
+    floored_share: float
+
+
 def _fit(values, rounding, comp, fb, exact, transposed, max_iter, start) -> FitResult:
     tried = []
     for reading in comp.readings():
@@ -140,16 +156,14 @@ def _fit(values, rounding, comp, fb, exact, transposed, max_iter, start) -> FitR
         fit_at, out_at = max(FIT_RESIDUAL, bound), max(EXACT_RULED_OUT if exact else MODEL_RULED_OUT, 2 * bound)
         upper, lower, steps, n_frames = _solve(linear, floored, fb, fit_at, out_at, max_iter)
         verdict = "fits" if upper <= fit_at else "ruled out" if lower >= out_at else "cannot tell"
-        tried.append((reading, upper, lower, steps, verdict, bound, n_frames, float(floored.mean()), out_at))
+        tried.append(_Tried(reading, upper, lower, steps, verdict, bound, out_at, n_frames, float(floored.mean())))
     # The square root of a consistent mel usually stays consistent, its square does not: of
     # the readings that fit, the one with the largest exponent is the likely one.
-    fitting = [t for t in tried if t[4] == "fits"]
-    best = max(fitting, key=lambda t: t[0].slope) if fitting else min(tried, key=lambda t: t[1])
-    reading, upper, lower, steps, verdict, bound, n_frames, floored_share, out_at = best
-    readings = tuple((t[0].label, t[1], t[2]) for t in tried)
-    why = _explain(verdict, fb, reading, upper, lower, n_frames, floored_share, exact, out_at, tried)
-    return FitResult(upper, lower, verdict, why, reading, readings, n_frames, floored_share, bound, exact,
-                     transposed, sum(t[3] for t in tried), time.perf_counter() - start)
+    fitting = [t for t in tried if t.verdict == "fits"]
+    best = max(fitting, key=lambda t: t.reading.slope) if fitting else min(tried, key=lambda t: t.upper)
+    return FitResult(best.upper, best.lower, best.verdict, _explain(best, tried, fb, exact), best.reading,
+                     tuple((t.reading.label, t.upper, t.lower) for t in tried), best.n_frames, best.floored_share,
+                     best.bound, exact, transposed, sum(t.steps for t in tried), time.perf_counter() - start)
 
 
 def _columns(arr: np.ndarray) -> np.ndarray:
@@ -164,10 +178,10 @@ def _rounding_bound(stored, linear, floored, reading, rounding) -> float:
     rel = reading.slope * half_step if reading.kind != "linear" else half_step / np.maximum(np.abs(stored), 1e-300)
     moved = np.where(floored, 0.0, linear * (rel + 1e-6))  # + float32 arithmetic of the pipeline
     norms = np.einsum("ij,ij->j", linear, linear, dtype=np.float64)
-    live = norms > 0
-    if not live.any():
+    content = (norms > 0) & ~floored.all(axis=0)  # the frames the residual is averaged over
+    if not content.any():
         return 0.0
-    return float(np.sqrt(np.mean(np.einsum("ij,ij->j", moved, moved)[live] / norms[live])))
+    return float(np.sqrt(np.mean(np.einsum("ij,ij->j", moved, moved)[content] / norms[content])))
 
 
 def _solve(linear, floored, fb: MelFilterbank, fit_at, out_at, max_iter):
@@ -252,29 +266,33 @@ def _solve(linear, floored, fb: MelFilterbank, fit_at, out_at, max_iter):
 
 
 def _describe(fb: MelFilterbank) -> str:
-    return (f"{fb.n_freqs} bins at {fb.sample_rate:g} Hz, {fb.n_mels} {fb.mel_type.upper()} mels "
+    return (f"{fb.n_freqs} bins at {fb.sample_rate:g} Hz, {fb.n_mels} {_SCALE_NAMES[fb.mel_type]} mels "
             f"{fb.f_min:g}-{fb.f_max:g} Hz, norm {fb.norm}")
 
 
-def _explain(verdict, fb, reading, upper, lower, n_frames, floored_share, exact, out_at, tried) -> str:
-    where = f"with {_describe(fb)}, over all {n_frames} frames with content ({reading.label} undone"
-    where += f", {floored_share:.1%} of entries floored and fitted as at most the floor)" if floored_share else ")"
-    others = [f"{t[0].label} {t[4]} ({t[1]:.2g})" for t in tried if t[0] is not reading]
+def _explain(best: _Tried, tried: list[_Tried], fb: MelFilterbank, exact: bool) -> str:
+    where = f"with {_describe(fb)}, over all {best.n_frames} frames with content ({best.reading.label} undone"
+    where += (f", {best.floored_share:.1%} of entries floored and fitted as at most the floor)"
+              if best.floored_share else ")")
+    others = [f"{t.reading.label} {t.verdict} ({t.upper:.2g})" for t in tried if t is not best]
     also = f"; other readings: {', '.join(others)}" if others else ""
-    if verdict == "fits":
-        text = f"fits: a non-negative spectrum reproduces it to {upper:.2g} {where}{also}."
-        if any(t[4] == "fits" for t in tried if t[0] is not reading):
-            text += f" Several readings fit; {reading.label} is the likelier (a square root of a consistent mel usually stays consistent)."
+    if best.verdict == "fits":
+        text = f"fits: a non-negative spectrum reproduces it to {best.upper:.2g} {where}{also}."
+        if any(t.verdict == "fits" for t in tried if t is not best):
+            text += (f" Several readings fit; {best.reading.label} is the likelier (a square root of a consistent "
+                     "mel usually stays consistent).")
         return text
     empty = f" {fb.empty.size} of the {fb.n_mels} filters are empty with these settings." if fb.empty.size else ""
-    if verdict == "ruled out":
-        return (f"ruled out: no non-negative spectrum comes closer than {lower:.3g} (certified; best found "
-                f"{upper:.3g}) {where}; {'exact pipeline output' if exact else 'even a model’s mel'} with the right "
-                f"settings stays below {out_at:.2g}.{empty}{also}")
+    if best.verdict == "ruled out":
+        right = ("exact pipeline output with the right settings stays below" if exact else
+                 "a model's mel with the right settings stayed below it with errors up to 0.7 nats an entry:")
+        return (f"ruled out: no non-negative spectrum comes closer than {best.lower:.3g} (certified; best found "
+                f"{best.upper:.3g}) {where}; {right} {best.out_at:.2g}.{empty}{also}")
     provenance = ("" if exact else " The values are not known to come straight from a pipeline: a model's mel "
                   "never fits exactly, so this may be its error; pass exact=True if it is a pipeline's output.")
-    return (f"cannot tell: the best residual is {upper:.3g} (at least {lower:.3g}) {where}: above what the "
-            f"right settings give exact data ({FIT_RESIDUAL:g}) but below the bar for ruling out ({out_at:.2g}).{provenance}{empty}{also}")
+    return (f"cannot tell: the best residual is {best.upper:.3g} (at least {best.lower:.3g}) {where}: above what "
+            f"the right settings give exact data ({FIT_RESIDUAL:g}) but below the bar for ruling out "
+            f"({best.out_at:.2g}).{provenance}{empty}{also}")
 
 
 # --------------------------------------------------------------------------- ranking
@@ -366,7 +384,10 @@ def rank_settings(melspec, candidates: dict[str, MelFormat] | None = None, *, co
     for name, fmt in candidates.items():
         if not isinstance(fmt, MelFormat):
             raise InputError(f"candidates[{name!r}] must be a MelFormat, got {type(fmt).__name__}")
-        oriented, transposed = orient(values, fmt.n_mels)
+        try:
+            oriented, transposed = orient(values, fmt.n_mels)
+        except InputError as exc:
+            raise InputError(f"candidates[{name!r}]: {exc}") from None
         key = (fmt.filterbank, transposed)
         if key not in solved:
             solved[key] = _fit(oriented, rounding, comp, fmt.filterbank, exact, transposed, max_iter, time.perf_counter())

@@ -189,17 +189,6 @@ FORMATS: dict[str, MelFormat] = {
 # --------------------------------------------------------------------------- audio -> mel
 
 
-def _check_samples(samples) -> np.ndarray:
-    arr = np.asarray(samples)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise InputError(f"samples must be a real numeric array, got dtype {arr.dtype}")
-    if arr.ndim != 1 or arr.size == 0:
-        raise InputError(f"samples must be mono and non-empty, 1-D (n,), got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise InputError("samples contain NaN or infinite values")
-    return arr.astype(np.float64)
-
-
 def format_spectrogram(samples, fmt: MelFormat) -> np.ndarray:
     """The linear-frequency spectrogram ``fmt``'s pipeline projects onto its mels.
 
@@ -214,7 +203,9 @@ def format_spectrogram(samples, fmt: MelFormat) -> np.ndarray:
     >>> spec.shape
     (513, 86)
     """
-    y = _check_samples(samples)
+    y, _ = _stored_values(samples, "samples")
+    if y.ndim != 1:
+        raise InputError(f"samples must be mono, 1-D (n,), got shape {y.shape}; average the channels first")
     pad = fmt.padding
     if fmt.pad_mode == "reflect" and y.size <= pad:
         raise InputError(f"samples: {y.size} samples is too short for reflect padding by {pad}; "

@@ -253,3 +253,10 @@ def test_spectrogram_recovered_with_the_fitted_settings_reproduces_the_mel(mels)
     truth = format_spectrogram(y, fmt)
     mel = fmt.filterbank.banded.project(truth)
     assert check_fit(mel, **settings("hifigan"), compression="linear").residual <= FIT_RESIDUAL
+
+
+@pytest.mark.parametrize("steps", [1, 3, 20])
+def test_the_lower_bound_is_zero_for_a_consistent_mel_at_any_step(steps, mels):
+    """Its optimum is ~0, so any valid lower bound is too, however early the solve stops."""
+    result = check_fit(mels("hifigan"), **settings("hifigan"), max_iter=steps)
+    assert result.residual_lower <= 1e-6 < result.residual
