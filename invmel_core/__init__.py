@@ -16,3 +16,8 @@ __all__ = [
     "load_audio", "load_melspec", "spectrogram", "mel_spectrogram", "griffinlim", "to_wav_bytes",
     "match_loudness",
 ]
+from .formats import FORMATS, Compression, MelFormat, detect_compression, mel_from_audio, undo_compression
+from .fit import FitResult, check_fit, rank_settings
+
+__all__ += ["FORMATS", "Compression", "MelFormat", "detect_compression", "mel_from_audio", "undo_compression",
+            "FitResult", "check_fit", "rank_settings"]
