@@ -23,7 +23,8 @@ import scipy
 
 from invmel_core import load_audio
 from invmel_core.fit import candidate_formats, check_fit, rank_settings, ranking_summary
-from invmel_core.formats import FORMATS, detect_compression, mel_from_audio, undo_compression
+from invmel_core.compression import detect_compression, undo_compression
+from invmel_core.formats import FORMATS, mel_from_audio
 
 AUDIO = Path(__file__).resolve().parent.parent / "assets" / "speech_10s.wav"
 TARGET_SECONDS = 3.0  # check_fit on 10 s of HiFi-GAN mel (issue 9)

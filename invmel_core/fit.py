@@ -23,8 +23,10 @@ import numpy as np
 import scipy.sparse
 
 from .errors import InputError
-from .filterbank import MelFilterbank, _check_number
-from .formats import FORMATS, Compression, MelFormat, _resolve, _stored_values, undo_compression
+from .compression import Compression, resolve_compression, stored_values, undo_compression
+from .filterbank import MelFilterbank
+from .formats import FORMATS, MelFormat
+from .validation import check_number
 
 # Exact pipeline output with the right settings: the solver gets below this within ~200 steps
 # (measured 1e-6 .. 1e-8 on every preset; float32 arithmetic allows ~1e-7).
@@ -101,7 +103,7 @@ def check_fit(melspec, *, sample_rate, n_fft, f_min=0.0, f_max=None, mel_type="h
     n_mels : int or None
         If given, a ``(time, n_mels)`` array is recognised and transposed.
     compression : "auto", Compression, MelFormat or kind
-        How to undo the storage (see :func:`~invmel_core.formats.undo_compression`). With
+        How to undo the storage (see :func:`~invmel_core.compression.undo_compression`). With
         "auto" every plausible reading is tried (both dB bases, ln and log10 without a
         floor) and the best one reported.
     exact : bool or None
@@ -123,12 +125,12 @@ def check_fit(melspec, *, sample_rate, n_fft, f_min=0.0, f_max=None, mel_type="h
     'ruled out'
     """
     start = time.perf_counter()
-    max_iter = _check_number("max_iter", max_iter, integer=True, minimum=1)
+    max_iter = check_number("max_iter", max_iter, integer=True, minimum=1)
     arr, transposed = orient(melspec, n_mels)
-    n_fft = _check_number("n_fft", n_fft, integer=True, minimum=2)
+    n_fft = check_number("n_fft", n_fft, integer=True, minimum=2)
     fb = MelFilterbank(n_fft // 2 + 1, f_min, f_max, arr.shape[-2], sample_rate, norm, mel_type, compat)
-    values, rounding = _stored_values(arr)
-    comp = _resolve(values, rounding, compression)
+    values, rounding = stored_values(arr)
+    comp = resolve_compression(values, rounding, compression)
     exact = comp.exact if exact is None else bool(exact)
     return _fit(values, rounding, comp, fb, exact, transposed, max_iter, start)
 
@@ -367,13 +369,12 @@ def rank_settings(melspec, candidates: dict[str, MelFormat] | None = None, *, co
     >>> [(row.name, row.verdict, row.result.transposed) for row in rows]
     [('hifigan', 'fits', True), ('whisper', 'ruled out', True)]
     """
-    start = time.perf_counter()
-    max_iter = _check_number("max_iter", max_iter, integer=True, minimum=1)
+    max_iter = check_number("max_iter", max_iter, integer=True, minimum=1)
     arr = np.asarray(melspec)
     if arr.ndim < 2:
         raise InputError(f"melspec must have at least 2 dimensions (..., n_mels, time), got shape {arr.shape}")
-    values, rounding = _stored_values(arr)
-    comp = _resolve(values, rounding, compression)
+    values, rounding = stored_values(arr)
+    comp = resolve_compression(values, rounding, compression)
     exact = comp.exact if exact is None else bool(exact)
     if candidates is None:
         candidates = {**candidate_formats(arr.shape[-2]), **candidate_formats(arr.shape[-1])}

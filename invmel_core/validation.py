@@ -149,6 +149,24 @@ def _numeric_array(value, name: str) -> np.ndarray:
     return arr
 
 
+def check_real_array(value, name: str) -> np.ndarray:
+    """A non-empty array of finite real numbers, in its own dtype (no copy when it is one).
+
+    >>> check_real_array([1, 2], "x").dtype.kind
+    'i'
+    """
+    arr = _numeric_array(value, name)
+    if np.iscomplexobj(arr):
+        raise InputError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    if arr.size == 0:
+        raise InputError(f"{name} is empty (shape {arr.shape})")
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise InputError(f"{name} contains {bad} NaN or infinite values; replace them "
+                         f"(e.g. np.nan_to_num({name})) or recompute it")
+    return arr
+
+
 def _finite_float32(arr: np.ndarray, name: str, what: str) -> np.ndarray:
     """``arr`` as float32, refusing NaN, infinities and values float32 cannot hold."""
     if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
@@ -199,9 +217,10 @@ def check_melspec(melspec, n_mels: int, name: str = "melspec") -> np.ndarray:
     if lowest < 0:
         raise InputError(
             f"{name} has negative values (min {lowest:.4g}), so it is probably a log or dB mel "
-            "spectrogram. Undo the log first: for dB of power use 10 ** (melspec / 10) "
-            "(librosa.db_to_power), for dB of amplitude 10 ** (melspec / 20) (librosa.db_to_amplitude), "
-            "for a natural log np.exp(melspec)."
+            "spectrogram. Undo the log first: invmel_core.detect_compression(melspec) says which "
+            "(ln, log10, dB, Whisper) and why, and invmel_core.undo_compression(melspec) returns the "
+            "linear mel; by hand, for dB of power use 10 ** (melspec / 10) (librosa.db_to_power), for "
+            "dB of amplitude 10 ** (melspec / 20), for a natural log np.exp(melspec)."
         )
     return arr
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from invmel_core import InputError, load_audio, spectrogram
-from invmel_core.formats import (FORMATS, Compression, MelFormat, compress, detect_compression,
-                                 format_spectrogram, get_format, mel_from_audio, undo_compression)
+from invmel_core.compression import Compression, detect_compression, undo_compression
+from invmel_core.formats import FORMATS, MelFormat, compress, format_spectrogram, get_format, mel_from_audio
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
