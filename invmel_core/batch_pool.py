@@ -118,9 +118,14 @@ class LocalPool(_Pool):
             while queue or self._busy:
                 while self._idle and queue:  # hand out work before reporting, so workers never wait
                     conn, process = self._idle.pop()
-                    task = queue.popleft()
-                    conn.send((task, options))
-                    self._busy[conn] = (process, task)
+                    try:
+                        conn.send((queue[0], options))
+                    except OSError:  # it died while idle: its replacement takes the task
+                        conn.close()
+                        process.join(STOP_TIMEOUT_S)
+                        self._idle.append(self._start())
+                        continue
+                    self._busy[conn] = (process, queue.popleft())
                 ready = set(wait(list(self._busy) + [p.sentinel for p, _ in self._busy.values()]))
                 finished = []
                 for conn, (process, task) in list(self._busy.items()):
@@ -208,15 +213,13 @@ class DaskPool(_Pool):
         window = 2 * max(1, sum(self.client.nthreads().values()))
         pending = iter(tasks)
         running = {}
-        done = as_completed()
 
-        def submit(task: Task) -> None:
+        def submit(task: Task):
             future = self.client.submit(render_one, task, options, pure=False)
             running[future] = task
-            done.add(future)
+            return future
 
-        for task in islice(pending, window):
-            submit(task)
+        done = as_completed([submit(task) for task in islice(pending, window)], loop=self.client.loop)
         try:
             for future in done:
                 task = running.pop(future)
@@ -228,7 +231,7 @@ class DaskPool(_Pool):
                 future.release()
                 following = next(pending, None)
                 if following is not None:
-                    submit(following)
+                    done.add(submit(following))
                 yield record
         finally:
             if running:

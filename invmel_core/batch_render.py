@@ -94,15 +94,17 @@ class RenderOptions:
             _check_number("sample_rate", self.sample_rate, integer=True, minimum=1)
         if self.n_mels is not None:
             _check_number("n_mels", self.n_mels, integer=True, minimum=1)
-        # The solver's options and the filterbank's, as the transform checks them. Without a
-        # sample rate a sound file's own decides, so f_max is checked per file then.
-        rate = self.sample_rate or DEFAULT_MEL_SAMPLE_RATE
-        InverseMelScale(n_fft // 2 + 1, 1, rate, self.f_min, self.f_max if self.sample_rate else None,
-                        self.max_iter, self.tolerance_loss, self.tolerance_change,
-                        {"lr": self.lr, "momentum": self.momentum}, self.norm, self.mel_type,
-                        solver=self.solver, seed=self.seed)
-        if self.sample_rate and self.f_max is not None:
-            check_mel_params(n_fft // 2 + 1, self.f_min, self.f_max, 1, rate)
+        with warnings.catch_warnings():  # empty filters are reported per file, with its n_mels
+            warnings.simplefilter("ignore")
+            InverseMelScale(n_fft // 2 + 1, 1, DEFAULT_MEL_SAMPLE_RATE, 0.0, None, self.max_iter,
+                            self.tolerance_loss, self.tolerance_change,
+                            {"lr": self.lr, "momentum": self.momentum}, self.norm, self.mel_type,
+                            solver=self.solver, seed=self.seed)
+        if self.f_max is not None or self.sample_rate is not None:
+            check_mel_params(n_fft // 2 + 1, self.f_min, self.f_max, 1,
+                             self.sample_rate or DEFAULT_MEL_SAMPLE_RATE)
+        else:  # a sound file's own rate decides f_max: checked per file
+            _check_number("f_min", self.f_min, minimum=0.0)
         return replace(self, hop_length=hop)
 
     def digest(self) -> str:
@@ -320,8 +322,21 @@ def render_one(task: Task, options: RenderOptions) -> Record:
         record.error = (f"unexpected {type(exc).__name__}: {exc} (at {Path(where.tb_frame.f_code.co_filename).name}"
                         f":{where.tb_lineno}; please report it)")
     record.seconds = time.perf_counter() - start
-    record.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    record.peak_rss_mb = peak_rss_mb()
     return record
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MiB: Linux's ``VmHWM``. Not
+    ``getrusage().ru_maxrss``, which a forked worker inherits from the process it was forked from."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
 
 
 def failed_record(task: Task, options: RenderOptions, error: str) -> Record:
