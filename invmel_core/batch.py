@@ -34,6 +34,7 @@ Examples
 from __future__ import annotations
 
 import csv
+import fcntl
 import glob
 import io
 import json
@@ -151,6 +152,7 @@ class Manifest:
     def __init__(self, path: Path):
         self.path = path
         self.records: dict[str, Record] = {}
+        self._lock = _lock_folder(path.parent)
         names = {f.name for f in fields(Record)}
         if path.exists():
             for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -189,6 +191,24 @@ class Manifest:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._lock is not None:
+            os.close(self._lock)  # releases the lock
+            self._lock = None
+
+
+def _lock_folder(folder: Path) -> int | None:
+    """Hold an exclusive lock on OUTDIR while a batch writes there (released at exit, also
+    when killed): a second batch into it would redo the same files and trip over its temporaries."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise InputError(f"another batch is writing to {str(folder)!r}; wait for it to end, or give "
+                         "another --outdir") from None
+    except OSError:  # a file system without locks
+        pass
+    return fd
 
 
 # --------------------------------------------------------------------------- plan and run
@@ -272,9 +292,15 @@ def execute(the_plan: Plan, options: RenderOptions, pool,
     """Render ``the_plan.todo`` on ``pool`` (:mod:`invmel_core.batch_pool`); return every
     input's record, in input order (the skipped ones with status ``"skipped"``).
 
+    First the pool checks that its workers can reach the files (:class:`InputError` if not).
     Each record goes to the manifest as it arrives, then to ``on_record`` (progress). The
     summary CSV is written at the end, also when interrupted (KeyboardInterrupt propagates).
     """
+    try:
+        pool.check_access(the_plan.todo)
+    except InputError:
+        the_plan.manifest.close()
+        raise
     results = {record.input: record for record in the_plan.skipped}
     try:
         for record in pool.imap_unordered(the_plan.todo, options):

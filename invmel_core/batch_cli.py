@@ -134,6 +134,9 @@ def main(argv=None) -> int:
                  f"{len(the_plan.skipped)} done before (skipped)")
         try:
             records = run_with_progress(the_plan, options, pool, quiet=args.quiet)
+        except InputError as exc:  # the workers cannot reach the files: nothing was rendered
+            note(f"error: {exc}")
+            return EXIT_BAD_ARGUMENTS
         except KeyboardInterrupt:
             note(f"interrupted; rerun the same command to resume (finished files are kept). "
                  f"Summary so far: {the_plan.outdir / SUMMARY_NAME}")

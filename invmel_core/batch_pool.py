@@ -15,6 +15,7 @@ so the outputs are the same on all of them. :func:`open_pool` picks one.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections import deque
 from itertools import islice
@@ -49,6 +50,9 @@ def open_pool(workers: int | None = None, scheduler: str | None = None):
 
 
 class _Pool:
+    def check_access(self, tasks: list[Task]) -> None:
+        """Raise :class:`InputError` if the workers cannot read the inputs or write OUTDIR."""
+
     def __enter__(self):
         return self
 
@@ -76,7 +80,11 @@ def _serve(conn) -> None:
             return
         if message is None:
             return
-        conn.send(render_one(*message))
+        record = render_one(*message)
+        try:
+            conn.send(record)
+        except OSError:  # the parent is gone
+            return
 
 
 def death_message(exitcode: int | None) -> str:
@@ -174,6 +182,10 @@ class LocalPool(_Pool):
         self._idle, self._busy = [], {}
 
 
+def _can_access(source: str, outdir: str) -> bool:
+    return os.path.isfile(source) and os.access(source, os.R_OK) and os.access(outdir, os.W_OK)
+
+
 def _warm_up() -> None:
     """Run on each Dask worker at connection: pay for librosa's slow first import now."""
     import importlib
@@ -205,21 +217,44 @@ class DaskPool(_Pool):
                 f"cannot reach the Dask scheduler at {address!r} ({exc}). Start one with "
                 f"`dask scheduler` and workers with `dask worker {address}`, or leave out "
                 "--scheduler to use local processes") from None
-        self.client.run(_warm_up)
+        try:
+            self.client.run(_warm_up)
+        except Exception as exc:  # most often: invmel is not installed on the workers
+            self.client.close()
+            raise InputError(
+                f"the Dask workers at {address!r} cannot load invmel ({type(exc).__name__}: {exc}); "
+                "install it on every worker (pip install invmel, or the project's folder on their "
+                "PYTHONPATH)") from None
+
+    def check_access(self, tasks: list[Task]) -> None:
+        if not tasks:
+            return
+        source, outdir = tasks[0].source, tasks[0].outdir
+        seen = self.client.run(_can_access, source, outdir)
+        blind = sorted(worker for worker, ok in seen.items() if not ok)
+        if blind:
+            raise InputError(
+                f"Dask workers {', '.join(blind)} cannot read {source!r} or write to {outdir!r}: the "
+                "workers need the inputs and OUTDIR at the same paths (shared storage, e.g. NFS "
+                "mounted alike on every machine)")
 
     def imap_unordered(self, tasks: list[Task], options: RenderOptions) -> Iterator[Record]:
         from distributed import as_completed
 
-        window = 2 * max(1, sum(self.client.nthreads().values()))
         pending = iter(tasks)
         running = {}
 
-        def submit(task: Task):
-            future = self.client.submit(render_one, task, options, pure=False)
-            running[future] = task
-            return future
+        def top_up() -> list:
+            """Keep two tasks per worker thread in flight (the cluster may grow or shrink)."""
+            wanted = 2 * max(1, sum(self.client.nthreads().values())) - len(running)
+            futures = []
+            for task in islice(pending, max(0, wanted)):
+                future = self.client.submit(render_one, task, options, pure=False)
+                running[future] = task
+                futures.append(future)
+            return futures
 
-        done = as_completed([submit(task) for task in islice(pending, window)], loop=self.client.loop)
+        done = as_completed(top_up(), loop=self.client.loop)
         try:
             for future in done:
                 task = running.pop(future)
@@ -229,9 +264,7 @@ class DaskPool(_Pool):
                     record = failed_record(task, options, f"the Dask cluster could not render it: "
                                                           f"{type(exc).__name__}: {exc}")
                 future.release()
-                following = next(pending, None)
-                if following is not None:
-                    done.add(submit(following))
+                done.update(top_up())
                 yield record
         finally:
             if running:

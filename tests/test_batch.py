@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from invmel_core import audio, batch, batch_cli
+from invmel_core import InputError, audio, batch, batch_cli
 from invmel_core.batch import MANIFEST_NAME, SUMMARY_NAME, RenderOptions, discover, run
 from invmel_core.batch_render import TEMP_SUFFIX, filterbank
 
@@ -177,7 +177,7 @@ def worker_pid(record) -> int:
 def test_a_killed_worker_costs_only_its_file_and_a_rerun_finishes(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     names = [f"s{i % 2}/m{i}.npy" for i in range(6)]
-    make_mels(src, names, seconds=4.0)  # ~0.2 s each, so the kill lands mid-file
+    make_mels(src, names, seconds=2.0)  # ~0.1 s each, so the kill lands mid-file
     options = RenderOptions(**{**OPTIONS.__dict__, "griffinlim_iters": 32})
     killed = []
 
@@ -191,7 +191,7 @@ def test_a_killed_worker_costs_only_its_file_and_a_rerun_finishes(tmp_path):
     assert len(failed) == 1 and "killed by SIGKILL" in failed[0].error, [r.error for r in records]
     assert sum(r.status == "done" for r in records) == 5
     for name in final_files(out):  # nothing half-written under a final name
-        assert soundfile.info(out / name).frames == rendered_samples(4.0)
+        assert soundfile.info(out / name).frames == rendered_samples(2.0)
     rerun = run(src, out, options, workers=0)
     assert statuses(rerun) == {r.input: "done" if r.status == "failed" else "skipped" for r in records}
     assert final_files(out) == {n.replace(".npy", ".wav") for n in names} and not temporaries(out)
@@ -201,7 +201,7 @@ def test_a_run_killed_halfway_resumes_where_it_stopped(tmp_path):
     """The whole batch (main process and worker) is killed with SIGKILL mid-run."""
     src, out = tmp_path / "in", tmp_path / "out"
     names = [f"m{i}.npy" for i in range(8)]
-    make_mels(src, names, seconds=4.0)
+    make_mels(src, names, seconds=2.0)
     command = [sys.executable, "-m", "invmel_core", "batch", str(src), "-o", str(out), "--workers", "1",
                *CLI_OPTIONS, "--griffinlim-iters", "32"]
     process = subprocess.Popen(command, cwd=ROOT, start_new_session=True,
@@ -216,7 +216,7 @@ def test_a_run_killed_halfway_resumes_where_it_stopped(tmp_path):
     written = final_files(out)
     assert 0 < len(written) < len(names), "the run was not stopped halfway"
     for name in written:  # complete, never half-written
-        assert soundfile.info(out / name).frames == rendered_samples(4.0)
+        assert soundfile.info(out / name).frames == rendered_samples(2.0)
     assert batch_cli.main([str(src), "-o", str(out), "--workers", "0", *CLI_OPTIONS, "--griffinlim-iters", "32"]) == 0
     rows = summary(out)
     recorded = {r["input"] for r in rows.values() if r["status"] == "skipped"}
@@ -239,9 +239,24 @@ def test_outputs_do_not_depend_on_the_worker_count(tmp_path):
     assert len(inline) == 12 and inline == render_bytes(tmp_path / "two")
 
 
+def test_one_batch_at_a_time_writes_to_an_outdir(tmp_path):
+    make_mels(tmp_path / "in", ["a.npy"])
+    first = batch.plan(tmp_path / "in", tmp_path / "out", OPTIONS.checked())
+    with pytest.raises(InputError, match="another batch is writing"):
+        batch.plan(tmp_path / "in", tmp_path / "out", OPTIONS.checked())
+    first.manifest.close()
+    assert statuses(run(tmp_path / "in", tmp_path / "out", OPTIONS, workers=0)) == {"a.npy": "done"}
+
+
 @pytest.mark.slow
-def test_outputs_are_identical_on_a_dask_local_cluster(tmp_path):
+def test_outputs_are_identical_on_a_dask_local_cluster(tmp_path, monkeypatch, capsys):
     distributed = pytest.importorskip("distributed")
+    from invmel_core import batch_pool
+
+    monkeypatch.setattr(batch_pool, "CONNECT_TIMEOUT_S", 1)
+    argv = [str(tmp_path), "-o", str(tmp_path / "never"), "--scheduler", "tcp://127.0.0.1:1", *CLI_OPTIONS]
+    assert batch_cli.main(argv) == batch_cli.EXIT_BAD_ARGUMENTS
+    assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'" in capsys.readouterr().err
     src = tmp_path / "in"
     make_mels(src, [f"d{i % 2}/m{i}.npy" for i in range(6)])
     write_corrupt_files(src)
