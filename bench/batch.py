@@ -8,7 +8,8 @@ the chirp, the chord or the short speech clip mixed in), in a HiFi-GAN-like form
 22050 Hz, n_fft 1024, hop 256, 80 Slaney mel bands up to 8 kHz, magnitude (power 1). Each
 is rendered to a WAV by the default cascade (nnls, then 32 Griffin-Lim iterations) with
 one local worker process, with one per CPU, and on a ``dask.distributed`` LocalCluster of
-one single-threaded worker process per CPU (its start-up is reported, not counted). Every
+one single-threaded worker process per CPU (its start-up is reported, not counted), with
+Dask's default worker environment and without its ``MALLOC_TRIM_THRESHOLD_``. Every
 configuration renders the same files into its own folder, and the WAVs are checked to be
 byte-identical. Prints a table; the numbers go to docs/batch.md.
 """
@@ -16,6 +17,7 @@ byte-identical. Prints a table; the numbers go to docs/batch.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import statistics
 import tempfile
@@ -65,17 +67,39 @@ def measure(name: str, src: Path, out: Path, **where) -> dict:
     return {
         "name": name, "files": len(records), "wall": wall, "per_min": 60 * len(records) / wall,
         "median_file": statistics.median(r.seconds for r in records),
+        "median_cpu": statistics.median(r.cpu_seconds for r in records),
         "workers": len(peaks), "peak_mb": max(peaks.values()),
         "remel": statistics.median(r.remel_residual for r in records),
-        "wavs": {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.wav"))},
+        "wavs": {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                 for p in sorted(out.rglob("*.wav"))},
     }
+
+
+def measure_dask(name: str, src: Path, out: Path, workers: int, untrimmed: bool) -> tuple[dict, float]:
+    """``measure`` on a LocalCluster of ``workers`` single-threaded processes. ``untrimmed``:
+    without the ``MALLOC_TRIM_THRESHOLD_`` Dask's nannies give their workers by default."""
+    import dask
+    from distributed import LocalCluster
+
+    environment = dict(os.environ)  # the nannies set MALLOC_TRIM_THRESHOLD_ etc. in this process
+    config = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None} if untrimmed else {}
+    try:
+        started = time.perf_counter()
+        with dask.config.set(config), LocalCluster(
+                host="127.0.0.1", n_workers=workers, threads_per_worker=1, processes=True,
+                dashboard_address=None, silence_logs=40) as cluster:
+            startup = time.perf_counter() - started
+            return measure(name, src, out, scheduler=cluster.scheduler_address), startup
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="12 files instead of 100")
     parser.add_argument("--files", type=int, default=None, help="number of mel spectrograms")
-    parser.add_argument("--no-dask", action="store_true", help="skip the LocalCluster run")
+    parser.add_argument("--no-dask", action="store_true", help="skip the LocalCluster runs")
     args = parser.parse_args(argv)
     count = args.files or (12 if args.quick else 100)
     cpus = available_cores()
@@ -87,29 +111,21 @@ def main(argv=None) -> None:
         rows = [measure("local, 1 worker", src, Path(tmp) / "one", workers=1)]
         rows.append(measure(f"local, {cpus} workers", src, Path(tmp) / "local", workers=cpus))
         if not args.no_dask:
-            from distributed import LocalCluster
-
-            environment = dict(os.environ)  # its nannies set MALLOC_TRIM_THRESHOLD_ etc. here
-            started = time.perf_counter()
-            with LocalCluster(host="127.0.0.1", n_workers=cpus, threads_per_worker=1, processes=True,
-                              dashboard_address=None, silence_logs=40) as cluster:
-                startup = time.perf_counter() - started
-                rows.append(measure(f"Dask LocalCluster, {cpus} workers", src, Path(tmp) / "dask",
-                                    scheduler=cluster.scheduler_address))
-            os.environ.clear()
-            os.environ.update(environment)
-            print(f"LocalCluster start-up (not counted): {startup:.1f} s")
-    print(f"\n{'configuration':<32} {'files':>5} {'wall s':>7} {'files/min':>9} {'median s/file':>13} "
-          f"{'peak MiB/worker':>15} {'re-mel':>7}")
+            for untrimmed in (False, True):
+                name = f"Dask LocalCluster, {cpus} workers" + (", no malloc trim" if untrimmed else "")
+                row, startup = measure_dask(name, src, Path(tmp) / f"dask{int(untrimmed)}", cpus, untrimmed)
+                rows.append(row)
+                print(f"{name}: start-up {startup:.1f} s (not counted)")
+    print(f"\n{'configuration':<45} {'files':>5} {'wall s':>7} {'files/min':>9} {'wall s/file':>11} "
+          f"{'CPU s/file':>10} {'peak MiB/worker':>15} {'re-mel':>6}")
     for row in rows:
-        print(f"{row['name']:<32} {row['files']:>5} {row['wall']:>7.1f} {row['per_min']:>9.1f} "
-              f"{row['median_file']:>13.2f} {row['peak_mb']:>15.0f} {row['remel']:>7.3f}")
+        print(f"{row['name']:<45} {row['files']:>5} {row['wall']:>7.1f} {row['per_min']:>9.1f} "
+              f"{row['median_file']:>11.2f} {row['median_cpu']:>10.2f} {row['peak_mb']:>15.0f} {row['remel']:>6.3f}")
     local = rows[1]
-    print(f"\nspeed-up of {cpus} local workers over 1: {rows[0]['wall'] / local['wall']:.2f}x")
-    if len(rows) > 2:
-        dask = rows[2]
-        print(f"Dask path vs local processes: wall {dask['wall'] / local['wall']:.2f}x "
-              f"({(dask['wall'] - local['wall']) / local['files'] * cpus * 1000:+.0f} ms per file per worker)")
+    print(f"\n(per file: medians) speed-up of {cpus} local workers over 1: {rows[0]['wall'] / local['wall']:.2f}x")
+    for dask in rows[2:]:
+        print(f"{dask['name']} vs local processes: wall {dask['wall'] / local['wall']:.2f}x, "
+              f"CPU per file {dask['median_cpu'] / local['median_cpu']:.2f}x")
     identical = all(row["wavs"] == rows[0]["wavs"] for row in rows)
     print(f"WAVs byte-identical across configurations: {identical}; load average after: {os.getloadavg()[0]:.2f}")
     if not identical:

@@ -54,7 +54,7 @@ INPUT_EXTENSIONS = audio.MELSPEC_EXTENSIONS + audio.AUDIO_EXTENSIONS
 MANIFEST_NAME = "batch-manifest.jsonl"
 SUMMARY_NAME = "batch-summary.csv"
 SUMMARY_COLUMNS = ("input", "status", "outputs", "audio_seconds", "frames", "steps", "stop_reason",
-                   "remel_residual", "seconds", "worker", "peak_rss_mb", "notes", "error")
+                   "remel_residual", "seconds", "cpu_seconds", "worker", "peak_rss_mb", "notes", "error")
 LIST_SEPARATOR = "|"  # TTS file lists: "path|transcript"
 
 
@@ -323,7 +323,7 @@ def write_summary(path: Path, records: list[Record]) -> None:
     for record in records:
         row = asdict(record)
         row["outputs"] = " ".join(record.outputs)
-        for key in ("audio_seconds", "remel_residual", "seconds", "peak_rss_mb"):
+        for key in ("audio_seconds", "remel_residual", "seconds", "cpu_seconds", "peak_rss_mb"):
             row[key] = "" if row[key] is None else f"{row[key]:.6g}"
         writer.writerow(row)
     write_atomic(path, buffer.getvalue().encode("utf-8"))

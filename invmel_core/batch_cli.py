@@ -17,6 +17,7 @@ from .batch import SUMMARY_NAME, execute, plan
 from .batch_pool import open_pool
 from .batch_render import DONE, FAILED, SKIPPED, RenderOptions
 from .errors import InputError
+from .settings import default_solver
 from .solvers import SOLVERS
 
 EXIT_FAILED_FILES = 1
@@ -49,8 +50,9 @@ def add_mel_options(parser: argparse.ArgumentParser) -> None:
 
 def add_solver_options(parser: argparse.ArgumentParser) -> None:
     solve = parser.add_argument_group("solver (method cascade)")
-    solve.add_argument("--solver", choices=sorted(SOLVERS), default=RenderOptions.solver,
-                       help=f"default: {RenderOptions.solver}")
+    solve.add_argument("--solver", choices=sorted(SOLVERS), default=default_solver(),
+                       help=f"default: {default_solver()}. " + "; ".join(
+                           f"{name}: {spec.summary}" for name, spec in sorted(SOLVERS.items())))
     solve.add_argument("--max-iter", type=int, default=1000, help="iteration budget (default: 1000)")
     solve.add_argument("--tolerance-loss", type=float, default=1e-5, help="stop below this loss")
     solve.add_argument("--tolerance-change", type=float, default=1e-8, help="stop when the loss changes less")
@@ -129,6 +131,8 @@ def main(argv=None) -> int:
         except InputError as exc:
             note(f"error: {exc}")
             return EXIT_BAD_ARGUMENTS
+        for remark in pool.notes:
+            note(f"note: {remark}")
         if not args.quiet:
             note(f"{len(the_plan.tasks)} inputs: {len(the_plan.todo)} to render, "
                  f"{len(the_plan.skipped)} done before (skipped)")

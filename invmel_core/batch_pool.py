@@ -30,6 +30,9 @@ from .solvers.columns import available_cores
 # and librosa's STFT module, whose first import takes ~2 s (numba) in each process otherwise.
 PRELOAD = ["invmel_core.batch_render", "librosa.core.spectrum"]
 CONNECT_TIMEOUT_S = 10
+# Dask's nannies set it for their workers; it fixes glibc's mmap threshold, so numpy's large
+# temporaries are mapped and faulted in afresh each time (docs/batch.md has the measurement).
+MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
 STOP_TIMEOUT_S = 5
 
 
@@ -50,6 +53,8 @@ def open_pool(workers: int | None = None, scheduler: str | None = None):
 
 
 class _Pool:
+    notes: tuple = ()  # remarks for the user about where the work runs
+
     def check_access(self, tasks: list[Task]) -> None:
         """Raise :class:`InputError` if the workers cannot read the inputs or write OUTDIR."""
 
@@ -225,6 +230,12 @@ class DaskPool(_Pool):
                 f"the Dask workers at {address!r} cannot load invmel ({type(exc).__name__}: {exc}); "
                 "install it on every worker (pip install invmel, or the project's folder on their "
                 "PYTHONPATH)") from None
+
+        trims = {value for value in self.client.run(os.environ.get, MALLOC_TRIM).values() if value}
+        if trims:
+            self.notes = (
+                f"the Dask workers run with {MALLOC_TRIM}={', '.join(sorted(trims))} (Dask's default), which "
+                "made rendering ~1.6x slower in CPU time here; see docs/batch.md to start them without it",)
 
     def check_access(self, tasks: list[Task]) -> None:
         if not tasks:

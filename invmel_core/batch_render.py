@@ -29,6 +29,7 @@ import numpy as np
 from . import audio
 from .errors import InputError
 from .filterbank import MelFilterbank, _check_number, check_mel_params
+from .settings import default_solver
 from .solvers import get_solver
 from .transform import InverseMelScale
 
@@ -62,7 +63,7 @@ class RenderOptions:
     f_max: float | None = None
     norm: str | None = None
     mel_type: str = "htk"
-    solver: str = "nnls"
+    solver: str = field(default_factory=default_solver)
     max_iter: int = 1000
     tolerance_loss: float = 1e-5
     tolerance_change: float = 1e-8
@@ -131,8 +132,10 @@ class Record:
     ``status`` is ``"done"``, ``"failed"`` (``error`` says why) or ``"skipped"`` (done by an
     earlier run). ``outputs`` maps each written file (relative to OUTDIR) to its size.
     ``remel_residual`` is ``||mel(rendered audio) - mel|| / ||mel||``: how well the sound
-    reproduces the input mel spectrogram, whatever the method. ``peak_rss_mb`` is the worker
-    process's peak resident memory so far.
+    reproduces the input mel spectrogram, whatever the method. ``seconds`` is the wall time of
+    the file, ``cpu_seconds`` the worker process's CPU time meanwhile (far less than
+    ``seconds``: the CPUs were shared). ``peak_rss_mb`` is the worker process's peak resident
+    memory so far.
     """
 
     input: str
@@ -147,6 +150,7 @@ class Record:
     stop_reason: str | None = None
     remel_residual: float | None = None
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     worker: str = ""
     peak_rss_mb: float | None = None
     notes: str = ""
@@ -282,7 +286,7 @@ def render_one(task: Task, options: RenderOptions) -> Record:
     >>> record.status, record.frames, record.audio_seconds, record.outputs
     ('done', 12, 0.088, {'a.wav': 1452})
     """
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     record = Record(task.input, FAILED, options.digest(), worker=f"{socket.gethostname()}:{os.getpid()}")
     try:
         stat = os.stat(task.source)  # before reading: a file changed meanwhile is redone next time
@@ -321,7 +325,7 @@ def render_one(task: Task, options: RenderOptions) -> Record:
             where = where.tb_next
         record.error = (f"unexpected {type(exc).__name__}: {exc} (at {Path(where.tb_frame.f_code.co_filename).name}"
                         f":{where.tb_lineno}; please report it)")
-    record.seconds = time.perf_counter() - start
+    record.seconds, record.cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
     record.peak_rss_mb = peak_rss_mb()
     return record
 
