@@ -53,8 +53,8 @@ __all__ = ["RenderOptions", "Task", "Record", "render_one", "plan", "execute", "
 INPUT_EXTENSIONS = audio.MELSPEC_EXTENSIONS + audio.AUDIO_EXTENSIONS
 MANIFEST_NAME = "batch-manifest.jsonl"
 SUMMARY_NAME = "batch-summary.csv"
-SUMMARY_COLUMNS = ("input", "status", "outputs", "audio_seconds", "frames", "steps", "stop_reason",
-                   "remel_residual", "seconds", "cpu_seconds", "worker", "peak_rss_mb", "notes", "error")
+# A record's fields but those that only the manifest needs to decide what is done.
+SUMMARY_COLUMNS = tuple(f.name for f in fields(Record) if f.name not in ("settings", "size", "mtime_ns"))
 LIST_SEPARATOR = "|"  # TTS file lists: "path|transcript"
 
 
@@ -323,8 +323,9 @@ def write_summary(path: Path, records: list[Record]) -> None:
     for record in records:
         row = asdict(record)
         row["outputs"] = " ".join(record.outputs)
-        for key in ("audio_seconds", "remel_residual", "seconds", "cpu_seconds", "peak_rss_mb"):
-            row[key] = "" if row[key] is None else f"{row[key]:.6g}"
+        for key, value in row.items():
+            if isinstance(value, float):
+                row[key] = f"{value:.6g}"
         writer.writerow(row)
     write_atomic(path, buffer.getvalue().encode("utf-8"))
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio
+from . import audio, metrics
 from .errors import InputError
 from .filterbank import MelFilterbank, _check_number, check_mel_params
 from .settings import default_solver
@@ -246,12 +246,8 @@ def load_mel(task: Task, options: RenderOptions) -> tuple[np.ndarray, int, int |
 def remel_residual(samples: np.ndarray, mel: np.ndarray, rate: int, options: RenderOptions) -> float:
     """Relative Frobenius distance between the rendered sound's mel spectrogram and ``mel``."""
     spec = audio.spectrogram(samples, options.n_fft, options.hop_length, options.win_length, options.power)
-    remel = audio.mel_spectrogram(spec, filterbank(options, mel.shape[-2], rate))
-    frames = min(remel.shape[-1], mel.shape[-1])
-    target = mel[:, :frames].astype(np.float64)
-    norm = np.linalg.norm(target)
-    diff = np.linalg.norm(remel[:, :frames] - target)
-    return float(diff / norm) if norm > 0 else float(diff)
+    frames = min(spec.shape[-1], mel.shape[-1])  # a sound file's last partial frame
+    return metrics.mel_residual(spec[:, :frames], mel[:, :frames], filterbank(options, mel.shape[-2], rate))
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -289,29 +285,8 @@ def render_one(task: Task, options: RenderOptions) -> Record:
     start, start_cpu = time.perf_counter(), time.process_time()
     record = Record(task.input, FAILED, options.digest(), worker=f"{socket.gethostname()}:{os.getpid()}")
     try:
-        stat = os.stat(task.source)  # before reading: a file changed meanwhile is redone next time
-        record.size, record.mtime_ns = stat.st_size, stat.st_mtime_ns
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            mel, rate, length = load_mel(task, options)
-            rendering = synthesize(mel, rate, options, length)
-        samples = np.clip(rendering.samples, -1.0, 1.0)  # as the WAV holds them
-        notes = [str(w.message) for w in caught] + list(rendering.notes)
-        peak = float(np.abs(rendering.samples).max(initial=0.0))
-        if peak > 1.0:
-            notes.append(f"the sound peaks at {peak:.2f}; clipped to [-1, 1] in the WAV")
-        record.remel_residual = remel_residual(samples, mel, rate, options)
-        data = {task.outputs[0]: audio.to_wav_bytes(samples, rate)}
-        if options.write_npy:
-            buffer = io.BytesIO()
-            np.save(buffer, rendering.spec, allow_pickle=False)
-            data[task.outputs[1]] = buffer.getvalue()
-        for name, content in data.items():
-            write_atomic(Path(task.outdir, name), content)
-        record.outputs = {name: len(content) for name, content in data.items()}
-        record.audio_seconds, record.frames = samples.size / rate, int(mel.shape[-1])
-        record.steps, record.stop_reason = rendering.steps, rendering.stop_reason
-        record.notes, record.status = " | ".join(notes), DONE
+        _render(task, options, record)
+        record.status = DONE
     except InputError as exc:
         record.error = str(exc)
     except MemoryError:
@@ -328,6 +303,32 @@ def render_one(task: Task, options: RenderOptions) -> Record:
     record.seconds, record.cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
     record.peak_rss_mb = peak_rss_mb()
     return record
+
+
+def _render(task: Task, options: RenderOptions, record: Record) -> None:
+    """The work of :func:`render_one`, filling in ``record``; raises on any failure."""
+    stat = os.stat(task.source)  # before reading: a file changed meanwhile is redone next time
+    record.size, record.mtime_ns = stat.st_size, stat.st_mtime_ns
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mel, rate, length = load_mel(task, options)
+        rendering = synthesize(mel, rate, options, length)
+    samples = np.clip(rendering.samples, -1.0, 1.0)  # as the WAV holds them
+    notes = [str(w.message) for w in caught] + list(rendering.notes)
+    peak = float(np.abs(rendering.samples).max(initial=0.0))
+    if peak > 1.0:
+        notes.append(f"the sound peaks at {peak:.2f}; clipped to [-1, 1] in the WAV")
+    record.remel_residual = remel_residual(samples, mel, rate, options)
+    data = {task.outputs[0]: audio.to_wav_bytes(samples, rate)}
+    if options.write_npy:
+        buffer = io.BytesIO()
+        np.save(buffer, rendering.spec, allow_pickle=False)
+        data[task.outputs[1]] = buffer.getvalue()
+    for name, content in data.items():
+        write_atomic(Path(task.outdir, name), content)
+    record.outputs = {name: len(content) for name, content in data.items()}
+    record.audio_seconds, record.frames = samples.size / rate, int(mel.shape[-1])
+    record.steps, record.stop_reason, record.notes = rendering.steps, rendering.stop_reason, " | ".join(notes)
 
 
 def peak_rss_mb() -> float:
