@@ -128,24 +128,15 @@ class LocalPool(_Pool):
         queue = deque(tasks)
         self._idle = [self._start() for _ in range(min(self.workers, len(queue)))]
         try:
-            while queue or self._busy:
-                while self._idle and queue:  # hand out work before reporting, so workers never wait
-                    conn, process = self._idle.pop()
-                    try:
-                        conn.send((queue[0], options))
-                    except OSError:  # it died while idle: its replacement takes the task
-                        conn.close()
-                        process.join(STOP_TIMEOUT_S)
-                        self._idle.append(self._start())
-                        continue
-                    self._busy[conn] = (process, queue.popleft())
+            self._hand_out(queue, options)
+            while self._busy:
                 ready = set(wait(list(self._busy) + [p.sentinel for p, _ in self._busy.values()]))
                 finished = []
                 for conn, (process, task) in list(self._busy.items()):
                     if conn not in ready and process.sentinel not in ready:
                         continue
                     del self._busy[conn]
-                    record = self._receive(conn, process)
+                    record = self._receive(conn)
                     if record is not None:
                         self._idle.append((conn, process))
                     else:
@@ -155,12 +146,26 @@ class LocalPool(_Pool):
                         if queue:
                             self._idle.append(self._start())
                     finished.append(record)
+                self._hand_out(queue, options)  # before reporting, so that no worker waits
                 yield from finished
         finally:
             self.close()
 
+    def _hand_out(self, queue: deque, options: RenderOptions) -> None:
+        """Give each idle worker the next task."""
+        while self._idle and queue:
+            conn, process = self._idle.pop()
+            try:
+                conn.send((queue[0], options))
+            except OSError:  # it died while idle: a new worker takes the task
+                conn.close()
+                process.join(STOP_TIMEOUT_S)
+                self._idle.append(self._start())
+                continue
+            self._busy[conn] = (process, queue.popleft())
+
     @staticmethod
-    def _receive(conn, process) -> Record | None:
+    def _receive(conn) -> Record | None:
         """The worker's record, or None if it died without sending one."""
         try:
             if conn.poll():
