@@ -240,7 +240,7 @@ class DaskPool(_Pool):
         if trims:
             self.notes = (
                 f"the Dask workers run with {MALLOC_TRIM}={', '.join(sorted(trims))} (Dask's default), which "
-                "made rendering ~1.6x slower in CPU time here; see docs/batch.md to start them without it",)
+                "cost ~1.7x the CPU time per file in docs/batch.md's benchmark; it says how to start workers without it",)
 
     def check_access(self, tasks: list[Task]) -> None:
         if not tasks:
