@@ -164,7 +164,8 @@ class Record:
 #     presets' compressions, and --format (a preset fills the STFT/mel options: resolve it
 #     in RenderOptions.checked, before the digest is taken);
 #   - to_linear_mel: undo the compression (formats' detect_compression / undo);
-#   - synthesize: call invmel_core.mel_to_audio(mel, method=options.method, ...).
+#   - synthesize: call invmel_core.mel_to_audio(mel, method=options.method, ...); a method
+#     that makes no linear spectrogram must refuse write_npy in check_method_and_format.
 # Then bump RENDER_VERSION, so that earlier outputs are redone.
 
 METHODS_AVAILABLE = ("cascade",)
