@@ -43,14 +43,14 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
-from . import audio
+from . import loading
 from .batch_render import (DONE, SKIPPED, TEMP_SUFFIX, Record, RenderOptions, Task,
                            render_one, write_atomic)
 from .errors import InputError
 
 __all__ = ["RenderOptions", "Task", "Record", "render_one", "plan", "execute", "run", "Plan"]
 
-INPUT_EXTENSIONS = audio.MELSPEC_EXTENSIONS + audio.AUDIO_EXTENSIONS
+INPUT_EXTENSIONS = loading.MELSPEC_EXTENSIONS + loading.AUDIO_EXTENSIONS
 MANIFEST_NAME = "batch-manifest.jsonl"
 SUMMARY_NAME = "batch-summary.csv"
 # A record's fields but those that only the manifest needs to decide what is done.
@@ -241,8 +241,8 @@ def plan(inputs: str | os.PathLike, outdir: str | os.PathLike, options: RenderOp
                          "Give another folder (it may be inside the input folder)")
     files = [f for f in files if not f.is_relative_to(out)]  # earlier outputs are no inputs
     if not files:
-        raise InputError(f"INPUT {os.fspath(inputs)!r} names no mel ({', '.join(audio.MELSPEC_EXTENSIONS)}) "
-                         f"or sound ({', '.join(audio.AUDIO_EXTENSIONS)}) files")
+        raise InputError(f"INPUT {os.fspath(inputs)!r} names no mel ({', '.join(loading.MELSPEC_EXTENSIONS)}) "
+                         f"or sound ({', '.join(loading.AUDIO_EXTENSIONS)}) files")
     tasks, claimed = [], {}
     for source in files:
         relative = Path(os.path.relpath(source, root)).as_posix()

@@ -17,8 +17,7 @@ from .batch import SUMMARY_NAME, execute, plan
 from .batch_pool import open_pool
 from .batch_render import DONE, FAILED, SKIPPED, RenderOptions
 from .errors import InputError
-from .settings import default_solver
-from .solvers import SOLVERS
+from .solvers import SOLVERS, default_solver
 
 EXIT_FAILED_FILES = 1
 EXIT_BAD_ARGUMENTS = 2

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio, metrics
+from . import audio, loading, metrics
 from .errors import InputError
-from .filterbank import MelFilterbank, _check_number, check_mel_params
-from .settings import default_solver
-from .solvers import get_solver
+from .filterbank import MelFilterbank
+from .solvers import default_solver, get_solver
+from .validation import check_mel_params, check_number, check_stft_params
 from .transform import InverseMelScale
 
 RENDER_VERSION = 1  # bump when render_one makes other outputs from the same settings
@@ -85,16 +85,16 @@ class RenderOptions:
         invmel_core.errors.InputError: n_fft must be >= 2, got 0
         """
         check_method_and_format(self)
-        n_fft, hop, _ = audio._stft_params(self.n_fft, self.hop_length if self.hop_length is not None
+        n_fft, hop, _ = check_stft_params(self.n_fft, self.hop_length if self.hop_length is not None
                                            else max(1, self.n_fft // 4), self.win_length)
-        _check_number("power", self.power, minimum=0, strict=True)
-        _check_number("griffinlim_iters", self.griffinlim_iters, integer=True, minimum=1)
+        check_number("power", self.power, minimum=0, strict=True)
+        check_number("griffinlim_iters", self.griffinlim_iters, integer=True, minimum=1)
         if self.max_duration is not None:
-            _check_number("max_duration", self.max_duration, minimum=0, strict=True)
+            check_number("max_duration", self.max_duration, minimum=0, strict=True)
         if self.sample_rate is not None:
-            _check_number("sample_rate", self.sample_rate, integer=True, minimum=1)
+            check_number("sample_rate", self.sample_rate, integer=True, minimum=1)
         if self.n_mels is not None:
-            _check_number("n_mels", self.n_mels, integer=True, minimum=1)
+            check_number("n_mels", self.n_mels, integer=True, minimum=1)
         with warnings.catch_warnings():  # empty filters are reported per file, with its n_mels
             warnings.simplefilter("ignore")
             InverseMelScale(n_fft // 2 + 1, 1, DEFAULT_MEL_SAMPLE_RATE, 0.0, None, self.max_iter,
@@ -105,7 +105,7 @@ class RenderOptions:
             check_mel_params(n_fft // 2 + 1, self.f_min, self.f_max, 1,
                              self.sample_rate or DEFAULT_MEL_SAMPLE_RATE)
         else:  # a sound file's own rate decides f_max: checked per file
-            _check_number("f_min", self.f_min, minimum=0.0)
+            check_number("f_min", self.f_min, minimum=0.0)
         return replace(self, hop_length=hop)
 
     def digest(self) -> str:
@@ -230,15 +230,15 @@ def filterbank(options: RenderOptions, n_mels: int, rate: int) -> MelFilterbank:
 
 def load_mel(task: Task, options: RenderOptions) -> tuple[np.ndarray, int, int | None]:
     """``(mel (n_mels, time), sample rate, samples to render or None)`` of a mel or sound file."""
-    if Path(task.source).suffix.lower().lstrip(".") in audio.MELSPEC_EXTENSIONS:
-        mel = audio.load_melspec(task.source, n_mels=options.n_mels)
+    if Path(task.source).suffix.lower().lstrip(".") in loading.MELSPEC_EXTENSIONS:
+        mel = loading.load_melspec(task.source, n_mels=options.n_mels)
         if mel.ndim > 2 and np.prod(mel.shape[:-2]) > 1:
             raise InputError(
                 f"{task.source} holds a batch of {int(np.prod(mel.shape[:-2]))} mel spectrograms "
                 f"(shape {mel.shape}); the batch renders one per file: save each item on its own")
         return to_linear_mel(mel.reshape(mel.shape[-2:]), options), \
             options.sample_rate or DEFAULT_MEL_SAMPLE_RATE, None
-    samples, rate = audio.load_audio(task.source, options.sample_rate, max_duration=options.max_duration)
+    samples, rate = loading.load_audio(task.source, options.sample_rate, max_duration=options.max_duration)
     spec = audio.spectrogram(samples, options.n_fft, options.hop_length, options.win_length, options.power)
     mel = audio.mel_spectrogram(spec, filterbank(options, options.n_mels or 128, rate))
     return mel, rate, samples.size
