@@ -94,8 +94,8 @@ def spectrogram(samples, n_fft: int = 2048, hop_length: int | None = None,
     n_frames = stft_frames(y.size, n_fft, hop_length)
     n_freqs = n_fft // 2 + 1
     chunk = max(1, min(_STFT_CHUNK_FRAMES, _STFT_CHUNK_SAMPLES // n_fft))
-    limits.check_memory(  # the output and its finiteness mask, the padded signal, one chunk
-        n_freqs * n_frames * 5 + (y.size + 2 * pad) * 4 + chunk * n_fft * _STFT_CHUNK_BYTES_PER_SAMPLE,
+    limits.check_memory(  # the output, its finiteness mask (and a margin), the padded signal, one chunk
+        n_freqs * n_frames * 6 + (y.size + 2 * pad) * 4 + chunk * n_fft * _STFT_CHUNK_BYTES_PER_SAMPLE,
         f"an STFT of {n_frames:,} frames x {n_freqs} bins",
         "Use a larger hop_length, a smaller n_fft or a shorter excerpt.",
     )
@@ -216,7 +216,7 @@ def griffinlim(spec, n_fft: int, hop_length: int | None = None, power: float = 2
     shaped = check_spectrogram_shape(spec, n_freqs, ndim=2, why=why)
     frames = max(shaped.shape[1], 2)  # one frame is repeated (below)
     natural = hop_length * (frames - 1) + n_fft % 2  # what the inverse STFT of the frames gives
-    limits.check_griffinlim_memory(n_freqs, frames, max(natural, length or 0))
+    limits.check_griffinlim_memory(n_freqs, frames, natural, length or 0)
     arr = check_spectrogram(shaped, n_freqs, ndim=2, why=why)
     import librosa  # heavy import, only when sound is wanted
 
@@ -255,7 +255,8 @@ def to_wav_bytes(samples, sample_rate: int) -> bytes:
     """
     sample_rate = check_sample_rate(sample_rate)
     y = check_samples(samples)
-    limits.check_memory(y.size * 8, f"a WAV of {y.size:,} samples", "Write a shorter excerpt.")
+    # the clipped copy, libsndfile's 16-bit buffer, the file and its copy out of the buffer
+    limits.check_memory(y.size * 16, f"a WAV of {y.size:,} samples", "Write a shorter excerpt.")
     buf = io.BytesIO()
     soundfile.write(buf, np.clip(y, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
     return buf.getvalue()

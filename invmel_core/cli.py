@@ -167,7 +167,7 @@ def check_problem(problem: Problem, inv: InverseMelScale, args, hop: int) -> Non
     if "wav" in wanted_outputs(args):
         frames = problem.mel.shape[-1]
         length = problem.samples.size if problem.samples is not None else 0
-        limits.check_griffinlim_memory(inv.n_stft, max(frames, 2), max(hop * max(frames - 1, 1), length))
+        limits.check_griffinlim_memory(inv.n_stft, max(frames, 2), hop * max(frames - 1, 1), length)
 
 
 def make_transform(args, n_stft: int, n_mels: int, rate: int) -> InverseMelScale:

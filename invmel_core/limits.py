@@ -43,10 +43,12 @@ MAX_GRIFFINLIM_ITERS = 10_000
 BYTES_PER_ELEMENT = 40
 # Griffin-Lim (librosa's): complex64 phase, rebuilt and previous spectrograms and the
 # magnitude, per (n_freqs, frames) element (measured 39-40 B with tracemalloc); the signal
-# of ``hop x frames`` samples, its window envelope and the trimmed copy, per sample
-# (measured 9-11 B). tests/test_hardening_memory.py checks both against tracemalloc.
+# of ``hop x frames`` samples (plus n_fft of padding), its window envelope and the trimmed
+# copy, per sample (measured 9-11 B); librosa's STFT blocks (MAX_MEM_BLOCK, 256 KiB) and
+# windows. tests/test_hardening_memory.py checks the sum against tracemalloc and RSS.
 GRIFFINLIM_BYTES_PER_ELEMENT = 48
 GRIFFINLIM_BYTES_PER_SAMPLE = 20
+GRIFFINLIM_FIXED_BYTES = 2**20
 MIB = 2**20
 
 
@@ -205,18 +207,22 @@ def check_filterbank_memory(n_stft: int, n_mels: int, limit_mb: float | None = N
     )
 
 
-def estimate_griffinlim_bytes(n_freqs: int, frames: int, n_samples: int) -> int:
-    """Estimated peak bytes of Griffin-Lim on an ``(n_freqs, frames)`` spectrogram giving
-    ``n_samples`` samples (``hop x frames`` or the requested length, whichever is larger).
+def estimate_griffinlim_bytes(n_freqs: int, frames: int, natural: int, length: int = 0) -> int:
+    """Estimated peak bytes of Griffin-Lim on an ``(n_freqs, frames)`` spectrogram whose
+    inverse STFT has ``natural`` samples (``hop x (frames - 1)``), padded to ``length``.
 
     >>> round(estimate_griffinlim_bytes(1025, 431, 220160) / 2**20, 1)  # MiB; 10 s at 22.05 kHz
-    24.4
+    25.5
     """
+    n_fft, natural, length = 2 * (int(n_freqs) - 1), int(natural), int(length)
     return (GRIFFINLIM_BYTES_PER_ELEMENT * int(n_freqs) * int(frames)
-            + GRIFFINLIM_BYTES_PER_SAMPLE * int(n_samples))
+            + GRIFFINLIM_BYTES_PER_SAMPLE * (natural + n_fft)
+            + 8 * max(length - natural, 0)  # the zero-padded result
+            + GRIFFINLIM_FIXED_BYTES)
 
 
-def check_griffinlim_memory(n_freqs: int, frames: int, n_samples: int, limit_mb: float | None = None) -> None:
+def check_griffinlim_memory(n_freqs: int, frames: int, natural: int, length: int = 0,
+                            limit_mb: float | None = None) -> None:
     """Raise :class:`InputError` before a Griffin-Lim whose output (or spectrogram) would not
     fit the memory cap: a short spectrogram with a huge hop is a long signal.
 
@@ -227,8 +233,8 @@ def check_griffinlim_memory(n_freqs: int, frames: int, n_samples: int, limit_mb:
     invmel_core.errors.InputError: Griffin-Lim making 10,737,418,240 samples from a 2 x 10 spectrogram ...
     """
     check_memory(
-        estimate_griffinlim_bytes(n_freqs, frames, n_samples),
-        f"Griffin-Lim making {int(n_samples):,} samples from a {n_freqs} x {frames} spectrogram",
+        estimate_griffinlim_bytes(n_freqs, frames, natural, length),
+        f"Griffin-Lim making {max(int(natural), int(length)):,} samples from a {n_freqs} x {frames} spectrogram",
         "Use a smaller hop_length or length, a shorter excerpt (fewer frames), or raise "
         f"{SOLVE_MB_ENV}.",
         limit_mb,

@@ -28,6 +28,7 @@ MAX_SAMPLE_RATE = limits.MAX_SAMPLE_RATE
 # never sits in memory whole.
 _BLOCK_FRAMES = 1 << 16
 _BLOCK_SAMPLES = 1 << 22
+_DECODER_BYTES = 1 << 18  # the decoder's own buffers
 # No codec packs more frames into a byte: FLAC's best case (a 65536-frame block of digital
 # silence, ~13 bytes per channel) is ~5,000, Vorbis/Opus ~2,000, MP3 ~50, PCM at most 1. A
 # header claiming more (a 5 KB FLAC "holding" 2**36 samples) is corrupt, not long.
@@ -171,8 +172,8 @@ def _read_mono(sound: soundfile.SoundFile, name: str, cap: float, size: int) -> 
     _check_header(name, rate, channels, frames, size)
     limits.check_duration(frames / rate, cap, what=name)
     block_frames = max(1, min(_BLOCK_FRAMES, _BLOCK_SAMPLES // channels))
-    limits.check_memory(
-        frames * 4 * 2 + block_frames * channels * 8,
+    limits.check_memory(  # the mono blocks and their concatenation; a block, its mean and copies
+        frames * 4 * 2 + min(block_frames, max(frames, 1)) * (channels + 1) * 8 + _DECODER_BYTES,
         f"decoding {name} ({frames:,} samples)",
         "Use a shorter excerpt or a lower sample rate.",
     )

@@ -191,7 +191,7 @@ class InverseMelScale:
             out.append(
                 f"The solver diverged after {last.step} steps: its loss blew up because of {cause}. "
                 "Lower lr (roughly in proportion to how much louder the input is), or use a "
-                "scale-invariant solver such as nnls. The result shown is the last iterate before the "
+                "scale-invariant solver such as nnls. The result shown is an iterate from before the "
                 "loss blew up, not a solution."
             )
         if (last is not None and last.reason != "diverged" and "momentum" in self.solver.uses

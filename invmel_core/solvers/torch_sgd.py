@@ -10,12 +10,14 @@ Semantics reproduced exactly (see tests/test_parity_sgd.py):
 
 One deliberate difference, as in :mod:`.mindspore_gd`: where torch's iterate blows up (too
 large an ``lr``, or a momentum of 1 or more) and it goes on to return NaN, or a spectrogram of
-1e24s held at zero by the clamp, this stops with reason ``"diverged"`` and returns the last
-iterate whose loss was sane: finite and below :data:`DIVERGENCE_GROWTH` times the larger of
+1e24s held at zero by the clamp, this stops with reason ``"diverged"`` and returns a sane
+iterate: one whose loss was finite and below :data:`DIVERGENCE_GROWTH` times the larger of
 the first loss and the silent spectrogram's (a stable step never comes near that; an
-unstable one passes it within a few steps). Steps alternate between two buffers, so that
-iterate is still there when the next loss is not; a chunk of columns whose loss blew up
-does not step (columns are independent, so each chunk keeps its own last sane iterate).
+unstable one passes it within a few steps). Each chunk of columns keeps a copy of its
+latest iterate whose loss did not fall (the start, or the iterate before a rise: a loss
+blows up only after rising; a stable run rises a few times in a thousand steps, so copies
+are rare) and returns it, with its loss, when the solve diverges. Columns are independent,
+so the chunks' copies together are a valid state.
 
 Speed (measured by ``python -m bench`` against the dense formulation in
 ``bench/reference.py``): the filterbank products use its banded form, O(n_stft x time)
@@ -47,6 +49,9 @@ from .sparse_ops import add_product
 DIVERGENCE_GROWTH = 1e4
 
 
+_ZERO = np.float32(0)  # numpy 2: np.maximum against it beats a zeros array (300 vs 390 us, 1025 x 512)
+
+
 class _Chunk:
     """The SGD state of a run of columns."""
 
@@ -54,42 +59,41 @@ class _Chunk:
         self.columns = columns
         self.target = np.ascontiguousarray(target[:, columns])
         self.x = np.ascontiguousarray(start[:, columns])
-        self.zeros = np.zeros_like(self.x)  # np.maximum against an array is ~4x faster than against 0
         self.descent = None  # -lr x torch's momentum buffer: x += descent
-        self.previous = None  # the iterate before x (steps write into it and swap)
-        self.previous_squared = None  # its squared residual
+        self.squared = None  # the last squared residual
+        self.saved = None  # a copy of a recent sane iterate (see the module's docstring), its residual
+        self.saved_squared = None
         # The scale a sane residual stays within: the silent spectrogram's, or the first one.
         self.reference = float(np.einsum("ij,ij->", self.target, self.target, dtype=np.float64))
 
     def step(self, band, adjoint, residual_scale: np.float32, momentum: np.float32) -> float:
         """One SGD step; returns the squared residual (before the step) of these columns.
-        ``adjoint`` is ``fb`` as a CSR matrix. If the residual has blown up (see
-        :data:`DIVERGENCE_GROWTH`), returns inf without stepping."""
+        ``adjoint`` is ``fb`` as a CSR matrix. If the residual has blown up, returns inf
+        and does not step."""
         diff = self.target - band.project(self.x)
         # Squares summed per mel in float32 (431 terms), then over mels in float64: 1e-7 accurate.
         squared = float(np.einsum("ij,ij->i", diff, diff).sum(dtype=np.float64))
         if not math.isfinite(squared):  # float32 squares overflow above ~1.8e19: sum in float64
             squared = float(np.einsum("ij,ij->", diff, diff, dtype=np.float64))
-        if self.descent is None:
+        if self.saved is None:
             self.reference = max(self.reference, squared)
         if not squared <= DIVERGENCE_GROWTH * self.reference:  # NaN too
             return math.inf
+        if self.saved is None or squared >= self.squared:  # the start, or a rise: keep this iterate
+            if self.saved is None:
+                self.saved = np.empty_like(self.x)
+            np.copyto(self.saved, self.x)
+            self.saved_squared = squared
+        self.squared = squared
         diff *= residual_scale  # scale the small mel-sized array, not the big one
         if self.descent is None:  # torch: the momentum buffer starts as the first gradient
             self.descent = np.zeros_like(self.x)
-            self.previous = np.empty_like(self.x)
         else:
             self.descent *= momentum
         add_product(adjoint, diff, self.descent)  # descent += -lr x gradient, no temporary
-        np.add(self.x, self.descent, out=self.previous)
-        np.maximum(self.previous, self.zeros, out=self.previous)
-        self.x, self.previous = self.previous, self.x
-        self.previous_squared = squared
+        self.x += self.descent
+        np.maximum(self.x, _ZERO, out=self.x)
         return squared
-
-    def last_sane(self) -> tuple[np.ndarray, float]:
-        """The last iterate whose squared residual had not blown up, and that residual."""
-        return self.previous, self.previous_squared
 
 
 def run(melspec: np.ndarray, fb, options: SolverOptions, every: int = 1):
@@ -115,10 +119,9 @@ def run(melspec: np.ndarray, fb, options: SolverOptions, every: int = 1):
     with ChunkRunner(threads_for(len(chunks), fb.n_freqs * chunks[0].x.shape[1])) as on_chunks:
         for step in range(1, options.max_iter + 1):
             loss = sum(on_chunks(lambda c: c.step(band, adjoint, residual_scale, momentum), chunks)) / n_cols
-            if not math.isfinite(loss):  # never at the first step: each chunk has stepped
-                kept = [c.last_sane() for c in chunks]
-                yield snapshot(step - 1, sum(squared for _, squared in kept) / n_cols, DIVERGED,
-                               [x for x, _ in kept])
+            if not math.isfinite(loss):  # never at the first step: the reference includes it
+                yield snapshot(step - 1, sum(c.saved_squared for c in chunks) / n_cols, DIVERGED,
+                               [c.saved for c in chunks])
                 return
             reason = stop_reason(loss, previous, options)
             if reason is None and step == options.max_iter:
