@@ -14,12 +14,14 @@ import soundfile
 
 from . import limits
 from .errors import InputError
-from .validation import (check_filterbank_matrix, check_number, check_power, check_samples, check_sample_rate,
-                         check_seed, check_spectrogram, check_spectrogram_shape, check_stft_params)
+from .validation import (check_filterbank_matrix, check_number, check_power, check_power_undone, check_samples,
+                         check_sample_rate, check_seed, check_spectrogram, check_spectrogram_shape,
+                         check_stft_params)
 
 _STFT_CHUNK_FRAMES = 512  # frames per FFT batch: bounds the complex temporaries ...
 _STFT_CHUNK_SAMPLES = 1 << 21  # ... to about 8 MiB per temporary whatever n_fft is
 _STFT_CHUNK_BYTES_PER_SAMPLE = 16  # the windowed block, its complex FFT, magnitude and power
+_GRIFFINLIM_PEAK = 1e36  # magnitude x n_fft below float32's 3.4e38, with room for the phase updates
 
 
 # --------------------------------------------------------------------------- STFT and mel
@@ -109,10 +111,14 @@ def spectrogram(samples, n_fft: int = 2048, hop_length: int | None = None,
         with np.errstate(over="ignore"):  # reported below as an InputError
             out[:, start:start + block.shape[0]] = (magnitude if power == 1 else magnitude**power).T
     if not np.isfinite(out).all():
-        raise InputError(
-            f"the spectrogram overflows float32: the samples reach {np.abs(y).max():.3g}, but audio "
-            "should lie in [-1, 1]; scale it down (e.g. samples / np.abs(samples).max())"
-        )
+        peak = max(abs(float(y.max())), abs(float(y.min())))
+        if peak > 1:
+            raise InputError(
+                f"the spectrogram overflows float32: the samples reach {peak:.3g}, but audio should lie "
+                "in [-1, 1]; scale it down (e.g. samples / np.abs(samples).max())"
+            )
+        raise InputError(f"the spectrogram overflows float32: the samples lie in [-1, 1], but power={power:g} "
+                         "raises their magnitudes past 3.4e38; use power=2 (power) or 1 (magnitude)")
     return out
 
 
@@ -220,7 +226,13 @@ def griffinlim(spec, n_fft: int, hop_length: int | None = None, power: float = 2
     arr = check_spectrogram(shaped, n_freqs, ndim=2, why=why)
     import librosa  # heavy import, only when sound is wanted
 
-    magnitude = arr if power == 1 else arr ** np.float32(1.0 / power)
+    with np.errstate(over="ignore"):
+        magnitude = arr if power == 1 else arr ** np.float32(1.0 / power)
+    check_power_undone(magnitude, power)
+    peak = float(magnitude.max())
+    if peak * n_fft > _GRIFFINLIM_PEAK:  # the inverse STFT sums n_fft samples of this
+        raise InputError(f"spec's magnitudes reach {peak:.3g}, too loud for Griffin-Lim in float32 "
+                         f"(n_fft={n_fft} of them are summed); scale the spectrogram down")
     if magnitude.shape[1] == 1:  # the inverse STFT of one frame is empty: make it one hop of sound
         magnitude = np.repeat(magnitude, 2, axis=1)
     # librosa re-analyses its estimate every iteration and fails (a raw broadcast error) when a
@@ -236,6 +248,8 @@ def griffinlim(spec, n_fft: int, hop_length: int | None = None, power: float = 2
             pad_mode="reflect", random_state=seed,
         )
     out = np.asarray(out, dtype=np.float32)
+    if not np.isfinite(out).all():  # a last guard: never hand back NaN as sound
+        raise InputError("Griffin-Lim's output overflowed float32; scale the spectrogram down")
     if length is None or out.size == length:
         return out
     return out[:length].copy() if out.size > length else np.pad(out, (0, length - out.size))

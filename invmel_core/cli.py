@@ -108,7 +108,7 @@ def check_args(args) -> int:
     if args.sample_rate is not None:
         check_sample_rate(args.sample_rate)
     if args.n_mels is not None:
-        check_number("n_mels", args.n_mels, integer=True, minimum=1)
+        check_number("n_mels", args.n_mels, integer=True, minimum=1, maximum=limits.MAX_MELS)
     check_number("f_min", args.f_min, minimum=0.0)
     if args.f_max is not None:
         check_number("f_max", args.f_max, minimum=0.0, strict=True)

@@ -258,7 +258,7 @@ def load_melspec(source, *, n_mels: int | None = None, name: str | None = None) 
     (40, 7)
     """
     if n_mels is not None:
-        n_mels = check_number("n_mels", n_mels, integer=True, minimum=1)
+        n_mels = check_number("n_mels", n_mels, integer=True, minimum=1, maximum=limits.MAX_MELS)
     fp, name, size = _open_source(source, "mel spectrogram", name)
     try:
         magic = fp.read(6)

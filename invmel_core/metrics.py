@@ -19,7 +19,7 @@ from . import limits
 from .errors import InputError
 from .filterbank import BandedFilterbank, MelFilterbank
 from .validation import (check_filterbank_matrix, check_finite_array, check_flag, check_number, check_power,
-                         check_spectrogram)
+                         check_power_undone, check_spectrogram)
 
 # Frames projected at a time in mel_residual: bounds the float64 temporaries.
 _CHUNK_FRAMES = 4096
@@ -94,9 +94,14 @@ def mel_residual(spec, melspec, fb, *, include_empty: bool = False) -> float:
     return float(np.sqrt(diff_sq / target_sq)) if target_sq > 0 else float(np.sqrt(diff_sq))
 
 
-def _magnitude(arr: np.ndarray, power: float) -> np.ndarray:
+def _magnitude(arr: np.ndarray, power: float, name: str) -> np.ndarray:
     arr = np.asarray(arr, dtype=np.float64)
-    return arr if power == 1 else arr ** (1.0 / power)
+    if power == 1:
+        return arr
+    with np.errstate(over="ignore"):
+        magnitude = arr ** (1.0 / power)
+    check_power_undone(magnitude, power, name)
+    return magnitude
 
 
 # float64 magnitudes of both, their difference and its square or logarithms
@@ -112,7 +117,7 @@ def _pair(estimate, reference, power) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(f"estimate {est.shape} and reference {ref.shape} must have the same shape")
     limits.check_memory(est.size * _PAIR_BYTES_PER_ELEMENT, f"comparing two {est.shape} spectrograms",
                         "Compare fewer frames at a time.")
-    return _magnitude(est, power), _magnitude(ref, power)
+    return _magnitude(est, power, "estimate"), _magnitude(ref, power, "reference")
 
 
 def spectral_convergence(estimate, reference, *, power: float) -> float:

@@ -183,6 +183,22 @@ def check_power(power) -> float:
     return check_number("power", power, minimum=0, strict=True)
 
 
+def check_power_undone(magnitude: np.ndarray, power: float, name: str = "spec") -> None:
+    """After ``magnitude = spec ** (1 / power)``: :class:`InputError` if that overflowed (a
+    tiny ``power``, or values near the dtype's top), naming ``power``.
+
+    >>> check_power_undone(np.array([np.inf]), 0.01)
+    Traceback (most recent call last):
+    ...
+    invmel_core.errors.InputError: spec ** (1 / power) overflows with power=0.01; ...
+    """
+    if not np.isfinite(magnitude).all():
+        raise InputError(
+            f"{name} ** (1 / power) overflows with power={power:g}; power is the exponent {name} was made "
+            "with: 2 for a power spectrogram, 1 for a magnitude one (or scale the spectrogram down)"
+        )
+
+
 # Bytes per element held while an array is checked and converted: the float32 copy (4), a
 # boolean mask of it (1) and, on the way to an error message, a mask of the original (1).
 _CHECK_BYTES_PER_ELEMENT = 6

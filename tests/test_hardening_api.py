@@ -175,8 +175,29 @@ HUGE = 10**400  # beyond float64: OverflowError if anything converts it naively
     (lambda: spectrogram(np.zeros(10), n_fft=HUGE), r"n_fft must be at most 262144"),
     (lambda: spectrogram(np.zeros(10), hop_length=2**64), r"hop_length must be at most"),
     (lambda: spectrogram(np.zeros(10), power="2"), r"power must be a number"),
+    (lambda: InverseMelScale(201, 10**9), r"n_mels must be at most 16384"),
+    (lambda: __import__("invmel_core").load_melspec(b"\x93NUMPY", n_mels=HUGE), r"n_mels must be at most 16384"),
+    (lambda: InverseMelScale(201, 40).iterate(np.ones((40, 3)), every=0), r"every must be >= 1"),
 ])
 def test_absurd_parameters_are_input_errors(call, match):
+    refused(call, match)
+
+
+TONE = (0.5 * np.sin(np.arange(4000) * 0.1)).astype(np.float32)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: spectrogram(TONE, 256, power=100), r"samples lie in \[-1, 1\], but power=100 raises"),
+    (lambda: spectrogram(TONE * 1e20, 256), r"samples reach 5e\+19, but audio should lie in \[-1, 1\]"),
+    (lambda: griffinlim(spectrogram(TONE, 256, 64), 256, 64, power=0.01), r"overflows with power=0\.01.*2 for a power"),
+    (lambda: griffinlim(spectrogram(TONE, 256, 64), 256, 64, power=1e-300), r"overflows with power=1e-300"),
+    (lambda: griffinlim(np.full((129, 5), 3e38, np.float32), 256, power=1), r"too loud for Griffin-Lim"),
+    (lambda: metrics.spectral_convergence(np.full((3, 2), 4.0), np.ones((3, 2)), power=1e-300),
+     r"estimate \*\* \(1 / power\) overflows with power=1e-300"),
+    (lambda: metrics.log_spectral_distance(np.ones((3, 2)), np.full((3, 2), 1e300), power=0.001),
+     r"overflows with power=0\.001"),
+])
+def test_powers_that_overflow_are_named(call, match):
     refused(call, match)
 
 
