@@ -195,12 +195,13 @@ def check_solve_memory(batch: int, n_stft: int, n_mels: int, time: int, solver=N
 def check_filterbank_memory(n_stft: int, n_mels: int, limit_mb: float | None = None) -> None:
     """Raise :class:`InputError` before building a filterbank too large for the memory cap.
 
-    Building one holds about six float64 ``(n_stft, n_mels)`` temporaries.
+    Building one holds about six float64 ``(n_stft, n_mels)`` temporaries, and the checked
+    float32 copy of the matrix its banded form starts from.
 
     >>> check_filterbank_memory(1025, 128)
     """
     check_memory(
-        int(n_stft) * (int(n_mels) + 2) * 8 * 6,
+        int(n_stft) * (int(n_mels) + 2) * 8 * 7,
         f"a mel filterbank of {_count(n_stft)} x {_count(n_mels)}",
         "Lower n_stft (a smaller n_fft) or n_mels.",
         limit_mb,

@@ -10,8 +10,8 @@ import warnings
 import numpy as np
 import pytest
 
-from invmel_core import (InputError, InverseMelScale, MelFilterbank, bin_frequencies, filter_edges, griffinlim,
-                         mel_spectrogram, melscale_fbanks, spectrogram, to_wav_bytes)
+from invmel_core import (BandedFilterbank, InputError, InverseMelScale, MelFilterbank, bin_frequencies, filter_edges,
+                         griffinlim, mel_spectrogram, melscale_fbanks, spectrogram, to_wav_bytes)
 from invmel_core import metrics
 from invmel_core.audio import stft_frames
 from invmel_core.limits import MAX_GRIFFINLIM_ITERS
@@ -225,6 +225,11 @@ def test_powers_that_overflow_are_named(call, match):
     (lambda: metrics.mel_residual(np.ones((201, 3)), np.ones((40, 3)), MelFilterbank(201, 0, None, 40, 16000),
                                   include_empty="yes"), r"include_empty must be True or False"),
     (lambda: metrics.spectral_convergence("a", "b", power=2), r"estimate must be a numeric array"),
+    (lambda: BandedFilterbank("x"), r"dense must be a numeric array"),
+    (lambda: BandedFilterbank(np.ones(4)), r"dense must be a MelFilterbank or a 2-D"),
+    (lambda: BandedFilterbank(np.full((4, 2), np.nan)), r"dense contains 8 NaN"),
+    (lambda: BandedFilterbank(-np.ones((4, 2))), r"dense has negative weights"),
+    (lambda: BandedFilterbank(np.broadcast_to(np.float32(1), (10**6, 10**4))), r"INVMEL_MAX_SOLVE_MB"),
     (lambda: metrics.spectral_convergence(np.ones(3), np.ones(3), power=True), r"power must be a number"),
     (lambda: metrics.log_spectral_distance(np.ones((3, 2)), np.ones((3, 2)), power=2, floor_db=float("nan")),
      r"floor_db must be finite"),

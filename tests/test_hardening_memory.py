@@ -88,6 +88,19 @@ def test_mel_projection_and_wav_estimates_cover_their_peaks(monkeypatch):
     assert_covers(*estimate_and_peak(monkeypatch, lambda: to_wav_bytes(y, 22050)), "WAV bytes")
 
 
+@pytest.mark.parametrize("n_freqs, n_mels", [(1025, 128), (8193, 512)])
+def test_filterbank_estimate_covers_its_peak(monkeypatch, n_freqs, n_mels):
+    def build():
+        from invmel_core import filterbank
+
+        filterbank._dense.cache_clear()
+        filterbank._banded.cache_clear()
+        fb = MelFilterbank(n_freqs, 0.0, None, n_mels, 44100)
+        fb.banded, fb.empty  # noqa: B018 - built on first use
+
+    assert_covers(*estimate_and_peak(monkeypatch, build), f"filterbank {n_freqs} x {n_mels}")
+
+
 @pytest.mark.parametrize("channels", [1, 8, 300])
 def test_decoding_estimate_covers_its_peak(monkeypatch, channels):
     buf = io.BytesIO()
