@@ -193,27 +193,32 @@ _WAV_CODEC_NAMES = {0x0002: "MS ADPCM", 0x0011: "IMA ADPCM", 0x0050: "MPEG audio
                     0x00FF: "AAC", 0x0161: "WMA", 0x2000: "AC-3"}
 
 
+_MAGIC_LEN = 4
+_MAGIC = {b"fLaC": "FLAC", b"OggS": "OGG", b"ID3\x02": "MP3", b"ID3\x03": "MP3", b"ID3\x04": "MP3"}
+_ARTICLE = {"AIFF": "an", "AU": "an", "RF64 WAV": "an", "OGG": "an", "MP3": "an"}
+
+
 def decode_error(name: str, exc: Exception, fp) -> InputError:
     """The decoder's refusal in words a person can act on (the decoder's own words last)."""
     detail = (str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)).strip().rstrip(".")
     fp.seek(0)
     header = read_audio_header(fp, 1 << 62)
+    fp.seek(0)
+    container = header.container if header else _MAGIC.get(fp.read(4)[:_MAGIC_LEN])
     tag = header.format_tag if header else None
     if tag is not None and tag not in _WAV_CODECS:
         codec = _WAV_CODEC_NAMES.get(tag, "an unsupported codec")
         why = (f"it is a {header.container} file holding {codec} (format tag 0x{tag:04X}), which cannot "
                "be decoded here. Re-encode it as PCM WAV or FLAC (e.g. `ffmpeg -i in.wav -c:a pcm_s16le "
                "out.wav`)")
-    elif header is not None:
-        why = (f"it starts like a {header.container} file, but its header is damaged. Re-export it from "
-               "the program that made it, or re-save it with an audio editor")
+    elif container is not None:
+        why = (f"it starts like {_ARTICLE.get(container, 'a')} {container} file, but its header is damaged. "
+               "Re-export it from the program that made it, or re-save it with an audio editor")
     else:
         why = f"its contents are not in any supported audio format ({SUPPORTED_AUDIO})"
     if "does not exist" in detail:  # libsndfile's words for junk it half-took for MP3
         detail = "unrecognised or corrupt data"
     return InputError(f"could not read {name} as audio: {why}. (Decoder: {detail}.)")
-
-
 
 # --------------------------------------------------------------------------- npy / npz
 

@@ -134,6 +134,14 @@ def with_flac_total(flac: bytes, total: int) -> bytes:
     return _patched(flac, at, field.to_bytes(8, "big"))
 
 
+def with_flac_rate(flac: bytes, rate: int) -> bytes:
+    """Rewrite the 20-bit sample rate of a FLAC's STREAMINFO."""
+    at = flac.index(b"fLaC") + 8 + 10
+    field = int.from_bytes(flac[at:at + 8], "big")
+    field = (field & ~(((1 << 20) - 1) << 44)) | (rate << 44)
+    return _patched(flac, at, field.to_bytes(8, "big"))
+
+
 def with_sample_rate(wav: bytes, rate: int) -> bytes:
     at = wav.index(b"fmt ") + 12
     return _patched(wav, at, struct.pack("<I", rate))
@@ -189,6 +197,16 @@ def lying_headers(d: Path) -> list[Case]:
              r"sample rate of 1,000,000,000 Hz"),
         Case("WAV with 65535 channels", _put(d, "wav_65535ch.wav", _patched(wav, 22, struct.pack("<H", 65535))),
              "audio", e, r"starts like a WAV file, but its header is damaged"),
+        Case("FLAC with a sample rate of 0", _put(d, "flac_rate0.flac", with_flac_rate(flac, 0)), "audio", e,
+             r"starts like a FLAC file, but its header is damaged"),
+        Case("FLAC magic, then garbage", _put(d, "flac_garbage.flac", b"fLaC" + bytes(500)), "audio", e,
+             r"starts like a FLAC file, but its header is damaged"),
+        Case("OGG magic, then garbage", _put(d, "ogg_garbage.ogg", b"OggS" + bytes(500)), "audio", e,
+             r"starts like an OGG file"),
+        Case("ID3 tag, then garbage", _put(d, "id3_garbage.mp3", b"ID3\x04\x00\x00\x7f\x7f\x7f\x7f" + bytes(500)),
+             "audio", e, r"starts like an MP3 file"),
+        Case("AIFF with 0 channels", _put(d, "aiff_0ch.aiff", _patched(aiff, aiff.index(b"COMM") + 8, bytes(2))),
+             "audio", e, r"starts like an AIFF file, but its header is damaged"),
         Case("OGG whose last page lies", _put(d, "ogg_granule.ogg", with_last_granule(
             wav_bytes(tone(RATE), fmt="OGG", subtype="VORBIS"), 2**60)), "audio", e,
             r"no audio samples \(if it should, its header is damaged"),
