@@ -204,11 +204,11 @@ def check_power_undone(magnitude: np.ndarray, power: float, name: str = "spec") 
 _CHECK_BYTES_PER_ELEMENT = 6
 
 
-def numeric_array(value, name: str) -> np.ndarray:
+def _numeric_array(value, name: str) -> np.ndarray:
     """``value`` as an ndarray of real or complex numbers (booleans count), without copying
     an array; :class:`InputError` for objects, strings, dates and masked values.
 
-    >>> numeric_array([1, 2], "x").dtype.kind
+    >>> _numeric_array([1, 2], "x").dtype.kind
     'i'
     """
     if isinstance(value, np.ma.MaskedArray) and np.ma.is_masked(value):
@@ -247,7 +247,7 @@ def _finite_float32(arr: np.ndarray, name: str, what: str) -> np.ndarray:
 
 
 def _real_array(value, name: str, what: str, example: str) -> np.ndarray:
-    arr = numeric_array(value, name)
+    arr = _numeric_array(value, name)
     if arr.dtype.kind == "c":
         raise InputError(f"{name} is complex; pass a {what}, e.g. {example}")
     return arr
@@ -391,7 +391,7 @@ def check_samples(samples, name: str = "samples") -> np.ndarray:
     >>> check_samples([0.0, 0.5]).dtype
     dtype('float32')
     """
-    arr = numeric_array(samples, name)
+    arr = _numeric_array(samples, name)
     if arr.dtype.kind == "c":
         raise InputError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
     if arr.ndim != 1:
