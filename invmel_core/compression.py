@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import InputError
 from .formats import FORMATS, MelFormat
-from .validation import check_real_array
+from .validation import check_finite_array
 
 _LN10 = math.log(10.0)
 
@@ -75,7 +75,9 @@ class Compression:
 
 def stored_values(melspec, name="melspec") -> tuple[np.ndarray, type]:
     """float64 values and the float type whose rounding they carry (float16 or float32)."""
-    arr = check_real_array(melspec, name)
+    arr = check_finite_array(melspec, name, what="a mel spectrogram")
+    if arr.size == 0:
+        raise InputError(f"{name} is empty (shape {arr.shape})")
     return arr.astype(np.float64), (np.float16 if arr.dtype == np.float16 else np.float32)
 
 

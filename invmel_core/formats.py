@@ -19,7 +19,7 @@ import scipy.fft
 from .audio import stft_window
 from .errors import InputError
 from .filterbank import MelFilterbank
-from .validation import check_compat, check_mel_type, check_norm, check_number, check_real_array
+from .validation import check_compat, check_mel_type, check_norm, check_finite_array, check_number
 
 KINDS = ("linear", "db", "ln", "log10", "whisper")
 FRAMINGS = ("center", "same")
@@ -199,7 +199,7 @@ def format_spectrogram(samples, fmt: MelFormat) -> np.ndarray:
     >>> spec.shape
     (513, 86)
     """
-    y = check_real_array(samples, "samples").astype(np.float64)
+    y = check_finite_array(samples, "samples", what="audio").astype(np.float64)
     if y.ndim != 1:
         raise InputError(f"samples must be mono, 1-D (n,), got shape {y.shape}; average the channels first")
     pad = fmt.padding

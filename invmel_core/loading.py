@@ -9,7 +9,6 @@ stops at the limits of :mod:`invmel_core.limits`.
 from __future__ import annotations
 
 import io
-import math
 import os
 from pathlib import Path
 
