@@ -16,3 +16,9 @@ __all__ = [
     "load_audio", "load_melspec", "spectrogram", "mel_spectrogram", "griffinlim", "to_wav_bytes",
     "match_loudness",
 ]
+from .formats import FORMATS, MelFormat, mel_from_audio
+from .compression import Compression, detect_compression, undo_compression
+from .fit import FitResult, check_fit, rank_settings
+
+__all__ += ["FORMATS", "Compression", "MelFormat", "detect_compression", "mel_from_audio", "undo_compression",
+            "FitResult", "check_fit", "rank_settings"]

@@ -10,6 +10,8 @@ written paths to stdout. Bad input prints one line and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 import time
 import warnings
@@ -17,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio, loading, pipeline
+from . import audio, limits, loading, pipeline
 from .errors import InputError
 from .pipeline import Problem
 from .solvers import SOLVERS, default_solver
 from .transform import InverseMelScale
-from .validation import check_stft_params
+from .validation import (check_number, check_power, check_sample_rate, check_seed, check_stft_params,
+                         check_positive_seconds)
 
 PROGRESS_PERIOD_S = 1.0
 DEFAULT_MEL_SAMPLE_RATE = 22050
@@ -47,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--wav", action="store_true", help="write STEM.griffinlim.wav (16-bit PCM)")
     out.add_argument("--png", action="store_true", help="write STEM.comparison.png")
     out.add_argument("--griffinlim-iters", type=int, default=32, metavar="N",
-                     help="Griffin-Lim iterations for --wav (default: 32)")
+                     help=f"Griffin-Lim iterations for --wav, 1 to {limits.MAX_GRIFFINLIM_ITERS} (default: 32)")
     add_signal_options(p)
     add_solver_options(p)
     p.add_argument("--max-duration", type=float, default=None, metavar="S",
@@ -61,7 +64,8 @@ def add_signal_options(p: argparse.ArgumentParser) -> None:
     stft = p.add_argument_group("STFT")
     stft.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
                       help="audio: resample to this rate (default: the file's). Mel input: the rate "
-                           f"it was made at (default: {DEFAULT_MEL_SAMPLE_RATE})")
+                           f"it was made at (default: {DEFAULT_MEL_SAMPLE_RATE}). 1 to "
+                           f"{limits.MAX_SAMPLE_RATE} Hz")
     stft.add_argument("--n-fft", type=int, default=2048, help="FFT size; n_stft = n_fft // 2 + 1 (default: 2048)")
     stft.add_argument("--hop-length", type=int, default=None, help="hop in samples (default: n_fft // 4)")
     stft.add_argument("--power", type=float, default=2.0,
@@ -93,22 +97,77 @@ def is_melspec_file(path: str) -> bool:
     return Path(path).suffix.lower().lstrip(".") in loading.MELSPEC_EXTENSIONS
 
 
+def check_args(args) -> int:
+    """Every option's value, before anything is read, computed or written; returns the hop.
+    The checks are the library's own (:mod:`invmel_core.validation`), so the messages name
+    the parameter as the API does. An output directory that cannot be made is an OSError."""
+    # The app's default hop (librosa's n_fft // 4), not torchaudio's n_fft // 2.
+    hop = args.hop_length if args.hop_length is not None else max(1, args.n_fft // 4)
+    check_stft_params(args.n_fft, hop, None)  # errors name n_fft, not the n_stft it becomes
+    check_power(args.power)
+    if args.sample_rate is not None:
+        check_sample_rate(args.sample_rate)
+    if args.n_mels is not None:
+        check_number("n_mels", args.n_mels, integer=True, minimum=1, maximum=limits.MAX_MELS)
+    check_number("f_min", args.f_min, minimum=0.0)
+    if args.f_max is not None:
+        check_number("f_max", args.f_max, minimum=0.0, strict=True)
+    check_number("max_iter", args.max_iter, integer=True, minimum=1)
+    check_number("tolerance_loss", args.tolerance_loss, minimum=0.0)
+    check_number("tolerance_change", args.tolerance_change, minimum=0.0)
+    check_number("lr", args.lr, minimum=0.0)
+    check_number("momentum", args.momentum, minimum=0.0)
+    check_seed(args.seed)  # the solver's random start and Griffin-Lim's phase
+    check_number("griffinlim_iters", args.griffinlim_iters, integer=True, minimum=1,
+                 maximum=limits.MAX_GRIFFINLIM_ITERS)
+    if args.max_duration is not None:
+        check_positive_seconds("max_duration", args.max_duration)
+    check_outdir(Path(args.outdir))
+    return hop
+
+
+def check_outdir(outdir: Path) -> None:
+    """Raise OSError now if ``outdir`` could not be made or written to, rather than after a solve."""
+    existing = outdir.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OSError(errno.ENOTDIR, f"{existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OSError(errno.EACCES, f"{existing} is not writable")
+
+
+def wanted_outputs(args) -> set[str]:
+    return {k for k in ("npy", "wav", "png") if getattr(args, k)} or {"npy", "wav", "png"}
+
+
 def load_problem(args, hop: int) -> tuple[Problem, int, InverseMelScale]:
     """The problem, its sample rate and the transform for it. ``Problem.mel`` keeps the
-    input's batch dimensions."""
+    input's batch dimensions. The solve's memory is checked before the STFT is computed."""
     n_stft = args.n_fft // 2 + 1
     label = Path(args.input).stem
     if is_melspec_file(args.input):
         mel = loading.load_melspec(args.input, n_mels=args.n_mels)
-        rate = args.sample_rate or DEFAULT_MEL_SAMPLE_RATE
-        if args.sample_rate is None:
+        rate = args.sample_rate
+        if rate is None:
+            rate = DEFAULT_MEL_SAMPLE_RATE
             note(args, f"assuming the mel spectrogram was made at {rate} Hz (set --sample-rate)")
         return Problem(label, mel), rate, make_transform(args, n_stft, mel.shape[-2], rate)
     samples, rate = loading.load_audio(args.input, args.sample_rate, max_duration=args.max_duration)
-    inv = make_transform(args, n_stft, args.n_mels or 128, rate)
+    inv = make_transform(args, n_stft, 128 if args.n_mels is None else args.n_mels, rate)
+    frames = audio.stft_frames(samples.size, args.n_fft, hop)
+    limits.check_solve_memory(1, n_stft, inv.n_mels, frames, inv.solver)
     spec = audio.spectrogram(samples, args.n_fft, hop, power=args.power)
     mel = audio.mel_spectrogram(spec, inv.fb)
     return Problem(label, mel, samples, spec), rate, inv
+
+
+def check_problem(problem: Problem, inv: InverseMelScale, args, hop: int) -> None:
+    """What the outputs need, checked before the solve starts (the solve checks its own)."""
+    if "wav" in wanted_outputs(args):
+        frames = problem.mel.shape[-1]
+        length = problem.samples.size if problem.samples is not None else 0
+        limits.check_griffinlim_memory(inv.n_stft, max(frames, 2), hop * max(frames - 1, 1), length)
 
 
 def make_transform(args, n_stft: int, n_mels: int, rate: int) -> InverseMelScale:
@@ -155,30 +214,30 @@ def report(problem: Problem, inv: InverseMelScale, spec: np.ndarray, power: floa
 
 
 def write_outputs(problem: Problem, rate: int, spec: np.ndarray, args, hop: int, outdir: Path) -> list[Path]:
-    wanted = {k for k in ("npy", "wav", "png") if getattr(args, k)} or {"npy", "wav", "png"}
+    """Make every output in memory, then write them: a failure leaves no half-written set."""
+    wanted = wanted_outputs(args)
     first = spec.reshape(-1, *spec.shape[-2:])[0]
     if spec.ndim > 2 and wanted & {"wav", "png"}:
         note(args, f"a batch of {spec.size // first.size}: the .wav and .png show the first item only")
-    outdir.mkdir(parents=True, exist_ok=True)
-    written = []
+    contents: dict[Path, bytes | np.ndarray] = {}
     if "npy" in wanted:
-        path = outdir / f"{problem.label}.linear.npy"
-        np.save(path, spec, allow_pickle=False)
-        written.append(path)
+        contents[outdir / f"{problem.label}.linear.npy"] = spec
     if "wav" in wanted:
         length = problem.samples.size if problem.samples is not None else None
         sound = audio.griffinlim(first, args.n_fft, hop, args.power, args.griffinlim_iters, args.seed, length)
         peak = float(np.abs(sound).max(initial=0.0))
         if peak > 1.0:
             note(args, f"the Griffin-Lim output peaks at {peak:.2f}; it is clipped to [-1, 1] in the WAV")
-        path = outdir / f"{problem.label}.griffinlim.wav"
-        path.write_bytes(audio.to_wav_bytes(sound, rate))
-        written.append(path)
+        contents[outdir / f"{problem.label}.griffinlim.wav"] = audio.to_wav_bytes(sound, rate)
     if "png" in wanted:
-        path = outdir / f"{problem.label}.comparison.png"
-        path.write_bytes(comparison_png(problem, rate, first, args.power, hop))
-        written.append(path)
-    return written
+        contents[outdir / f"{problem.label}.comparison.png"] = comparison_png(problem, rate, first, args.power, hop)
+    outdir.mkdir(parents=True, exist_ok=True)
+    for path, content in contents.items():
+        if isinstance(content, np.ndarray):
+            np.save(path, content, allow_pickle=False)
+        else:
+            path.write_bytes(content)
+    return list(contents)
 
 
 def comparison_png(problem: Problem, rate: int, spec: np.ndarray, power: float, hop: int) -> bytes:
@@ -192,10 +251,9 @@ def comparison_png(problem: Problem, rate: int, spec: np.ndarray, power: float, 
 
 
 def run(args) -> int:
-    # The app's default hop (librosa's n_fft // 4), not torchaudio's n_fft // 2.
-    hop = args.hop_length if args.hop_length is not None else max(1, args.n_fft // 4)
-    check_stft_params(args.n_fft, hop, None)  # errors name n_fft, not the n_stft it becomes
+    hop = check_args(args)
     problem, rate, inv = load_problem(args, hop)
+    check_problem(problem, inv, args, hop)
     last, _ = solve(inv, problem.mel, args)
     for remark in inv.notes(last):
         note(args, f"note: {remark}")

@@ -16,7 +16,8 @@ import scipy.sparse
 from . import limits
 from .scales import hz_to_mel, mel_to_hz
 from .errors import InputError
-from .validation import check_compat, check_mel_params, check_mel_type, check_norm, check_number
+from .validation import (check_compat, check_filterbank_matrix, check_mel_params, check_mel_type, check_norm,
+                         check_number)
 
 
 class EmptyFilterWarning(UserWarning):
@@ -290,7 +291,7 @@ class BandedFilterbank:
     """
 
     def __init__(self, dense: np.ndarray):
-        dense = np.asarray(dense, dtype=np.float32)
+        dense = check_filterbank_matrix(dense, "dense")
         self.n_freqs, self.n_mels = dense.shape
         self.fbT = _csr(dense.T)
         self.fb = _csr(dense)

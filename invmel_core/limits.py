@@ -28,6 +28,12 @@ DURATION_ENV = "INVMEL_MAX_DURATION_S"
 MAX_BINS = (1 << 18) // 2 + 1  # the bins of the largest accepted n_fft (2**18)
 MAX_MELS = 1 << 14
 SOLVE_MB_ENV = "INVMEL_MAX_SOLVE_MB"
+# Audio read, resampled or written: 768 kHz is the highest rate audio interfaces record; a
+# header claiming more is damaged, and WAV/libsndfile overflow beyond 2**31 anyway.
+MAX_SAMPLE_RATE = 768_000
+# Griffin-Lim iterations: 32 is librosa's default, a few hundred is already past the point
+# where more iterations are audible; the bound keeps a typo from running for days.
+MAX_GRIFFINLIM_ITERS = 10_000
 
 # Peak bytes per element of the (batch, n_stft, time) output during a solve. Measured with
 # tracemalloc (tests/test_audio.py::test_memory_estimate_covers_measured_peak): the random
@@ -35,6 +41,14 @@ SOLVE_MB_ENV = "INVMEL_MAX_SOLVE_MB"
 # gradient, momentum and a yielded copy in float32. A solver that needs otherwise declares
 # its own ``SolverSpec.memory_estimate``.
 BYTES_PER_ELEMENT = 40
+# Griffin-Lim (librosa's): complex64 phase, rebuilt and previous spectrograms and the
+# magnitude, per (n_freqs, frames) element (measured 39-40 B with tracemalloc); the signal
+# of ``hop x frames`` samples (plus n_fft of padding), its window envelope and the trimmed
+# copy, per sample (measured 9-11 B); librosa's STFT blocks (MAX_MEM_BLOCK, 256 KiB) and
+# windows. tests/test_hardening_memory.py checks the sum against tracemalloc and RSS.
+GRIFFINLIM_BYTES_PER_ELEMENT = 48
+GRIFFINLIM_BYTES_PER_SAMPLE = 20
+GRIFFINLIM_FIXED_BYTES = 2**20
 MIB = 2**20
 
 
@@ -119,8 +133,9 @@ def check_memory(n_bytes: float, what: str, advice: str, limit_mb: float | None 
     """
     cap_mb = max_solve_mb() if limit_mb is None else float(limit_mb)
     if n_bytes > cap_mb * MIB:
+        needed = n_bytes / MIB if n_bytes < 2**1000 else math.inf  # an int past float's range
         raise InputError(
-            f"{what} would need about {n_bytes / MIB:,.0f} MiB of memory, more than the limit of "
+            f"{what} would need about {needed:,.0f} MiB of memory, more than the limit of "
             f"{cap_mb:,.0f} MiB (set by {SOLVE_MB_ENV}). {advice}"
         )
 
@@ -145,6 +160,11 @@ def estimate_solve_bytes(batch: int, n_stft: int, n_mels: int, time: int, solver
     return BYTES_PER_ELEMENT * int(batch) * int(n_stft) * int(time) + filterbank + mel
 
 
+def _count(n: int) -> str:
+    """An element count for a message: exact, or its order of magnitude past a trillion."""
+    return str(n) if n < 10**12 else f"~10^{len(str(int(n))) - 1}"
+
+
 def check_solve_memory(batch: int, n_stft: int, n_mels: int, time: int, solver=None,
                        limit_mb: float | None = None) -> None:
     """Raise :class:`InputError` before a solve whose :func:`estimate_solve_bytes` exceeds
@@ -158,7 +178,7 @@ def check_solve_memory(batch: int, n_stft: int, n_mels: int, time: int, solver=N
     ...
     invmel_core.errors.InputError: solving for a 1025 x 1000000 linear spectrogram would need ...
     """
-    shape = f"{n_stft} x {time}" if batch == 1 else f"{batch} x {n_stft} x {time}"
+    shape = " x ".join(_count(n) for n in ((n_stft, time) if batch == 1 else (batch, n_stft, time)))
     name = getattr(solver, "name", None)
     special = callable(getattr(solver, "memory_estimate", None))
     check_memory(
@@ -175,13 +195,48 @@ def check_solve_memory(batch: int, n_stft: int, n_mels: int, time: int, solver=N
 def check_filterbank_memory(n_stft: int, n_mels: int, limit_mb: float | None = None) -> None:
     """Raise :class:`InputError` before building a filterbank too large for the memory cap.
 
-    Building one holds about six float64 ``(n_stft, n_mels)`` temporaries.
+    Building one holds about six float64 ``(n_stft, n_mels)`` temporaries, and the checked
+    float32 copy of the matrix its banded form starts from.
 
     >>> check_filterbank_memory(1025, 128)
     """
     check_memory(
-        int(n_stft) * (int(n_mels) + 2) * 8 * 6,
-        f"a mel filterbank of {n_stft} x {n_mels}",
+        int(n_stft) * (int(n_mels) + 2) * 8 * 7,
+        f"a mel filterbank of {_count(n_stft)} x {_count(n_mels)}",
         "Lower n_stft (a smaller n_fft) or n_mels.",
+        limit_mb,
+    )
+
+
+def estimate_griffinlim_bytes(n_freqs: int, frames: int, natural: int, length: int = 0) -> int:
+    """Estimated peak bytes of Griffin-Lim on an ``(n_freqs, frames)`` spectrogram whose
+    inverse STFT has ``natural`` samples (``hop x (frames - 1)``), padded to ``length``.
+
+    >>> round(estimate_griffinlim_bytes(1025, 431, 220160) / 2**20, 1)  # MiB; 10 s at 22.05 kHz
+    25.5
+    """
+    n_fft, natural, length = 2 * (int(n_freqs) - 1), int(natural), int(length)
+    return (GRIFFINLIM_BYTES_PER_ELEMENT * int(n_freqs) * int(frames)
+            + GRIFFINLIM_BYTES_PER_SAMPLE * (natural + n_fft)
+            + 8 * max(length - natural, 0)  # the zero-padded result
+            + GRIFFINLIM_FIXED_BYTES)
+
+
+def check_griffinlim_memory(n_freqs: int, frames: int, natural: int, length: int = 0,
+                            limit_mb: float | None = None) -> None:
+    """Raise :class:`InputError` before a Griffin-Lim whose output (or spectrogram) would not
+    fit the memory cap: a short spectrogram with a huge hop is a long signal.
+
+    >>> check_griffinlim_memory(1025, 431, 220160)
+    >>> check_griffinlim_memory(2, 10, 10 * 2**30)
+    Traceback (most recent call last):
+    ...
+    invmel_core.errors.InputError: Griffin-Lim making 10,737,418,240 samples from a 2 x 10 spectrogram ...
+    """
+    check_memory(
+        estimate_griffinlim_bytes(n_freqs, frames, natural, length),
+        f"Griffin-Lim making {max(int(natural), int(length)):,} samples from a {n_freqs} x {frames} spectrogram",
+        "Use a smaller hop_length or length, a shorter excerpt (fewer frames), or raise "
+        f"{SOLVE_MB_ENV}.",
         limit_mb,
     )

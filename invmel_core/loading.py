@@ -9,7 +9,6 @@ stops at the limits of :mod:`invmel_core.limits`.
 from __future__ import annotations
 
 import io
-import math
 import os
 from pathlib import Path
 
@@ -18,13 +17,21 @@ import soundfile
 
 from . import limits
 from .errors import InputError
-from .safe_files import SUPPORTED_AUDIO, check_wav_header, decode_error, read_npy, read_npz
-from .validation import check_melspec, check_number
+from .safe_files import SUPPORTED_AUDIO, check_audio_header, decode_error, read_npy, read_npz
+from .validation import check_melspec, check_number, check_sample_rate
 
 AUDIO_EXTENSIONS = ("wav", "flac", "ogg", "oga", "opus", "mp3", "aif", "aiff")
 MELSPEC_EXTENSIONS = ("npy", "npz")
-MAX_SAMPLE_RATE = 768_000
-_BLOCK_FRAMES = 1 << 16  # decode in blocks so a multichannel file never sits in memory whole
+MAX_SAMPLE_RATE = limits.MAX_SAMPLE_RATE
+# Decode in blocks of at most this many frames and samples, so a file with many channels
+# never sits in memory whole.
+_BLOCK_FRAMES = 1 << 16
+_BLOCK_SAMPLES = 1 << 22
+_DECODER_BYTES = 1 << 18  # the decoder's own buffers
+# No codec packs more frames into a byte: FLAC's best case (a 65536-frame block of digital
+# silence, ~13 bytes per channel) is ~5,000, Vorbis/Opus ~2,000, MP3 ~50, PCM at most 1. A
+# header claiming more (a 5 KB FLAC "holding" 2**36 samples) is corrupt, not long.
+MAX_FRAMES_PER_BYTE = 1 << 14
 
 __all__ = ["AUDIO_EXTENSIONS", "MELSPEC_EXTENSIONS", "MAX_SAMPLE_RATE", "SUPPORTED_AUDIO", "load_audio",
            "load_melspec"]
@@ -131,20 +138,18 @@ def load_audio(source, sample_rate: int | None = None, *, max_duration: float | 
     (dtype('float32'), (16000,), 16000)
     """
     if sample_rate is not None:
-        sample_rate = check_number("sample_rate", sample_rate, integer=True, minimum=1)
-        if sample_rate > MAX_SAMPLE_RATE:
-            raise InputError(f"sample_rate must be at most {MAX_SAMPLE_RATE} Hz, got {sample_rate}")
+        sample_rate = check_sample_rate(sample_rate)
     cap = limits.max_duration_s() if max_duration is None else check_number(
         "max_duration", max_duration, minimum=0, strict=True)
     fp, name, size = _open_source(source, "audio", name)
     try:
-        check_wav_header(fp, name, size)
+        check_audio_header(fp, name, size)
         try:
             sound = soundfile.SoundFile(fp)
         except (RuntimeError, ValueError, TypeError, OSError, EOFError) as exc:
             raise decode_error(name, exc, fp) from None
         with sound:
-            samples, file_rate = _read_mono(sound, name, cap)
+            samples, file_rate = _read_mono(sound, name, cap, size)
     finally:
         _close_if_ours(fp, source)
     if sample_rate is not None and sample_rate != file_rate:
@@ -160,22 +165,21 @@ def load_audio(source, sample_rate: int | None = None, *, max_duration: float | 
     return samples, file_rate
 
 
-def _read_mono(sound: soundfile.SoundFile, name: str, cap: float) -> tuple[np.ndarray, int]:
+def _read_mono(sound: soundfile.SoundFile, name: str, cap: float, size: int) -> tuple[np.ndarray, int]:
     """Decode block by block, averaging channels; enforce the duration and memory caps."""
     rate, channels, frames = int(sound.samplerate), int(sound.channels), int(sound.frames)
-    if rate <= 0 or channels <= 0:
-        raise InputError(f"{name} has an invalid header ({rate} Hz, {channels} channels)")
+    _check_header(name, rate, channels, frames, size)
     limits.check_duration(frames / rate, cap, what=name)
-    limits.check_memory(
-        frames * 4 * 2 + _BLOCK_FRAMES * channels * 8,
+    block_frames = max(1, min(_BLOCK_FRAMES, _BLOCK_SAMPLES // channels))
+    limits.check_memory(  # the mono blocks and their concatenation; a block, its mean and copies
+        frames * 4 * 2 + min(block_frames, max(frames, 1)) * (channels + 1) * 8 + _DECODER_BYTES,
         f"decoding {name} ({frames:,} samples)",
         "Use a shorter excerpt or a lower sample rate.",
     )
-    most = int(math.floor(cap * rate)) + 1  # the header may understate (MP3 estimates)
     blocks, total = [], 0
     while True:
         try:
-            block = sound.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
+            block = sound.read(block_frames, dtype="float32", always_2d=True)
         except (RuntimeError, ValueError, OSError, EOFError) as exc:
             raise InputError(f"{name} is corrupt: decoding failed after {total:,} samples ({exc})") from None
         if block.shape[0] == 0:
@@ -189,11 +193,32 @@ def _read_mono(sound: soundfile.SoundFile, name: str, cap: float) -> tuple[np.nd
             )
         blocks.append(mono)
         total += mono.size
-        if total > most:
+        if total > frames:  # the header understated (MP3 estimates): the caps still hold
             limits.check_duration(total / rate, cap, what=name)
+            limits.check_memory(total * 4 * 2, f"decoding {name} ({total:,} samples so far)",
+                                "Use a shorter excerpt or a lower sample rate.")
     if total == 0:
-        raise InputError(f"{name} contains no audio samples")
+        raise InputError(f"{name} contains no audio samples (if it should, its header is damaged: "
+                         "re-export it)")
     return (np.concatenate(blocks) if len(blocks) > 1 else blocks[0]), rate
+
+
+def _check_header(name: str, rate: int, channels: int, frames: int, size: int) -> None:
+    """What the decoder read from the header, against what any sound file can be."""
+    if rate <= 0 or channels <= 0:
+        raise InputError(f"{name} has an invalid header ({rate} Hz, {channels} channels)")
+    if rate > MAX_SAMPLE_RATE:
+        raise InputError(
+            f"{name}'s header gives a sample rate of {rate:,} Hz, above the {MAX_SAMPLE_RATE:,} Hz "
+            "read here. If that is its real rate, resample it first (e.g. `sox in.wav -r 192000 "
+            "out.wav`); if not, the header is damaged: re-export it."
+        )
+    if frames > size * MAX_FRAMES_PER_BYTE:
+        raise InputError(
+            f"{name} is corrupt: its header claims {frames:,} samples "
+            f"({limits.format_duration(frames / rate)}), far more than a file of {size:,} bytes can "
+            "hold. Re-export it."
+        )
 
 
 # --------------------------------------------------------------------------- load_melspec
@@ -232,7 +257,7 @@ def load_melspec(source, *, n_mels: int | None = None, name: str | None = None) 
     (40, 7)
     """
     if n_mels is not None:
-        n_mels = check_number("n_mels", n_mels, integer=True, minimum=1)
+        n_mels = check_number("n_mels", n_mels, integer=True, minimum=1, maximum=limits.MAX_MELS)
     fp, name, size = _open_source(source, "mel spectrogram", name)
     try:
         magic = fp.read(6)

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import limits
 from .errors import InputError
 from .filterbank import BandedFilterbank, MelFilterbank
-from .validation import check_power
+from .validation import (check_filterbank_matrix, check_finite_array, check_flag, check_number, check_power,
+                         check_power_undone, check_spectrogram)
 
 # Frames projected at a time in mel_residual: bounds the float64 temporaries.
 _CHUNK_FRAMES = 4096
@@ -28,17 +30,12 @@ def _banded(fb) -> BandedFilterbank:
         return fb.banded
     if isinstance(fb, BandedFilterbank):
         return fb
-    dense = np.asarray(fb, dtype=np.float32)
-    if dense.ndim != 2:
-        raise InputError(f"fb must be a MelFilterbank or a 2-D (n_freqs, n_mels) array, got shape {dense.shape}")
-    return BandedFilterbank(dense)
+    return BandedFilterbank(check_filterbank_matrix(fb))
 
 
 def _items(array, rows: int, name: str) -> np.ndarray:
-    """``(..., rows, time)`` as ``(items, rows, time)``."""
-    arr = np.asarray(array)
-    if arr.ndim < 2 or arr.shape[-2] != rows:
-        raise InputError(f"{name} must have shape (..., {rows}, time), got {arr.shape}")
+    """``(..., rows, time)`` as ``(items, rows, time)``, float32, finite."""
+    arr = check_spectrogram(array, rows, name, why="", nonnegative=False)
     return arr.reshape(-1, *arr.shape[-2:])
 
 
@@ -77,6 +74,7 @@ def mel_residual(spec, melspec, fb, *, include_empty: bool = False) -> float:
     >>> round(mel_residual(2 * x, fb.dense.T @ x, fb), 6)
     1.0
     """
+    include_empty = check_flag("include_empty", include_empty)
     band = _banded(fb)
     est = _items(spec, band.n_freqs, "spec")
     target = _items(melspec, band.n_mels, "melspec")
@@ -96,19 +94,30 @@ def mel_residual(spec, melspec, fb, *, include_empty: bool = False) -> float:
     return float(np.sqrt(diff_sq / target_sq)) if target_sq > 0 else float(np.sqrt(diff_sq))
 
 
-def _magnitude(spec, power: float, name: str) -> np.ndarray:
-    arr = np.asarray(spec, dtype=np.float64)
-    if not np.isfinite(arr).all() or (arr.size and arr.min() < 0):
-        raise InputError(f"{name} must be a finite, non-negative spectrogram")
-    return arr if power == 1 else arr ** (1.0 / power)
+def _magnitude(arr: np.ndarray, power: float, name: str) -> np.ndarray:
+    arr = np.asarray(arr, dtype=np.float64)
+    if power == 1:
+        return arr
+    with np.errstate(over="ignore"):
+        magnitude = arr ** (1.0 / power)
+    check_power_undone(magnitude, power, name)
+    return magnitude
+
+
+# float64 magnitudes of both, their difference and its square or logarithms
+_PAIR_BYTES_PER_ELEMENT = 48
 
 
 def _pair(estimate, reference, power) -> tuple[np.ndarray, np.ndarray]:
     power = check_power(power)
-    est, ref = _magnitude(estimate, power, "estimate"), _magnitude(reference, power, "reference")
+    what = "a power or magnitude spectrogram"
+    est = check_finite_array(estimate, "estimate", nonnegative=True, what=what)
+    ref = check_finite_array(reference, "reference", nonnegative=True, what=what)
     if est.shape != ref.shape:
         raise InputError(f"estimate {est.shape} and reference {ref.shape} must have the same shape")
-    return est, ref
+    limits.check_memory(est.size * _PAIR_BYTES_PER_ELEMENT, f"comparing two {est.shape} spectrograms",
+                        "Compare fewer frames at a time.")
+    return _magnitude(est, power, "estimate"), _magnitude(ref, power, "reference")
 
 
 def spectral_convergence(estimate, reference, *, power: float) -> float:
@@ -142,6 +151,9 @@ def log_spectral_distance(estimate, reference, *, power: float, floor_db: float 
     >>> round(log_spectral_distance(4 * ref, ref, power=2), 3)  # magnitude x 2: 6.02 dB
     6.021
     """
+    floor_db = check_number("floor_db", floor_db)
+    if floor_db >= 0:
+        raise InputError(f"floor_db must be below 0 (dB under the louder peak), got {floor_db:g}")
     est, ref = _pair(estimate, reference, power)
     peak = max(ref.max(initial=0.0), est.max(initial=0.0), np.finfo(np.float64).tiny)
     floor = peak * 10.0 ** (floor_db / 20.0)

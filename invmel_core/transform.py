@@ -10,7 +10,7 @@ from .errors import InputError
 from .filterbank import MelFilterbank
 from .limits import check_solve_memory
 from .solvers import Iterate, SolverOptions, get_solver
-from .validation import check_melspec, check_number, check_seed
+from .validation import check_melspec, check_melspec_shape, check_number, check_seed, shown
 
 _SGDARG_ALIASES = {"lr": "lr", "momentum": "momentum", "sgd_lr": "lr", "sgd_momentum": "momentum"}
 
@@ -22,20 +22,27 @@ def parse_sgdargs(sgdargs) -> tuple[float, float]:
     if sgdargs is None:
         return 0.1, 0.9
     if not isinstance(sgdargs, dict):
-        raise InputError(f"sgdargs must be a dict like {{'lr': 0.1, 'momentum': 0.9}}, got {sgdargs!r}")
-    unknown = sorted(set(sgdargs) - set(_SGDARG_ALIASES))
+        raise InputError(f"sgdargs must be a dict like {{'lr': 0.1, 'momentum': 0.9}}, got {shown(sgdargs)}")
+    unknown = sorted(repr(k) for k in set(sgdargs) - set(_SGDARG_ALIASES))  # keys of any type
     if unknown:
         raise InputError(
-            f"sgdargs has unknown keys {unknown}; allowed: 'lr', 'momentum' (torchaudio) "
+            f"sgdargs has unknown keys {', '.join(unknown)}; allowed: 'lr', 'momentum' (torchaudio) "
             "or 'sgd_lr', 'sgd_momentum' (MindSpore)"
         )
     values = {_SGDARG_ALIASES[k]: v for k, v in sgdargs.items()}
     if "lr" not in values:
-        raise InputError(f"sgdargs needs a learning rate ('lr' or 'sgd_lr'), got {sgdargs!r}")
+        raise InputError(f"sgdargs needs a learning rate ('lr' or 'sgd_lr'), got {shown(sgdargs)}")
     lr = check_number("sgdargs lr", values["lr"], minimum=0.0)
     momentum = check_number("sgdargs momentum", values.get("momentum", 0.0), minimum=0.0)
     return lr, momentum
 
+
+# The largest value a float32 solution may be asked to hold. Each filter's mel value is spread
+# over its bins' weights, so the solution reaches at least mel / (the filter's total weight);
+# a Slaney-normalised filter 1000 Hz wide weighs ~2e-3 per bin. Audio's mels stay far below
+# (int16-scaled samples with n_fft = 2**18 give ~1e25); near float32's top (3.4e38) the
+# solvers' arithmetic overflows.
+MAX_SOLUTION = 1e30
 
 # A relative mel residual an input made with these settings never stops at (nnls gets to
 # ~1e-5 on real audio); above it the input and the settings disagree.
@@ -126,14 +133,33 @@ class InverseMelScale:
         the first step; close the generator (or stop iterating) to stop the solve.
         """
         every = check_number("every", every, integer=True, minimum=1)
-        arr = check_melspec(melspec, self.n_mels)
-        lead, time = arr.shape[:-2], arr.shape[-1]
+        shaped = check_melspec_shape(melspec, self.n_mels)  # the shape first: nothing copied yet
+        lead, time = shaped.shape[:-2], shaped.shape[-1]
+        check_solve_memory(shaped.size // (self.n_mels * time), self.n_stft, self.n_mels, time, self.solver)
+        arr = check_melspec(shaped, self.n_mels)
         batch = arr.reshape(-1, self.n_mels, time)
-        check_solve_memory(batch.shape[0], self.n_stft, self.n_mels, time, self.solver)
+        self._check_solution_range(batch)
         return self._iterate(batch, lead + (self.n_stft, time), every)
+
+    def _check_solution_range(self, batch: np.ndarray) -> None:
+        weights = self.fb.dense.sum(axis=0, dtype=np.float64)
+        seen = weights > 0
+        if not seen.any():
+            return
+        needed = float((batch.max(axis=(0, 2))[seen] / weights[seen]).max())
+        if needed > MAX_SOLUTION:
+            raise InputError(self._overflow_message(batch))
+
+    def _overflow_message(self, batch: np.ndarray) -> str:
+        return (f"the solution of this mel spectrogram would not fit float32: its values (up to "
+                f"{float(batch.max()):.3g}) divided by the filters' weights reach past {MAX_SOLUTION:.0e}. "
+                "Scale the mel spectrogram down (e.g. divide it by its maximum), invert it, and scale "
+                "the result back up")
 
     def _iterate(self, batch: np.ndarray, out_shape: tuple, every: int) -> Iterator[Iterate]:
         for it in self.solver.run(batch, self.fb, self.options, every):
+            if not np.isfinite(it.spec).all():  # past MAX_SOLUTION's margin: say so, never hand back inf
+                raise InputError(self._overflow_message(batch))
             yield Iterate(it.step, it.loss, it.spec.reshape(out_shape), it.done, it.reason)
 
     def __call__(self, melspec) -> np.ndarray:
@@ -158,11 +184,21 @@ class InverseMelScale:
                 f"their mel values cannot be matched. Lower n_mels or raise n_stft."
             )
         if last is not None and last.reason == "diverged":
+            unstable = "momentum" in self.solver.uses and self.options.momentum >= 1
+            cause = (f"momentum {self.options.momentum:g} (at least 1 makes every step larger than the "
+                     "last; use a value below 1, e.g. 0.9)" if unstable else
+                     f"the learning rate ({self.options.lr:g}), too large for this input's level")
             out.append(
-                f"The solver diverged after {last.step} steps: its loss overflowed because the "
-                f"learning rate ({self.options.lr:g}) is too large for this input's level. Lower lr "
-                "(roughly in proportion to how much louder the input is), or use a scale-invariant "
-                "solver such as nnls. The result shown is the last finite iterate."
+                f"The solver diverged after {last.step} steps: its loss blew up because of {cause}. "
+                "Lower lr (roughly in proportion to how much louder the input is), or use a "
+                "scale-invariant solver such as nnls. The result shown is an iterate from before the "
+                "loss blew up, not a solution."
+            )
+        if (last is not None and last.reason != "diverged" and "momentum" in self.solver.uses
+                and self.options.momentum >= 1):
+            out.append(
+                f"momentum {self.options.momentum:g} is 1 or more, so SGD never settles: each step keeps "
+                "all of the last one. Use a value below 1 (torchaudio's default is 0.9)."
             )
         # "converged" (nnls, librosa) means the residual stopped falling; their loss is the
         # relative mel residual. Far above float32 precision, no X >= 0 explains the input.
@@ -173,7 +209,8 @@ class InverseMelScale:
                 "norm, mel_type, n_fft or sample rate), or is it a magnitude (power=1) or dB spectrogram? "
                 "Set them as it was made and run again."
             )
-        if last is not None and last.step <= 1 and last.reason != "max_iter" and self.solver.random_start:
+        if (last is not None and last.step <= 1 and last.reason not in ("max_iter", "diverged")
+                and self.solver.random_start):
             out.append(
                 f"The solver stopped after {last.step} step(s) ({last.reason}), so the output is "
                 "essentially its random start. Its tolerances are absolute: on a quiet input the loss "

@@ -10,15 +10,32 @@ got and what is allowed.
 from __future__ import annotations
 
 import math
+import reprlib
 
 import numpy as np
 
+from . import limits
 from .errors import InputError
 
 MEL_TYPES = ("htk", "slaney")
 NORMS = (None, "slaney")
 COMPATS = ("torchaudio", "mindspore", "librosa")
 MAX_SEED = 2**32 - 1  # the frameworks' MT19937 takes 32-bit seeds; librosa refuses larger ones
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)  # a Python float: compared exactly with any int
+_SHOW = reprlib.Repr()  # values in messages: bounded in length and in the time to write them
+_SHOW.maxstring = _SHOW.maxother = 60
+_SHOW.maxlong = 24
+
+
+def shown(value) -> str:
+    """``repr(value)`` cut to a readable length (a 10**400 or a million-item list as given
+    would drown the message, and writing it out could take seconds).
+
+    >>> shown(10**400)
+    '1000000000...00000000000'
+    """
+    return _SHOW.repr(value)
 
 
 def check_number(name: str, value, *, integer: bool = False, minimum=None, maximum=None,
@@ -38,23 +55,47 @@ def check_number(name: str, value, *, integer: bool = False, minimum=None, maxim
     invmel_core.errors.InputError: lr must be >= 0, got -1
     """
     kind = "an integer" if integer else "a number"
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value.item()  # a 0-d array (a reduction's result) stands for its number
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InputError(f"{name} must be {kind}, got {value!r} ({type(value).__name__})")
-    if not math.isfinite(value):
-        raise InputError(f"{name} must be finite, got {value!r}")
-    if integer and not float(value).is_integer():
-        raise InputError(f"{name} must be {kind}, got {value!r}")
-    number = int(value) if integer else float(value)
+        raise InputError(f"{name} must be {kind}, got {shown(value)} ({type(value).__name__})")
+    if isinstance(value, (int, np.integer)):
+        number = int(value)  # exact: 10**400 must not pass through float (OverflowError)
+        if not integer:
+            if abs(number) > _FLOAT_MAX:
+                raise InputError(f"{name} must be finite, got {shown(value)}")
+            number = float(number)
+    else:
+        if not math.isfinite(value):
+            raise InputError(f"{name} must be finite, got {value!r}")
+        if integer and not float(value).is_integer():
+            raise InputError(f"{name} must be {kind}, got {value!r}")
+        number = int(value) if integer else float(value)
     if minimum is not None and (number <= minimum if strict else number < minimum):
-        raise InputError(f"{name} must be {'>' if strict else '>='} {minimum}, got {value!r}")
+        raise InputError(f"{name} must be {'>' if strict else '>='} {minimum}, got {shown(value)}")
     if maximum is not None and number > maximum:
-        raise InputError(f"{name} must be at most {maximum}, got {value!r}")
+        raise InputError(f"{name} must be at most {maximum}, got {shown(value)}")
     return number
 
 
 def check_seed(seed, name: str = "seed") -> int | None:
     """None, or an integer seed in ``[0, 2**32 - 1]`` (what MT19937 and librosa take)."""
     return None if seed is None else check_number(name, seed, integer=True, minimum=0, maximum=MAX_SEED)
+
+
+def check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
+    """A sample rate of audio read, resampled or written: a whole number of hertz from 1 to
+    :data:`~invmel_core.limits.MAX_SAMPLE_RATE` (WAV headers, libsndfile and the resampler
+    take nothing beyond; see docs/limits.md).
+
+    >>> check_sample_rate(22050.0)
+    22050
+    """
+    rate = check_number(name, sample_rate, integer=True, minimum=1)
+    if rate > limits.MAX_SAMPLE_RATE:
+        raise InputError(f"{name} must be at most {limits.MAX_SAMPLE_RATE} Hz, got {shown(sample_rate)}; "
+                         "resample the audio to a common rate (e.g. 48000 or 22050)")
+    return rate
 
 
 def check_positive_seconds(name: str, value) -> float:
@@ -65,7 +106,7 @@ def check_positive_seconds(name: str, value) -> float:
 def check_choice(name: str, value, choices) -> str:
     """``value`` lower-cased if it is one of ``choices`` (strings), else :class:`InputError`."""
     if not isinstance(value, str) or value.lower() not in choices:
-        raise InputError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+        raise InputError(f"{name} must be one of {tuple(choices)}, got {shown(value)}")
     return value.lower()
 
 
@@ -80,13 +121,13 @@ def check_norm(norm) -> str | None:
         return None
     if isinstance(norm, str) and norm.lower() == "slaney":
         return "slaney"
-    raise InputError(f"norm must be None, 'none' or 'slaney', got {norm!r}")
+    raise InputError(f"norm must be None, 'none' or 'slaney', got {shown(norm)}")
 
 
 def check_compat(compat) -> str:
     """Whose frequency grid: ``"torchaudio"``, ``"mindspore"`` or ``"librosa"``."""
-    if compat not in COMPATS:
-        raise InputError(f"compat must be one of {COMPATS}, got {compat!r}")
+    if not isinstance(compat, str) or compat not in COMPATS:  # str first: an array's `in` is elementwise
+        raise InputError(f"compat must be one of {COMPATS}, got {shown(compat)}")
     return compat
 
 
@@ -101,16 +142,19 @@ def check_mel_params(n_freqs, f_min, f_max, n_mels, sample_rate, *, n_freqs_name
     (201, 0.0, 8000.0, 40, 16000.0)
     """
     n_freqs = check_number(n_freqs_name, n_freqs, integer=True, minimum=2)
-    n_mels = check_number("n_mels", n_mels, integer=True, minimum=1)
+    n_mels = check_number("n_mels", n_mels, integer=True, minimum=1, maximum=limits.MAX_MELS)
     sample_rate = check_number("sample_rate", sample_rate, minimum=0, strict=True)
     f_min = check_number("f_min", f_min, minimum=0.0)
     if f_max is None:
         f_max = float(sample_rate // 2)
         if f_max <= f_min:
-            raise InputError(
-                f"sample_rate={sample_rate:g} puts the Nyquist frequency (f_max's default, "
-                f"sample_rate // 2 = {f_max:g} Hz) at or below f_min={f_min:g} Hz; set the sample rate "
-                "the audio was made at, or a lower f_min")
+            nyquist = (f"sample_rate={sample_rate:g} Hz puts the Nyquist frequency (f_max's default, "
+                       f"sample_rate // 2) at {f_max:g} Hz")
+            if f_min == 0:  # the user set only the sample rate: say so, not "f_max"
+                raise InputError(f"{nyquist}, so the filterbank would cover no frequencies; set the sample "
+                                 "rate the audio was made at (e.g. 16000 or 22050)")
+            raise InputError(f"{nyquist}, at or below f_min={f_min:g} Hz; set the sample rate the audio "
+                             "was made at, or a lower f_min")
     f_max = check_number("f_max", f_max, minimum=0.0, strict=True)
     if f_min >= f_max:
         raise InputError(f"f_min must be below f_max, got f_min={f_min:g} and f_max={f_max:g}")
@@ -139,45 +183,85 @@ def check_power(power) -> float:
     return check_number("power", power, minimum=0, strict=True)
 
 
+def check_power_undone(magnitude: np.ndarray, power: float, name: str = "spec") -> None:
+    """After ``magnitude = spec ** (1 / power)``: :class:`InputError` if that overflowed (a
+    tiny ``power``, or values near the dtype's top), naming ``power``.
+
+    >>> check_power_undone(np.array([np.inf]), 0.01)
+    Traceback (most recent call last):
+    ...
+    invmel_core.errors.InputError: spec ** (1 / power) overflows with power=0.01; ...
+    """
+    if not np.isfinite(magnitude).all():
+        raise InputError(
+            f"{name} ** (1 / power) overflows with power={power:g}; power is the exponent {name} was made "
+            "with: 2 for a power spectrogram, 1 for a magnitude one (or scale the spectrogram down)"
+        )
+
+
+# Bytes per element held while an array is checked and converted: the float32 copy (4), a
+# boolean mask of it (1) and, on the way to an error message, a mask of the original (1).
+_CHECK_BYTES_PER_ELEMENT = 6
+
+
 def _numeric_array(value, name: str) -> np.ndarray:
+    """``value`` as an ndarray of real or complex numbers (booleans count), without copying
+    an array; :class:`InputError` for objects, strings, dates and masked values.
+
+    >>> _numeric_array([1, 2], "x").dtype.kind
+    'i'
+    """
+    if isinstance(value, np.ma.MaskedArray) and np.ma.is_masked(value):
+        raise InputError(f"{name} is a masked array with {int(np.ma.count_masked(value))} masked values; "
+                         f"fill them first, e.g. {name}.filled(0)")
+    if hasattr(value, "toarray") and not isinstance(value, np.ndarray):
+        raise InputError(f"{name} is a sparse matrix ({type(value).__name__}); pass a dense array, "
+                         f"e.g. {name}.toarray()")
     try:
-        arr = np.asarray(value)
+        arr = np.asarray(value)  # a subclass (memmap, matrix) becomes a plain view, never a copy
     except Exception as exc:  # ragged lists, exotic objects
-        raise InputError(f"{name} must be a numeric array, could not convert it: {exc}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise InputError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+        raise InputError(f"{name} must be a numeric array, could not convert it: {shown(exc)}") from None
+    if arr.dtype.kind not in "biufc":
+        raise InputError(f"{name} must be a numeric array (float or integer), got dtype {arr.dtype}; "
+                         "pass the values as float32, e.g. np.asarray(x, dtype=np.float32)")
     return arr
 
 
 def _finite_float32(arr: np.ndarray, name: str, what: str) -> np.ndarray:
-    """``arr`` as float32, refusing NaN, infinities and values float32 cannot hold."""
-    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
-        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+    """A float32 copy of ``arr`` (never a view: the caller's array is never touched),
+    refusing NaN, infinities and values float32 cannot hold. The memory it takes is checked
+    first, so a broadcast view of a billion elements is refused, not copied."""
+    limits.check_memory(arr.size * _CHECK_BYTES_PER_ELEMENT, f"checking {name} (shape {arr.shape})",
+                        "Pass a smaller array (fewer frames).")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = arr.astype(np.float32)
+    if np.isfinite(out).all():
+        return out
+    bad = int(arr.size - np.count_nonzero(np.isfinite(arr))) if arr.dtype.kind == "f" else 0
+    if bad:
         raise InputError(f"{name} contains {bad} NaN or infinite values; {what} must be finite "
                          f"(replace them, e.g. np.nan_to_num({name}), or recompute it)")
-    with np.errstate(over="ignore"):
-        out = arr.astype(np.float32)
-    if not np.isfinite(out).all():
-        peak = float(np.abs(arr).max())
-        raise InputError(f"{name} reaches {peak:.3g}, beyond float32's range (3.4e38); {what} is "
-                         "computed in float32: scale it down")
-    return out
+    peak = max(abs(float(arr.max())), abs(float(arr.min())))
+    raise InputError(f"{name} reaches {peak:.3g}, beyond float32's range (3.4e38); {what} is "
+                     "computed in float32: scale it down")
 
 
-def check_melspec(melspec, n_mels: int, name: str = "melspec") -> np.ndarray:
-    """Validate a mel spectrogram ``(..., n_mels, time)`` and return it as float32.
+def _real_array(value, name: str, what: str, example: str) -> np.ndarray:
+    arr = _numeric_array(value, name)
+    if arr.dtype.kind == "c":
+        raise InputError(f"{name} is complex; pass a {what}, e.g. {example}")
+    return arr
 
-    Raises :class:`InputError` for a wrong type or shape, NaN/inf, or negative values
-    (almost always a log or dB mel spectrogram, which must be undone first).
 
-    >>> check_melspec([[1, 2], [3, 4]], n_mels=2).dtype
-    dtype('float32')
+def check_melspec_shape(melspec, n_mels: int, name: str = "melspec") -> np.ndarray:
+    """The checks of :func:`check_melspec` that need only the shape: type, layout
+    ``(..., n_mels, time)``, at least one frame. Returns the array unconverted, so a
+    caller can estimate the work from its shape before anything is copied.
+
+    >>> check_melspec_shape(np.broadcast_to(np.float32(1), (40, 10**9)), 40).shape
+    (40, 1000000000)
     """
-    arr = _numeric_array(melspec, name)
-    if np.iscomplexobj(arr):
-        raise InputError(
-            f"{name} is complex; pass a power (or magnitude) mel spectrogram, e.g. np.abs(x) ** 2"
-        )
+    arr = _real_array(melspec, name, "power (or magnitude) mel spectrogram", "np.abs(x) ** 2")
     if arr.ndim < 2:
         raise InputError(
             f"{name} must have at least 2 dimensions (..., n_mels, time), got shape {arr.shape}"
@@ -194,15 +278,113 @@ def check_melspec(melspec, n_mels: int, name: str = "melspec") -> np.ndarray:
         raise InputError(f"{name} has zero frames (shape {arr.shape}); it needs at least one")
     if 0 in arr.shape:
         raise InputError(f"{name} is empty (shape {arr.shape})")
-    arr = _finite_float32(arr, name, "a mel spectrogram")
+    return arr
+
+
+def check_melspec(melspec, n_mels: int, name: str = "melspec") -> np.ndarray:
+    """Validate a mel spectrogram ``(..., n_mels, time)`` and return it as float32.
+
+    Raises :class:`InputError` for a wrong type or shape, NaN/inf, or negative values
+    (almost always a log or dB mel spectrogram, which must be undone first).
+
+    >>> check_melspec([[1, 2], [3, 4]], n_mels=2).dtype
+    dtype('float32')
+    """
+    arr = _finite_float32(check_melspec_shape(melspec, n_mels, name), name, "a mel spectrogram")
     lowest = float(arr.min())
     if lowest < 0:
         raise InputError(
             f"{name} has negative values (min {lowest:.4g}), so it is probably a log or dB mel "
-            "spectrogram. Undo the log first: for dB of power use 10 ** (melspec / 10) "
-            "(librosa.db_to_power), for dB of amplitude 10 ** (melspec / 20) (librosa.db_to_amplitude), "
-            "for a natural log np.exp(melspec)."
+            "spectrogram. Undo the log first: invmel_core.detect_compression(melspec) says which "
+            "(ln, log10, dB, Whisper) and why, and invmel_core.undo_compression(melspec) returns the "
+            "linear mel; by hand, for dB of power use 10 ** (melspec / 10) (librosa.db_to_power), for "
+            "dB of amplitude 10 ** (melspec / 20), for a natural log np.exp(melspec)."
         )
+    return arr
+
+
+def check_spectrogram_shape(spec, n_freqs: int, name: str = "spec", *, ndim: int | None = None,
+                            why: str = "(n_freqs = n_fft // 2 + 1)") -> np.ndarray:
+    """A linear spectrogram's type and layout, ``(..., n_freqs, time)`` (exactly
+    ``(n_freqs, frames)`` with ``ndim=2``) with at least one frame; returned unconverted.
+    ``why`` follows the expected shape in the message.
+
+    >>> check_spectrogram_shape(np.ones((129, 3)), 129, ndim=2).shape
+    (129, 3)
+    """
+    arr = _real_array(spec, name, "power (or magnitude) spectrogram", "np.abs(stft) ** 2")
+    layout = f"({n_freqs}, frames)" if ndim == 2 else f"(..., {n_freqs}, time)"
+    wrong = (arr.ndim != ndim if ndim else arr.ndim < 2) or arr.shape[-2] != n_freqs
+    if wrong or 0 in arr.shape:
+        frames = " with at least one frame" if not wrong else ""
+        raise InputError(f"{name} must have shape {layout}{' ' + why if why else ''}{frames}, got {arr.shape}")
+    return arr
+
+
+def check_spectrogram(spec, n_freqs: int, name: str = "spec", *, ndim: int | None = None,
+                      why: str = "(n_freqs = n_fft // 2 + 1)", nonnegative: bool = True) -> np.ndarray:
+    """:func:`check_spectrogram_shape`, then the values: finite (and non-negative, as a
+    power or magnitude spectrogram is), as float32.
+
+    >>> check_spectrogram([[1.0], [2.0]], 2).dtype
+    dtype('float32')
+    """
+    arr = _finite_float32(check_spectrogram_shape(spec, n_freqs, name, ndim=ndim, why=why), name,
+                          "a spectrogram")
+    if nonnegative and float(arr.min()) < 0:
+        raise InputError(f"{name} has negative values (min {float(arr.min()):.4g}); a power or magnitude "
+                         "spectrogram is non-negative (e.g. np.abs(stft) ** 2)")
+    return arr
+
+
+def check_finite_array(value, name: str, *, nonnegative: bool = False,
+                       what: str = "a spectrogram") -> np.ndarray:
+    """A real array of any shape with finite values (and non-negative ones), unconverted;
+    the caller checks the memory of what it computes from it first.
+
+    >>> check_finite_array([1.0, 2.0], "x").tolist()
+    [1.0, 2.0]
+    """
+    arr = _numeric_array(value, name)
+    if arr.dtype.kind == "c":
+        raise InputError(f"{name} is complex; {what} must be real (e.g. np.abs({name}))")
+    if arr.dtype.kind == "f":
+        limits.check_memory(arr.size, f"checking {name} (shape {arr.shape})", "Pass a smaller array.")
+        if not np.isfinite(arr).all():
+            bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+            raise InputError(f"{name} contains {bad} NaN or infinite values; {what} must be finite "
+                             f"(replace them, e.g. np.nan_to_num({name}), or recompute it)")
+    if nonnegative and arr.size and arr.min() < 0:
+        raise InputError(f"{name} has negative values (min {float(arr.min()):.4g}); {what} is non-negative")
+    return arr
+
+
+def check_flag(name: str, value) -> bool:
+    """``True`` or ``False`` (numpy's too), nothing that merely has a truth value.
+
+    >>> check_flag("include_empty", np.bool_(True))
+    True
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False, got {shown(value)} ({type(value).__name__})")
+    return bool(value)
+
+
+def check_filterbank_matrix(fb, name: str = "fb") -> np.ndarray:
+    """A dense filterbank ``(n_freqs, n_mels)``: finite, non-negative, as float32.
+
+    >>> check_filterbank_matrix(np.eye(3)).shape
+    (3, 3)
+    """
+    arr = _real_array(fb, name, "real filterbank", "a MelFilterbank")
+    if arr.ndim != 2 or 0 in arr.shape:
+        raise InputError(f"{name} must be a MelFilterbank or a 2-D (n_freqs, n_mels) array, got shape "
+                         f"{arr.shape}")
+    limits.check_filterbank_memory(*arr.shape)
+    arr = _finite_float32(arr, name, "a filterbank")
+    if float(arr.min()) < 0:
+        raise InputError(f"{name} has negative weights (min {float(arr.min()):.4g}); mel filters are "
+                         "non-negative triangles")
     return arr
 
 
@@ -213,7 +395,7 @@ def check_samples(samples, name: str = "samples") -> np.ndarray:
     dtype('float32')
     """
     arr = _numeric_array(samples, name)
-    if np.iscomplexobj(arr):
+    if arr.dtype.kind == "c":
         raise InputError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
     if arr.ndim != 1:
         raise InputError(

@@ -9,6 +9,7 @@ Everything is made with numpy/soundfile/zipfile: no ffmpeg or sox at test time.
 from __future__ import annotations
 
 import io
+import math
 import struct
 import zipfile
 from dataclasses import dataclass, field
@@ -87,6 +88,164 @@ def _with_codec(wav: bytes, tag: int) -> bytes:
     at = out.index(b"fmt ")
     out[at + 8:at + 10] = struct.pack("<H", tag)
     return bytes(out)
+
+
+def _patched(data: bytes, at: int, new: bytes) -> bytes:
+    return data[:at] + new + data[at + len(new):]
+
+
+def extended80(value: float) -> bytes:
+    """An IEEE 754 80-bit extended float, as AIFF stores its sample rate."""
+    mantissa, exponent = math.frexp(abs(value))
+    sign = 0x8000 if value < 0 else 0
+    return struct.pack(">HQ", sign | (exponent - 1 + 16383), int(mantissa * 2**64)) if value else bytes(10)
+
+
+AIFF_RATES = {  # 80-bit sample rates no AIFF can have, and what the message must call them
+    "NaN": (struct.pack(">HQ", 0x7FFF, 0xC000000000000000), "nan Hz"),
+    "inf": (struct.pack(">HQ", 0x7FFF, 0x8000000000000000), "inf Hz"),
+    "-inf": (struct.pack(">HQ", 0xFFFF, 0x8000000000000000), "-inf Hz"),
+    "1e30": (extended80(1e30), "1e\\+30 Hz"),
+    "10 MHz": (extended80(1e7), "1e\\+07 Hz"),
+    "denormal": (struct.pack(">HQ", 0, 1), "[0-9.e-]+ Hz"),
+    "zero": (bytes(10), "0 Hz"),
+    "0.5 Hz": (extended80(0.5), "0.5 Hz"),
+    "negative": (extended80(-16000.0), "-16000 Hz"),
+}
+
+
+def with_aiff_rate(aiff: bytes, raw: bytes) -> bytes:
+    return _patched(aiff, aiff.index(b"COMM") + 16, raw)
+
+
+def with_chunks_before_data(wav: bytes, count: int, body: bytes = b"") -> bytes:
+    """``count`` 'junk' chunks inserted before the data chunk (and the RIFF size fixed)."""
+    at = wav.index(b"data")
+    junk = (b"junk" + struct.pack("<I", len(body)) + body + b"\0" * (len(body) & 1)) * count
+    out = wav[:at] + junk + wav[at:]
+    return out[:4] + struct.pack("<I", len(out) - 8) + out[8:]
+
+
+def with_flac_total(flac: bytes, total: int) -> bytes:
+    """Rewrite the 36-bit total-samples field of a FLAC's STREAMINFO."""
+    at = flac.index(b"fLaC") + 8 + 10  # STREAMINFO's body, after block and frame sizes
+    field = int.from_bytes(flac[at:at + 8], "big")
+    field = (field & ~((1 << 36) - 1)) | total
+    return _patched(flac, at, field.to_bytes(8, "big"))
+
+
+def with_flac_rate(flac: bytes, rate: int) -> bytes:
+    """Rewrite the 20-bit sample rate of a FLAC's STREAMINFO."""
+    at = flac.index(b"fLaC") + 8 + 10
+    field = int.from_bytes(flac[at:at + 8], "big")
+    field = (field & ~(((1 << 20) - 1) << 44)) | (rate << 44)
+    return _patched(flac, at, field.to_bytes(8, "big"))
+
+
+def with_sample_rate(wav: bytes, rate: int) -> bytes:
+    at = wav.index(b"fmt ") + 12
+    return _patched(wav, at, struct.pack("<I", rate))
+
+
+def with_last_granule(ogg: bytes, granule: int) -> bytes:
+    at = ogg.rfind(b"OggS")
+    return _patched(ogg, at + 6, struct.pack("<q", granule))
+
+
+def lying_headers(d: Path) -> list[Case]:
+    """Class 6 of issue 12: sound files whose headers cannot be right, in every container
+    libsndfile reads. Each is refused as damaged (not "too long", not loaded at 67 MHz)."""
+    x = tone(RATE // 2)
+    wav, rf64, w64 = wav_bytes(x), wav_bytes(x, fmt="RF64"), wav_bytes(x, fmt="W64")
+    aiff, caf, au = wav_bytes(x, fmt="AIFF"), wav_bytes(x, fmt="CAF"), wav_bytes(x, fmt="AU")
+    rifx = _big_endian_wav(x)
+    aifc = wav_bytes(x, fmt="AIFF", subtype="FLOAT")
+    flac = wav_bytes(x, fmt="FLAC")
+    half = lambda data: data[:len(data) // 2]  # noqa: E731
+    trunc = r"truncated or corrupt {}.*header says the audio data is .* holds only .*Re-export"
+    e = "error"
+    cases = [
+        Case("RF64 truncated", _put(d, "rf64_truncated.wav", half(rf64)), "audio", e, trunc.format("RF64 WAV")),
+        Case("RF64 ds64 claims 1 TiB", _put(d, "rf64_ds64.wav", _patched(rf64, 28, struct.pack("<Q", 2**40))),
+             "audio", e, r"RF64 WAV.*header says the audio data is 1,024\.0 GiB"),
+        Case("RF64 without ds64", _put(d, "rf64_no_ds64.wav", _patched(rf64, 12, b"junk")), "audio", e,
+             r"ds64 chunk, which is missing"),
+        Case("RIFX truncated", _put(d, "rifx_truncated.wav", half(rifx)), "audio", e, trunc.format("WAV")),
+        Case("300 chunks, then truncated data", _put(d, "many_chunks_truncated.wav",
+                                                     with_chunks_before_data(wav, 300, b"x" * 30)[:-3000]),
+             "audio", e, trunc.format("WAV")),
+        Case("5000 empty chunks", _put(d, "chunk_flood.wav", with_chunks_before_data(wav, 5000)), "audio", e,
+             r"more than 1024 chunks"),
+        Case("W64 chunk of size 0 (a loop)", _put(d, "w64_loop.w64", _patched(w64, 40 + 16, bytes(8))),
+             "audio", e, r"W64 file: a .* chunk claims a size of 0"),
+        Case("W64 truncated", _put(d, "w64_truncated.w64", half(w64)), "audio", e, trunc.format("W64")),
+        Case("CAF truncated", _put(d, "caf_truncated.caf", caf[:len(caf) - 4000]), "audio", e, trunc.format("CAF")),
+        Case("AU truncated", _put(d, "au_truncated.au", half(au)), "audio", e, trunc.format("AU")),
+        Case("AIFF truncated", _put(d, "aiff_truncated.aiff", half(aiff)), "audio", e, trunc.format("AIFF")),
+        Case("AIFF SSND claims 4 GiB", _put(d, "aiff_ssnd_4g.aiff", _patched(aiff, aiff.index(b"SSND") + 4,
+                                                                           struct.pack(">I", 2**32 - 1))),
+             "audio", e, r"AIFF file.*audio data is 4\.0 GiB"),
+        Case("FLAC claiming 2**36 - 1 samples", _put(d, "flac_2e36.flac", with_flac_total(flac, 2**36 - 1)),
+             "audio", e, r"corrupt: its header claims 68,719,476,735 samples .*far more than a file of"),
+        Case("FLAC claiming a billion samples", _put(d, "flac_1e9.flac", with_flac_total(flac, 10**9)),
+             "audio", e, r"corrupt: its header claims 1,000,000,000 samples"),
+        Case("WAV at 10 MHz", _put(d, "wav_10mhz.wav", with_sample_rate(wav, 10**7)), "audio", e,
+             r"sample rate of 10,000,000 Hz, above the 768,000 Hz.*resample it first.*damaged"),
+        Case("WAV at 2**31 - 1 Hz", _put(d, "wav_2e31.wav", with_sample_rate(wav, 2**31 - 1)), "audio", e,
+             r"sample rate of 2,147,483,647 Hz"),
+        Case("AU at 1 GHz", _put(d, "au_1ghz.au", _patched(au, 16, struct.pack(">I", 10**9))), "audio", e,
+             r"sample rate of 1,000,000,000 Hz"),
+        Case("WAV with 65535 channels", _put(d, "wav_65535ch.wav", _patched(wav, 22, struct.pack("<H", 65535))),
+             "audio", e, r"starts like a WAV file, but its header is damaged"),
+        Case("FLAC with a sample rate of 0", _put(d, "flac_rate0.flac", with_flac_rate(flac, 0)), "audio", e,
+             r"starts like a FLAC file, but its header is damaged"),
+        Case("FLAC magic, then garbage", _put(d, "flac_garbage.flac", b"fLaC" + bytes(500)), "audio", e,
+             r"starts like a FLAC file, but its header is damaged"),
+        Case("OGG magic, then garbage", _put(d, "ogg_garbage.ogg", b"OggS" + bytes(500)), "audio", e,
+             r"starts like an OGG file"),
+        Case("ID3 tag, then garbage", _put(d, "id3_garbage.mp3", b"ID3\x04\x00\x00\x7f\x7f\x7f\x7f" + bytes(500)),
+             "audio", e, r"starts like an MP3 file"),
+        Case("AIFF with 0 channels", _put(d, "aiff_0ch.aiff", _patched(aiff, aiff.index(b"COMM") + 8, bytes(2))),
+             "audio", e, r"starts like an AIFF file, but its header is damaged"),
+        Case("OGG whose last page lies", _put(d, "ogg_granule.ogg", with_last_granule(
+            wav_bytes(tone(RATE), fmt="OGG", subtype="VORBIS"), 2**60)), "audio", e,
+            r"no audio samples \(if it should, its header is damaged"),
+    ]
+    for label, (raw, shown) in AIFF_RATES.items():
+        cases.append(Case(f"AIFF rate {label}", _put(d, f"aiff_rate_{label.replace(' ', '_')}.aiff",
+                                                     with_aiff_rate(aiff, raw)),
+                          "audio", e, rf"AIFF file whose header gives the sample rate as {shown}.*damaged"))
+    cases.append(Case("AIFC rate NaN", _put(d, "aifc_rate_nan.aifc", with_aiff_rate(aifc, AIFF_RATES["NaN"][0])),
+                      "audio", e, r"AIFF file whose header gives the sample rate as nan Hz"))
+    return cases
+
+
+def _big_endian_wav(samples) -> bytes:
+    buf = io.BytesIO()
+    soundfile.write(buf, samples, RATE, format="WAV", subtype="PCM_16", endian="BIG")
+    return buf.getvalue()
+
+
+def odd_containers(d: Path) -> list[Case]:
+    """Valid files in the other containers the header walk reads: each loads exactly."""
+    x = tone(RATE // 2)
+    ok = "ok"
+    wide = np.stack([x[:200] * (k % 7) / 7 for k in range(1000)], axis=1)  # 1000 channels
+    cases = [Case(f"{name} file", _put(d, f"tone.{ext}", data), "audio", ok, expected=x, rate=RATE, atol=1e-4)
+             for name, ext, data in [
+                 ("RF64", "rf64.wav", wav_bytes(x, fmt="RF64")), ("RIFX", "rifx.wav", _big_endian_wav(x)),
+                 ("W64", "w64", wav_bytes(x, fmt="W64")), ("CAF", "caf", wav_bytes(x, fmt="CAF")),
+                 ("AU", "au", wav_bytes(x, fmt="AU")), ("AIFF", "aiff", wav_bytes(x, fmt="AIFF")),
+                 ("AIFC float", "aifc", wav_bytes(x, fmt="AIFF", subtype="FLOAT")),
+                 ("WAV with 200 chunks before its data", "chunky.wav",
+                  with_chunks_before_data(wav_bytes(x), 200, b"abc")),
+             ]]
+    cases.append(Case("1000 channels", _put(d, "thousand_channels.wav", wav_bytes(wide, subtype="FLOAT")), "audio",
+                      ok, expected=wide.mean(axis=1), rate=RATE, atol=1e-6))
+    cases.append(Case("FLAC at 655,350 Hz (FLAC's highest)", _put(d, "flac_655k.flac",
+                                                                    wav_bytes(tone(6553, 655350), 655350, fmt="FLAC")),
+                      "audio", ok, expected=tone(6553, 655350), rate=655350, atol=1e-4))
+    return cases
 
 
 def bad_audio(d: Path) -> list[Case]:
@@ -264,8 +423,110 @@ def odd_melspec(d: Path) -> list[Case]:
     ]
 
 
+def npz_bytes(members, compression=zipfile.ZIP_DEFLATED) -> bytes:
+    """A zip archive of ``(name, bytes)`` members, as np.savez would write (or not)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression) as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return buf.getvalue()
+
+
+def _npy_header_v2(length: int) -> bytes:
+    return b"\x93NUMPY\x02\x00" + struct.pack("<I", length)
+
+
+def _corrupt_deflate(archive: bytes, member: str, skip: int) -> bytes:
+    """Flip bytes of ``member``'s compressed stream, ``skip`` bytes into it."""
+    at = archive.index(member.encode()) + len(member) + skip
+    return archive[:at] + bytes(b ^ 0xFF for b in archive[at:at + 40]) + archive[at + 40:]
+
+
+def bad_archives(d: Path) -> list[Case]:
+    """Class 2/3 of issue 12: .npy/.npz files built to exhaust memory or time, or to make the
+    decompressor raise its own exceptions."""
+    rng = np.random.default_rng(4)
+    mel = rng.random((40, 2000)).astype(np.float32)
+    good = npz_bytes([("mel.npy", _npy_bytes(mel))])
+    zeros = _npy_header(np.float32, (40, 160_000)) + bytes(40 * 160_000 * 4)  # 24 MiB of zeros
+    claims_4g_header = _npy_header_v2(2**32 - 1) + b"{'descr': '<f4'" + bytes(2**20)
+    e = "error"
+    return [
+        Case("npz, corrupt deflate in the header", _put(d, "deflate_header.npz", _corrupt_deflate(good, "mel.npy", 2)),
+             "melspec", e, r"corrupt|not a readable \.npz"),
+        Case("npz, corrupt deflate in the data", _put(d, "deflate_data.npz", _corrupt_deflate(good, "mel.npy", 3000)),
+             "melspec", e, r"could not read the array .*(decompress|CRC)|not a readable \.npz"),
+        Case("npz with 5000 members", _put(d, "many_members.npz",
+                                           npz_bytes([(f"a{k}.npy", b"") for k in range(5000)], zipfile.ZIP_STORED)),
+             "melspec", e, r"listing 5,000 entries.*np\.save"),
+        Case("npz bomb (24 MiB of zeros)", _put(d, "bomb.npz", npz_bytes([("mel.npy", zeros)])), "melspec", e,
+             r"would expand from .* to 24\.4 MiB, more than 100-fold.*zip bomb"),
+        Case("npz member claiming a 4 GiB header", _put(d, "header_4g.npz", npz_bytes([("mel.npy", claims_4g_header)])),
+             "melspec", e, r"corrupt \.npy header \(its header claims 4,294,967,295 bytes"),
+        Case("npy header of 100 KB", _put(d, "header_100k.npy", _npy_header_v2(100_000) + b"{" + b" " * 99_999),
+             "melspec", e, r"its header claims 100,000 bytes; a \.npy header is under 10,000"),
+        Case("npy format version 9", _put(d, "version9.npy", b"\x93NUMPY\x09\x00" + _npy_bytes(mel)[8:]),
+             "melspec", e, r"not a \.npy header of format 1\.0, 2\.0 or 3\.0"),
+        Case("npy negative dimension", _put(d, "negative_dim.npy",
+                                            _npy_header(np.float32, (40, -10)) + mel.tobytes()),
+             "melspec", e, r"corrupt: its header claims the shape \(40, -10\), with negative dimensions"),
+        Case("npy claiming 2**62 x 2**62", _put(d, "shape_2e62.npy", _npy_header(np.float32, (2**62, 2**62))),
+             "melspec", e, r"header claims an array of shape \(4611686018427387904, 4611686018427387904\)"),
+        Case("timedelta mel", _put(d, "timedelta.npy", _npy_bytes(np.zeros((40, 3), "m8[s]"))), "melspec", e,
+             r"numeric array \(float or integer\), got dtype timedelta64"),
+        Case("datetime mel", _put(d, "datetime.npy", _npy_bytes(np.zeros((40, 3), "M8[s]"))), "melspec", e,
+             r"got dtype datetime64"),
+        Case("raw bytes dtype (V4)", _put(d, "void.npy", _npy_bytes(np.zeros((40, 3), "V4"))), "melspec", e,
+             r"got dtype \|V4"),
+        Case("unicode mel", _put(d, "unicode.npy", _npy_bytes(np.full((40, 3), "1.0"))), "melspec", e,
+             r"got dtype <U3"),
+        Case("float64 above float32's range", _put(d, "huge_f64.npy", _npy_bytes(np.full((40, 3), 1e300))),
+             "melspec", e, r"reaches 1e\+300, beyond float32's range \(3\.4e38\).*scale it down"),
+        Case("longdouble above float32's range", _put(d, "huge_f128.npy",
+                                                      _npy_bytes(np.full((40, 3), 1e39, np.longdouble))),
+             "melspec", e, r"beyond float32's range"),
+    ]
+
+
+def odd_arrays(d: Path) -> list[Case]:
+    """Unusual but valid .npy/.npz: each loads to the float32 values it holds."""
+    rng = np.random.default_rng(5)
+    mel = rng.random((40, 9)).astype(np.float32)
+    ok = "ok"
+    big = np.full((40, 3), 2**62, np.int64)
+    cases = [
+        ("float16", mel.astype(np.float16), mel.astype(np.float16).astype(np.float32)),
+        ("big-endian float64", mel.astype(">f8"), mel),
+        ("big-endian Fortran order", np.asfortranarray(mel.astype(">f4")), mel),
+        ("booleans", mel > 0.5, (mel > 0.5).astype(np.float32)),
+        ("int64 near 2**62", big, big.astype(np.float32)),
+        ("uint64 maximum", np.full((40, 2), 2**64 - 1, np.uint64), np.full((40, 2), 2.0**64, np.float32)),
+        ("longdouble", mel.astype(np.longdouble), mel),
+        ("4-D batch", np.stack([mel[None]] * 2), np.stack([mel[None]] * 2)),
+    ]
+    out = [Case(f"npy {name}", _put(d, f"odd_{name.replace(' ', '_')}.npy", _npy_bytes(arr)), "melspec", ok,
+                expected=expected) for name, arr, expected in cases]
+    v2 = io.BytesIO()
+    np.lib.format.write_array(v2, mel, version=(2, 0))
+    out += [
+        Case("npy format 2.0", _put(d, "v2.npy", v2.getvalue()), "melspec", ok, expected=mel),
+        Case("npz, nested member name", _put(d, "nested.npz", npz_bytes([("a/b/../mel.npy", _npy_bytes(mel))])),
+             "melspec", ok, expected=mel),
+        Case("npz, LZMA", _put(d, "lzma.npz", npz_bytes([("mel.npy", _npy_bytes(mel))], zipfile.ZIP_LZMA)),
+             "melspec", ok, expected=mel),
+        Case("npz, bzip2", _put(d, "bz2.npz", npz_bytes([("mel.npy", _npy_bytes(mel))], zipfile.ZIP_BZIP2)),
+             "melspec", ok, expected=mel),
+        Case("npz, 4096 members", _put(d, "members_4096.npz", npz_bytes(
+            [("mel.npy", _npy_bytes(mel))] + [(f"x{k}.npy", b"") for k in range(4095)], zipfile.ZIP_STORED)),
+             "melspec", ok, expected=mel),
+    ]
+    return out
+
+
 def make_corpus(directory: Path, marker: Path) -> list[Case]:
     """Write every case into ``directory``; ``marker`` is the file a pickle payload would create."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    return bad_audio(directory) + odd_audio(directory) + bad_melspec(directory, marker) + odd_melspec(directory)
+    return (bad_audio(directory) + odd_audio(directory) + lying_headers(directory) + odd_containers(directory)
+            + bad_melspec(directory, marker) + odd_melspec(directory) + bad_archives(directory)
+            + odd_arrays(directory))

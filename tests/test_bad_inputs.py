@@ -5,6 +5,7 @@ import io
 import pickle
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,28 @@ def test_every_bad_input_is_refused_within_the_bound(corpus):
             if elapsed >= HANG_BOUND_S:
                 too_slow[f"{name} ({kind})"] = round(elapsed, 2)
     assert not too_slow, too_slow
+
+
+REFUSAL_PEAK_MIB = 16  # the largest corpus file is 2 MiB; a refusal reads headers, not data
+
+
+def test_every_refusal_takes_little_memory(corpus):
+    """Headers are read before data: refusing a file that claims terabytes, a zip bomb or a
+    4 GiB npy header costs about what the file itself does (tracemalloc sees numpy's and
+    Python's allocations)."""
+    heavy = {}
+    for name in ERROR_CASES:
+        tracemalloc.start()
+        try:
+            with pytest.raises(InputError):
+                load(corpus[name], "bytes")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        size = corpus[name].path.stat().st_size if corpus[name].path.is_file() else 0
+        if peak > REFUSAL_PEAK_MIB * 2**20 + 2 * size:
+            heavy[name] = round(peak / 2**20, 1)
+    assert not heavy, heavy
 
 
 @pytest.mark.parametrize("kind", ["path", "bytes", "upload"])

@@ -9,9 +9,12 @@ Differences from torchaudio, all reproduced (see tests/test_parity_sgd.py):
   discarded; the result is clamped at 0 once at the end;
 - each batch item is solved on its own, one after the other.
 
-One deliberate difference: where MindSpore's iterate overflows (too large an ``lr`` for the
+One deliberate difference: where MindSpore's iterate blows up (too large an ``lr`` for the
 input's level) and it goes on to return NaN, this stops with reason ``"diverged"`` and
-returns the last iterate whose loss was finite.
+returns the last iterate whose loss was sane, with that loss: the rule of :mod:`.torch_sgd`
+(finite, and below ``DIVERGENCE_GROWTH`` times the larger of the first loss and the silent
+spectrogram's). A batch item that diverges
+stops alone; the others are solved, and the last record's reason is ``"diverged"``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 
 from .base import DIVERGED, MAX_ITER, Iterate, SolverOptions, SolverSpec, register, report_due, stop_reason
 from .random_starts import mindspore_rand
+from .torch_sgd import DIVERGENCE_GROWTH
 
 
 def run(melspec: np.ndarray, fb, options: SolverOptions, every: int = 1):
@@ -30,18 +34,23 @@ def run(melspec: np.ndarray, fb, options: SolverOptions, every: int = 1):
     grad_scale = np.float32(-1.0 / time)
     out = np.maximum(start, 0.0)
     total = 0  # steps over all batch items, for the Iterate records
+    diverged = False
     for b in range(batch):
         target = melspec[b].astype(np.float32, copy=False)
         x = start[b]
         x_finite = x  # the last iterate with a finite loss (no copy: steps make new arrays)
         previous = float("inf")
         step = 0
+        reference = float(np.einsum("ij,ij->", target, target, dtype=np.float64)) / (n_mels * time)
         while True:
             diff = target - band.project(x)
             loss = float(np.einsum("ij,ij->", diff, diff, dtype=np.float64)) / (n_mels * time)
             reason = stop_reason(loss, previous, options)
-            if not np.isfinite(loss):
-                reason, x = DIVERGED, x_finite
+            if step == 0:
+                reference = max(reference, loss)
+            if not loss <= DIVERGENCE_GROWTH * reference:  # never at step 0: x_finite, previous are set
+                reason, x, loss = DIVERGED, x_finite, previous
+                diverged = True
             if reason is None and step == options.max_iter:
                 reason = MAX_ITER
             if reason is None:
@@ -55,7 +64,8 @@ def run(melspec: np.ndarray, fb, options: SolverOptions, every: int = 1):
             last = reason is not None and b == batch - 1
             if last or (reason is None and report_due(total, every)):
                 out[b] = np.maximum(x, 0.0)
-                yield Iterate(total, loss, out.copy(), last, reason if last else None)
+                final = DIVERGED if last and diverged else reason  # an earlier item's divergence too
+                yield Iterate(total, loss, out.copy(), last, final if last else None)
             if reason is not None:
                 out[b] = np.maximum(x, 0.0)
                 break
