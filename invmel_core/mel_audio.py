@@ -30,12 +30,12 @@ import numpy as np
 
 from . import limits
 from .filterbank import BandedFilterbank, MelFilterbank
-from .phase import (LOOP_BYTES_PER_COEFFICIENT, PGHI_BLOCK_FRAMES, check_iterations, fast_griffinlim, fit_length,
-                    initial_phase, output_length, phase_from_gradients)
+from .phase import (LOOP_BYTES_PER_COEFFICIENT, PGHI_BLOCK_FRAMES, check_iterations, check_length, extend_frames,
+                    fast_griffinlim, fit_length, initial_phase, natural_length, phase_from_gradients, working_plan)
 from .solvers import get_solver
-from .stft import STFTPlan, signal_length
+from .stft import STFTPlan
 from .transform import InverseMelScale
-from .validation import (check_choice, check_melspec, check_power, check_seed, check_stft_params)
+from .validation import check_choice, check_melspec, check_power, check_power_undone, check_seed, check_stft_params
 
 METHODS = ("joint", "cascade")
 # Steps when n_iter is None. joint: where every bundled clip is under 3 % re-mel error
@@ -190,10 +190,10 @@ def polish(error: MelError, samples: np.ndarray, n_eval: int, *,
 
     Examples
     --------
-    >>> from invmel_core.stft import frame_count, spectrogram
+    >>> from invmel_core.stft import stft_frames, spectrogram
     >>> fb = MelFilterbank(129, 0.0, None, 20, 8000)
     >>> y = np.random.default_rng(0).standard_normal(2000).astype(np.float32)
-    >>> plan = STFTPlan(256, 64, 256, n_frames=frame_count(y.size, 256, 64), length=y.size)
+    >>> plan = STFTPlan(256, 64, 256, n_frames=stft_frames(y.size, 256, 64), length=y.size)
     >>> error = MelError(plan, fb, fb.banded.project(spectrogram(y, 256, 64)), power=2.0)
     >>> start = np.random.default_rng(1).standard_normal(2000).astype(np.float32)
     >>> bool(error(polish(error, start, 30))[0] < 0.5 * error(start)[0])
@@ -316,8 +316,10 @@ def mel_to_audio(melspec, *, sample_rate: float, n_fft: int, hop_length: int | N
         iterations, and for the joint method its polish's evaluations too); None: 150 for
         joint, 32 for cascade (librosa's default).
     length : int or None
-        Output samples (e.g. the original's): trimmed or zero-padded. None gives what
-        ``torch.istft`` makes of that many frames, ``hop_length * (time - 1)``.
+        Output samples (e.g. the original's, however short or long): trimmed or zero-padded.
+        None gives what the inverse STFT makes of the frames,
+        :func:`~invmel_core.phase.natural_length` (``hop_length * (time - 1)``; one hop for
+        one frame).
     seed : int or None
         Seed of the random initial phase: the same seed gives the same samples. None: fresh.
     progress : callable or None
@@ -332,9 +334,10 @@ def mel_to_audio(melspec, *, sample_rate: float, n_fft: int, hop_length: int | N
     ------
     InputError
         A bad parameter, a mel spectrogram that is not one (wrong shape, NaN, negative
-        values), fewer frames than any signal has with this ``n_fft`` and ``hop_length``,
-        frames that do not overlap (``hop_length`` at least ``win_length``), or more memory
-        than ``$INVMEL_MAX_SOLVE_MB``. Nothing is computed before everything is checked.
+        values), or more memory than ``$INVMEL_MAX_SOLVE_MB``. Nothing is computed before
+        everything is checked. Short inputs work: frames too few for any signal (reflect
+        padding) are run with the last one repeated and the output cut; samples no window
+        covers (``hop_length`` past ``win_length``) come out 0.
 
     Examples
     --------
@@ -355,22 +358,24 @@ def mel_to_audio(melspec, *, sample_rate: float, n_fft: int, hop_length: int | N
     limits.check_filterbank_memory(n_freqs, _melspec_n_mels(melspec))
     mel = check_melspec(melspec, _melspec_n_mels(melspec))
     fb = MelFilterbank(n_freqs, f_min, f_max, mel.shape[-2], sample_rate, norm, mel_type)
+    length = check_length(length)
+    with np.errstate(over="ignore"):  # a tiny power makes magnitudes of the mel's values overflow
+        check_power_undone(np.float32(mel.max(initial=0.0)) ** np.float32(1 / power), power, "melspec")
     n_frames = mel.shape[-1]
-    length = output_length(length, n_frames, n_fft, hop_length)
-    plan = STFTPlan(n_fft, hop_length, win_length, n_frames=n_frames,
-                    length=signal_length(n_frames, n_fft, hop_length, length))
+    natural = natural_length(n_frames, n_fft, hop_length)
+    plan = working_plan(n_frames, n_fft, hop_length, win_length, length)
     items = mel.reshape(-1, fb.n_mels, n_frames)
-    out_length = plan.length if length is None else length
+    out_length = length or natural
     limits.check_memory(
-        mel_to_audio_bytes(plan, fb.n_mels) + items.shape[0] * out_length * 4,
-        f"mel_to_audio of {items.shape[0]} x {n_frames} frames with n_fft={n_fft}",
-        "Use a shorter excerpt (fewer frames), a larger hop_length or a smaller n_fft.",
+        mel_to_audio_bytes(plan, fb.n_mels) + (items.shape[0] + 1) * out_length * 4,
+        f"mel_to_audio of {items.shape[0]} x {n_frames} frames with n_fft={n_fft} into {out_length:,} samples each",
+        "Use a shorter excerpt (fewer frames), a larger hop_length, a smaller n_fft or a smaller length.",
     )
-    plan.inverse_envelope  # noqa: B018 - refuses frames that cannot be inverted, before any work
     inverse_mel = InverseMelScale(n_freqs, fb.n_mels, fb.sample_rate, fb.f_min, fb.f_max, norm=fb.norm,
                                   mel_type=fb.mel_type, solver="nnls")
     out = np.empty((items.shape[0], out_length), np.float32)
     for index, item in enumerate(items):
+        item = extend_frames(item, plan.n_frames)  # too few frames for any signal: the last repeated
         magnitude = inverse_mel(item).T  # (time, n_freqs) of the mel's power
         magnitude = np.ascontiguousarray(magnitude if power == 1 else magnitude ** np.float32(1 / power))
         if method == "joint":
@@ -380,7 +385,7 @@ def mel_to_audio(melspec, *, sample_rate: float, n_fft: int, hop_length: int | N
             coeffs *= magnitude
             coeffs = fast_griffinlim(plan, coeffs, n_iter, lambda _: magnitude, progress=progress)
             samples = plan.inverse(coeffs)
-        out[index] = fit_length(samples, out_length)
+        out[index] = fit_length(samples[:natural] if length is None else samples, out_length)
     return out.reshape(mel.shape[:-2] + (out_length,))
 
 

@@ -19,7 +19,7 @@ from .filterbank import MelFilterbank
 from .mel_audio import DEFAULT_ITERATIONS, METHODS, mel_to_audio, mel_to_audio_bytes
 from .metrics import audio_log_spectral_distance, audio_mel_residual, audio_spectral_convergence, estoi
 from .phase import check_iterations, griffinlim
-from .stft import STFTPlan, frame_count
+from .stft import STFTPlan, stft_frames
 from .transform import InverseMelScale
 from .validation import check_choice, check_number, check_power, check_samples, check_seed, check_stft_params
 
@@ -80,7 +80,8 @@ def oracle_view(samples, *, sample_rate: int, n_fft: int, n_mels: int, hop_lengt
     limits.check_filterbank_memory(n_fft // 2 + 1, check_number("n_mels", n_mels, integer=True, minimum=1))
     fb = MelFilterbank(n_fft // 2 + 1, f_min, f_max, n_mels, sample_rate, norm, mel_type)
     stft_kwargs = dict(n_fft=n_fft, hop_length=hop_length, win_length=win_length)
-    plan = STFTPlan(n_fft, hop_length, win_length, n_frames=frame_count(y.size, n_fft, hop_length), length=y.size)
+    plan = STFTPlan(n_fft, hop_length, win_length, n_frames=stft_frames(y.size, n_fft, hop_length), length=y.size,
+                    allow_gaps=True)
     limits.check_memory(2 * mel_to_audio_bytes(plan, n_mels), f"the oracle view of {y.size:,} samples",
                         "Use a shorter excerpt.")
     coeffs = plan.forward(y)

@@ -23,12 +23,14 @@ import numpy as np
 
 from . import limits
 from .errors import InputError
-from .stft import STFTPlan, signal_length
-from .validation import check_choice, check_number, check_power, check_seed, check_stft_params
+from .stft import STFTPlan, signal_length, stft_frames
+from .validation import (check_choice, check_number, check_power, check_power_undone, check_seed,
+                         check_spectrogram, check_spectrogram_shape, check_stft_params)
 
 MOMENTUM = 0.99  # Perraudin et al.'s and librosa's; measured best of 0.9-1.05 on the bundled clips
 INITS = ("random", "zero", "pghi")
-MAX_ITERATIONS = 10_000  # a typo guard: far past where any of these algorithms still improves
+# A spectrogram peak beyond this / n_fft overflows float32 in the inverse STFT's sums.
+PEAK_LIMIT = 1e36
 # Phase-gradient heap integration (Prusa, Balazs & Sondergaard, "A noniterative method for
 # reconstruction of phase from STFT magnitude", IEEE/ACM TASLP 2017): the Hann window's
 # time-frequency spread is lambda = HANN_LAMBDA * win_length**2 (their Table I).
@@ -57,8 +59,8 @@ def initial_phase(plan: STFTPlan, init: str = "random", seed: int | None = 0) ->
 
     Examples
     --------
-    >>> from invmel_core.stft import frame_count
-    >>> plan = STFTPlan(8, 2, 8, n_frames=frame_count(16, 8, 2), length=16)
+    >>> from invmel_core.stft import stft_frames
+    >>> plan = STFTPlan(8, 2, 8, n_frames=stft_frames(16, 8, 2), length=16)
     >>> start = initial_phase(plan, "random", seed=0)
     >>> start.shape, start.dtype, bool(np.allclose(np.abs(start), 1))
     ((9, 5), dtype('complex64'), True)
@@ -109,9 +111,9 @@ def phase_from_gradients(magnitude: np.ndarray, plan: STFTPlan, fallback: np.nda
 
     Examples
     --------
-    >>> from invmel_core.stft import frame_count
+    >>> from invmel_core.stft import stft_frames
     >>> y = np.sin(2 * np.pi * 0.05 * np.arange(4096)).astype(np.float32)  # a steady tone
-    >>> plan = STFTPlan(256, 64, 256, n_frames=frame_count(y.size, 256, 64), length=y.size)
+    >>> plan = STFTPlan(256, 64, 256, n_frames=stft_frames(y.size, 256, 64), length=y.size)
     >>> true = plan.forward(y)
     >>> def mismatch(phasors):  # error of the magnitude of the signal made with that phase
     ...     rebuilt = np.abs(plan.forward(plan.inverse(phasors * np.abs(true))))[4:-4]  # away from the ends
@@ -246,23 +248,40 @@ def fast_griffinlim(plan: STFTPlan, coeffs: np.ndarray, n_iter: int,
 
 
 def check_iterations(n_iter) -> int:
-    """``n_iter`` as an int in ``[1, MAX_ITERATIONS]``."""
-    return check_number("n_iter", n_iter, integer=True, minimum=1, maximum=MAX_ITERATIONS)
+    """``n_iter`` as an int in ``[1, limits.MAX_GRIFFINLIM_ITERS]``."""
+    return check_number("n_iter", n_iter, integer=True, minimum=1, maximum=limits.MAX_GRIFFINLIM_ITERS)
 
 
-def output_length(length, n_frames: int, n_fft: int, hop_length: int) -> int | None:
-    """``length`` checked: at least 1, at most what ``n_frames`` frames span plus one frame
-    (longer outputs are only silence: usually seconds given where samples were meant)."""
-    if length is None:
-        return None
-    length = check_number("length", length, integer=True, minimum=1)
-    longest = hop_length * (n_frames + 1) + n_fft
-    if length > longest:
-        raise InputError(
-            f"length must be at most {longest} samples for {n_frames} frames of hop_length={hop_length} "
-            f"(they span about {hop_length * n_frames}); got {length}. It counts samples, not seconds"
-        )
-    return length
+def check_length(length) -> int | None:
+    """None, or the number of output samples wanted (at least 1; memory bounds the rest)."""
+    return None if length is None else check_number("length", length, integer=True, minimum=1)
+
+
+def natural_length(n_frames: int, n_fft: int, hop_length: int) -> int:
+    """What the inverse STFT makes of ``n_frames`` frames, ``hop_length * (n_frames - 1)``
+    (plus 1 for an odd ``n_fft``); one hop for a single frame.
+
+    >>> natural_length(87, 1024, 256), natural_length(1, 1024, 256)
+    (22016, 256)
+    """
+    return hop_length * (max(n_frames, 2) - 1) + n_fft % 2
+
+
+def working_plan(n_frames: int, n_fft: int, hop_length: int, win_length: int, length: int | None) -> STFTPlan:
+    """The frame geometry Griffin-Lim runs on for ``n_frames`` frames: a signal of ``length``
+    samples if that has ``n_frames`` frames, else of the natural length. A signal has at
+    least ``stft_frames(1, ...)`` frames (reflect padding needs ``n_fft // 2 + 1`` samples):
+    fewer frames are run as that many (the caller repeats the last one), and cut after.
+    Samples no window covers (``hop_length`` past ``win_length``) come out 0."""
+    frames = max(n_frames, stft_frames(1, n_fft, hop_length))
+    return STFTPlan(n_fft, hop_length, win_length, n_frames=frames, allow_gaps=True,
+                    length=signal_length(frames, n_fft, hop_length, length))
+
+
+def extend_frames(array: np.ndarray, n_frames: int) -> np.ndarray:
+    """``array`` (``(..., time)``) with its last frame repeated up to ``n_frames`` frames."""
+    missing = n_frames - array.shape[-1]
+    return array if missing <= 0 else np.concatenate([array] + [array[..., -1:]] * missing, axis=-1)
 
 
 def fit_length(samples: np.ndarray, length: int | None) -> np.ndarray:
@@ -293,11 +312,12 @@ def griffinlim(spec, n_fft: int, hop_length: int | None = None, power: float = 2
     power : float
         The exponent ``spec`` was raised to; it is undone before phase recovery.
     n_iter : int
-        Iterations (at most 10000).
+        Iterations, 1 to :data:`~invmel_core.limits.MAX_GRIFFINLIM_ITERS`.
     seed : int or None
-        Seed of the random initial phase; the same seed gives the same sound (None: fresh).
+        Seed of the random initial phase, 0 to 2**32 - 1; the same seed gives the same sound
+        (None: fresh).
     length : int or None
-        Trim or pad the output to this many samples (e.g. the original's).
+        Trim or pad the output to this many samples (e.g. the original's, however short).
     momentum : float
         Extrapolation factor, in ``[0, 1.5]``; 0 is the original Griffin-Lim.
     init : {"random", "zero", "pghi"}
@@ -310,7 +330,16 @@ def griffinlim(spec, n_fft: int, hop_length: int | None = None, power: float = 2
     Returns
     -------
     np.ndarray
-        float32 samples.
+        float32 samples: ``length`` of them, or :func:`natural_length`'s (what the inverse
+        STFT makes of the frames; one hop for a single frame). Frames too few for any signal
+        (reflect padding) are run with the last one repeated; samples no window covers
+        (``hop_length`` past ``win_length``) are 0.
+
+    Raises
+    ------
+    InputError
+        Bad parameters, a spectrogram of the wrong shape, negative or not finite, too loud
+        for float32, or an output too large for ``$INVMEL_MAX_SOLVE_MB``.
 
     Examples
     --------
@@ -326,30 +355,29 @@ def griffinlim(spec, n_fft: int, hop_length: int | None = None, power: float = 2
     seed = check_seed(seed)
     momentum = check_number("momentum", momentum, minimum=0.0, maximum=1.5)
     init = check_choice("init", init, INITS)
-    arr = np.asarray(spec, dtype=np.float32) if np.isrealobj(spec) else None
+    length = check_length(length)
     n_freqs = n_fft // 2 + 1
-    if arr is None or arr.ndim != 2 or arr.shape[0] != n_freqs or arr.shape[1] == 0:
-        raise InputError(
-            f"spec must be a real ({n_freqs}, frames) spectrogram for n_fft={n_fft} (n_fft // 2 + 1 "
-            f"bins), got shape {np.shape(spec)}"
-        )
-    if not np.isfinite(arr).all() or arr.min() < 0:
-        raise InputError("spec must be finite and non-negative (a power or magnitude spectrogram)")
-    n_frames = arr.shape[1]
-    length = output_length(length, n_frames, n_fft, hop_length)
-    plan = STFTPlan(n_fft, hop_length, win_length, n_frames=n_frames,
-                    length=signal_length(n_frames, n_fft, hop_length, length))
-    limits.check_memory(
-        plan.memory_bytes() + arr.size * (LOOP_BYTES_PER_COEFFICIENT + 4),
-        f"Griffin-Lim on a {n_freqs} x {n_frames} spectrogram",
-        "Use a larger hop_length or a shorter excerpt.",
-    )
-    plan.inverse_envelope  # noqa: B018 - refuses frames that cannot be inverted, before any work
-    magnitude = np.ascontiguousarray(arr.T if power == 1 else arr.T ** np.float32(1.0 / power))
+    why = f"for n_fft={n_fft} (n_fft // 2 + 1 bins)"
+    shaped = check_spectrogram_shape(spec, n_freqs, ndim=2, why=why)
+    natural = natural_length(shaped.shape[1], n_fft, hop_length)
+    limits.check_griffinlim_memory(n_freqs, max(shaped.shape[1], 2), natural, length or 0)
+    arr = check_spectrogram(shaped, n_freqs, ndim=2, why=why)
+    with np.errstate(over="ignore"):
+        magnitude = arr if power == 1 else arr ** np.float32(1.0 / power)
+    check_power_undone(magnitude, power)
+    peak = float(magnitude.max())
+    if peak * n_fft > PEAK_LIMIT:  # the inverse STFT sums n_fft samples of this
+        raise InputError(f"spec's magnitudes reach {peak:.3g}, too loud for Griffin-Lim in float32 "
+                         f"(n_fft={n_fft} of them are summed); scale the spectrogram down")
+    plan = working_plan(arr.shape[1], n_fft, hop_length, win_length, length)
+    magnitude = np.ascontiguousarray(extend_frames(magnitude, plan.n_frames).T)
     coeffs = initial_phase(plan, "random" if init == "pghi" else init, seed)
     if init == "pghi":
         coeffs = phase_from_gradients(magnitude, plan, coeffs)
     coeffs *= magnitude
     coeffs = fast_griffinlim(plan, coeffs, n_iter, lambda _: magnitude, momentum=momentum,
                              progress=progress)
-    return fit_length(plan.inverse(coeffs), length)
+    out = plan.inverse(coeffs)
+    if not np.isfinite(out).all():  # a last guard: never hand back NaN as sound
+        raise InputError("Griffin-Lim's output overflowed float32; scale the spectrogram down")
+    return fit_length(out[:natural] if length is None else out, length or natural)

@@ -22,12 +22,18 @@ import scipy.fft
 
 from . import limits
 from .errors import InputError
-from .validation import check_number, check_power, check_samples, check_stft_params
+from .validation import (check_filterbank_matrix, check_number, check_power, check_samples, check_spectrogram,
+                         check_spectrogram_shape, check_stft_params)
 
 # Samples per FFT batch (frames x n_fft): bounds the temporaries at ~12 MiB whatever n_fft is
 # (1024 frames of 1024 points; a batch that large is also the fastest, measured).
 CHUNK_SAMPLES = 1 << 20
 NOLA_FLOOR = 1e-11  # torch.istft's bound on the window envelope
+# spectrogram's blocks (as audio.spectrogram's, so that both refuse the same inputs): at most
+# 512 frames and 2**21 samples, 16 bytes a sample (the windowed block, its FFT, magnitude, power)
+_SPECTROGRAM_CHUNK_FRAMES = 512
+_SPECTROGRAM_CHUNK_SAMPLES = 1 << 21
+_SPECTROGRAM_BYTES_PER_SAMPLE = 16
 
 
 def fft_workers() -> int:
@@ -57,15 +63,15 @@ def stft_window(n_fft: int, win_length: int | None = None) -> np.ndarray:
     return np.pad(hann, (left, n_fft - win_length - left)).astype(np.float32)
 
 
-def frame_count(n_samples: int, n_fft: int, hop_length: int) -> int:
+def stft_frames(n_samples: int, n_fft: int, hop_length: int) -> int:
     """Frames of a centred STFT of ``n_samples`` samples (signals of at most ``n_fft // 2``
     samples count as ``n_fft // 2 + 1``: they are zero-padded, see :func:`spectrogram`).
 
-    >>> frame_count(22050, 1024, 256), frame_count(1, 1024, 256)
+    >>> stft_frames(22050, 1024, 256), stft_frames(1, 1024, 256)
     (87, 3)
     """
     pad = n_fft // 2
-    return 1 + (max(n_samples, pad + 1) + 2 * pad - n_fft) // hop_length
+    return 1 + (max(int(n_samples), pad + 1) + 2 * pad - n_fft) // hop_length
 
 
 def signal_length(n_frames: int, n_fft: int, hop_length: int, preferred: int | None = None) -> int:
@@ -75,7 +81,7 @@ def signal_length(n_frames: int, n_fft: int, hop_length: int, preferred: int | N
 
     Raises :class:`InputError` when no signal has ``n_frames`` frames: a signal is at least
     ``n_fft // 2 + 1`` samples long (reflect padding), so it has at least
-    ``frame_count(1, n_fft, hop_length)`` frames.
+    ``stft_frames(1, n_fft, hop_length)`` frames.
 
     >>> signal_length(87, 1024, 256), signal_length(87, 1024, 256, preferred=22050)
     (22016, 22050)
@@ -84,13 +90,13 @@ def signal_length(n_frames: int, n_fft: int, hop_length: int, preferred: int | N
     ...
     invmel_core.errors.InputError: 1 frame(s) are too few for n_fft=1024 and hop_length=256: ...
     """
-    if preferred is not None and frame_count(preferred, n_fft, hop_length) == n_frames:
+    if preferred is not None and stft_frames(preferred, n_fft, hop_length) == n_frames:
         return preferred
     pad = n_fft // 2
-    shortest = (n_frames - 1) * hop_length + n_fft - 2 * pad  # frame_count is n_frames from here ...
+    shortest = (n_frames - 1) * hop_length + n_fft - 2 * pad  # stft_frames is n_frames from here ...
     longest = shortest + hop_length - 1  # ... to here
     if longest <= pad:
-        fewest = frame_count(1, n_fft, hop_length)
+        fewest = stft_frames(1, n_fft, hop_length)
         raise InputError(
             f"{n_frames} frame(s) are too few for n_fft={n_fft} and hop_length={hop_length}: reflect "
             f"padding needs a signal of more than n_fft // 2 = {pad} samples, which has at least "
@@ -105,12 +111,12 @@ class STFTPlan:
 
     Coefficients are **time-major**, ``(n_frames, n_fft // 2 + 1)`` complex64 (each frame's
     FFT is a contiguous row); :func:`stft` and :func:`istft` transpose to torch's layout.
-    ``n_frames`` may differ from :func:`frame_count` of ``length`` only for :meth:`inverse`
+    ``n_frames`` may differ from :func:`stft_frames` of ``length`` only for :meth:`inverse`
     (``torch.istft(..., length=...)`` trims or zero-pads).
 
     Examples
     --------
-    >>> plan = STFTPlan(256, 64, 256, n_frames=frame_count(1000, 256, 64), length=1000)
+    >>> plan = STFTPlan(256, 64, 256, n_frames=stft_frames(1000, 256, 64), length=1000)
     >>> y = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
     >>> coeffs = plan.forward(y)
     >>> coeffs.shape, coeffs.dtype
@@ -119,9 +125,11 @@ class STFTPlan:
     True
     """
 
-    def __init__(self, n_fft: int, hop_length: int, win_length: int, *, n_frames: int, length: int):
+    def __init__(self, n_fft: int, hop_length: int, win_length: int, *, n_frames: int, length: int,
+                 allow_gaps: bool = False):
         self.n_fft, self.hop_length, self.win_length = n_fft, hop_length, win_length
         self.n_frames, self.length = n_frames, length
+        self.allow_gaps = allow_gaps
         self.n_freqs = n_fft // 2 + 1
         self.pad = n_fft // 2
         self.window = stft_window(n_fft, win_length)
@@ -163,7 +171,8 @@ class STFTPlan:
         """``1 / sum of squared windows`` at each output sample (0 past the last frame).
 
         Raises :class:`InputError` if some output sample is covered by no window (the frames
-        do not overlap enough to be inverted; ``torch.istft`` refuses the same)."""
+        do not overlap enough to be inverted; ``torch.istft`` refuses the same), unless the
+        plan was made with ``allow_gaps``: then those samples come out 0 (``librosa.istft``)."""
         envelope = np.zeros((self.n_frames + self._pieces, self.hop_length), np.float32)
         squared = self.window**2
         for piece in range(self._pieces):  # every frame adds the same piece: broadcast it
@@ -171,14 +180,15 @@ class STFTPlan:
             envelope[piece:piece + self.n_frames, :width] += squared[piece * self.hop_length:][:width]
         covered = (self.n_frames - 1) * self.hop_length + self.n_fft - self.pad
         kept = envelope.reshape(-1)[self.pad:self.pad + min(self.length, covered)]
-        if kept.size and kept.min() <= NOLA_FLOOR:
+        if kept.size and kept.min() <= NOLA_FLOOR and not self.allow_gaps:
             raise InputError(
                 f"hop_length={self.hop_length} leaves samples that no window covers (win_length="
                 f"{self.win_length}, and a Hann window is 0 at its ends), so the inverse STFT cannot "
                 "recover them; use a hop_length below win_length (e.g. win_length // 4)"
             )
         inverse = np.zeros(self.length, np.float32)
-        inverse[:kept.size] = 1.0 / kept
+        covered = kept > NOLA_FLOOR
+        inverse[:kept.size][covered] = 1.0 / kept[covered]
         return inverse
 
     def inverse(self, coeffs: np.ndarray) -> np.ndarray:
@@ -268,7 +278,7 @@ def stft(samples, n_fft: int, hop_length: int | None = None, win_length: int | N
     """
     y = check_samples(samples)
     n_fft, hop_length, win_length = check_stft_params(n_fft, hop_length, win_length)
-    n_frames = frame_count(y.size, n_fft, hop_length)
+    n_frames = stft_frames(y.size, n_fft, hop_length)
     plan = _plan_for(n_frames, y.size, n_fft, hop_length, win_length)
     return np.ascontiguousarray(plan.forward(y).T)
 
@@ -365,27 +375,36 @@ def spectrogram(samples, n_fft: int = 2048, hop_length: int | None = None,
     >>> spec.shape, spec.dtype, float(spec[0, 3])  # DC of a periodic Hann window: 128^2
     ((129, 8), dtype('float32'), 16384.0)
     """
-    y = check_samples(samples)
     n_fft, hop_length, win_length = check_stft_params(n_fft, hop_length, win_length)
     power = check_power(power)
-    n_frames = frame_count(y.size, n_fft, hop_length)
+    y = check_samples(samples)
+    pad = n_fft // 2
+    if y.size <= pad:
+        y = np.pad(y, (0, pad + 1 - y.size))
+    n_frames = stft_frames(y.size, n_fft, hop_length)
     n_freqs = n_fft // 2 + 1
-    limits.check_memory(
-        n_freqs * n_frames * 4 + y.size * 4,
+    chunk = max(1, min(_SPECTROGRAM_CHUNK_FRAMES, _SPECTROGRAM_CHUNK_SAMPLES // n_fft))
+    limits.check_memory(  # the output, its finiteness mask (and a margin), the padded signal, one chunk
+        n_freqs * n_frames * 6 + (y.size + 2 * pad) * 4 + chunk * n_fft * _SPECTROGRAM_BYTES_PER_SAMPLE,
         f"an STFT of {n_frames:,} frames x {n_freqs} bins",
         "Use a larger hop_length, a smaller n_fft or a shorter excerpt.",
     )
     out = np.empty((n_freqs, n_frames), np.float32)
     plan = STFTPlan(n_fft, hop_length, win_length, n_frames=n_frames, length=y.size)
+    plan.block_frames = chunk
     for start, stop, coeffs in plan.blocks(y):  # the complex coefficients never exist whole
         magnitude = np.abs(coeffs)
         with np.errstate(over="ignore"):  # reported below as an InputError
             out[:, start:stop] = (magnitude if power == 1 else magnitude**power).T
     if not np.isfinite(out).all():
-        raise InputError(
-            f"the spectrogram overflows float32: the samples reach {np.abs(y).max():.3g}, but audio "
-            "should lie in [-1, 1]; scale it down (e.g. samples / np.abs(samples).max())"
-        )
+        peak = max(abs(float(y.max())), abs(float(y.min())))
+        if peak > 1:
+            raise InputError(
+                f"the spectrogram overflows float32: the samples reach {peak:.3g}, but audio should lie "
+                "in [-1, 1]; scale it down (e.g. samples / np.abs(samples).max())"
+            )
+        raise InputError(f"the spectrogram overflows float32: the samples lie in [-1, 1], but power={power:g} "
+                         "raises their magnitudes past 3.4e38; use power=2 (power) or 1 (magnitude)")
     return out
 
 
@@ -411,19 +430,21 @@ def mel_spectrogram(spec, fb) -> np.ndarray:
     >>> mel_spectrogram(np.ones((129, 5), np.float32), fb).shape
     (20, 5)
     """
-    dense = fb.dense if hasattr(fb, "dense") else np.asarray(fb, dtype=np.float32)
-    if dense.ndim != 2:
-        raise InputError(f"fb must be a MelFilterbank or a 2-D (n_freqs, n_mels) array, got shape {dense.shape}")
+    from .filterbank import MelFilterbank  # the filterbank module imports nothing of this one
+
+    dense = fb.dense if isinstance(fb, MelFilterbank) else check_filterbank_matrix(fb)
     n_freqs, n_mels = dense.shape
-    arr = np.asarray(spec, dtype=np.float32)
-    if arr.ndim < 2 or arr.shape[-2] != n_freqs:
-        raise InputError(
-            f"spec must have shape (..., {n_freqs}, time) to match the filterbank's {n_freqs} "
-            f"frequency bins, got {arr.shape}; n_freqs = n_fft // 2 + 1"
-        )
+    why = f"to match the filterbank's {n_freqs} frequency bins (n_freqs = n_fft // 2 + 1)"
+    shaped = check_spectrogram_shape(spec, n_freqs, why=why)
+    limits.check_memory(  # the float32 input, its columns, their projection and the result
+        shaped.size * 4 * 3 + shaped.size // n_freqs * n_mels * 4 * 3,
+        f"a mel projection of a {' x '.join(map(str, shaped.shape))} spectrogram",
+        "Pass fewer frames at a time.",
+    )
+    arr = check_spectrogram(shaped, n_freqs, why=why, nonnegative=False)
     lead, time = arr.shape[:-2], arr.shape[-1]
     columns = np.moveaxis(arr.reshape(-1, n_freqs, time), 1, 0).reshape(n_freqs, -1)
-    if hasattr(fb, "banded"):
+    if isinstance(fb, MelFilterbank):
         mel = fb.banded.project(columns)
     else:
         mel = dense.T @ columns

@@ -11,8 +11,9 @@ import soundfile
 from invmel_core import InputError
 from invmel_core.metrics import audio_spectral_convergence
 from invmel_core.oracle import ORACLE_ROWS, oracle_view
-from invmel_core.phase import MAX_ITERATIONS, fast_griffinlim, griffinlim, initial_phase, phase_from_gradients
-from invmel_core.stft import STFTPlan, frame_count, spectrogram
+from invmel_core.limits import MAX_GRIFFINLIM_ITERS
+from invmel_core.phase import fast_griffinlim, griffinlim, initial_phase, phase_from_gradients
+from invmel_core.stft import STFTPlan, stft_frames, spectrogram
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -81,34 +82,40 @@ def test_griffinlim_is_seeded_and_power_aware():
     assert np.isfinite(silent).all() and np.abs(silent).max() == 0
 
 
-def test_griffinlim_lengths_and_short_inputs():
+def test_griffinlim_lengths_short_inputs_and_gaps():
     spec = spectrogram(np.random.default_rng(0).standard_normal(5000).astype(np.float32), 512, 128)
     assert griffinlim(spec, 512, 128, n_iter=2).shape == (128 * (spec.shape[1] - 1),)
     assert griffinlim(spec, 512, 128, n_iter=2, length=4000).shape == (4000,)
-    assert griffinlim(spec, 512, 128, n_iter=2, length=5700)[5300:].max() == 0  # past the frames: silence
-    # Three frames is the fewest any signal has with n_fft 512, hop 128 (reflect padding needs
-    # 257 samples); fewer cannot be the STFT of anything and are refused, not crashed on.
-    assert griffinlim(np.ones((257, 3), np.float32), 512, 128, n_iter=2).shape == (257,)
-    with pytest.raises(InputError, match="1 frame.* too few for n_fft=512 and hop_length=128.*at least 3"):
-        griffinlim(np.ones((257, 1), np.float32), 512, 128)
+    assert griffinlim(spec, 512, 128, n_iter=2, length=7000)[5300:].max() == 0  # past the frames: silence
+    # Fewer frames than any signal has (reflect padding needs 257 samples: 3 frames here) are
+    # run with the last one repeated: one frame gives one hop of sound, as audio.griffinlim.
+    for frames, expected in [(1, 128), (2, 128), (3, 256)]:
+        out = griffinlim(np.ones((257, frames), np.float32), 512, 128, n_iter=2)
+        assert out.shape == (expected,) and np.isfinite(out).all() and np.abs(out).max() > 0
+    assert griffinlim(np.ones((257, 1), np.float32), 512, 128, n_iter=2, length=1).shape == (1,)
+    # A hop past the window leaves samples no window covers: they are 0, the rest is sound.
+    gappy = griffinlim(np.ones((129, 6), np.float32), 256, 300, n_iter=2, win_length=256)
+    assert gappy.shape == (1500,) and np.isfinite(gappy).all()
+    assert not gappy[428:472].any() and np.abs(gappy[:128]).max() > 0
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(spec=np.ones((100, 5))), r"\(129, frames\) spectrogram for n_fft=256"),
+    (dict(spec=np.ones((100, 5))), r"shape \(129, frames\) for n_fft=256"),
     (dict(spec=np.ones((129, 0))), r"\(129, frames\)"),
-    (dict(spec=np.ones((129, 5), complex)), "real"),
+    (dict(spec=np.ones((129, 5), complex)), "complex"),
     (dict(spec=-np.ones((129, 5))), "non-negative"),
     (dict(spec=np.full((129, 5), np.nan)), "finite"),
     (dict(n_iter=0), "n_iter must be >= 1"),
-    (dict(n_iter=MAX_ITERATIONS + 1), f"n_iter must be at most {MAX_ITERATIONS}"),
+    (dict(n_iter=MAX_GRIFFINLIM_ITERS + 1), f"n_iter must be at most {MAX_GRIFFINLIM_ITERS}"),
     (dict(n_iter=2.5), "n_iter must be an integer"),
     (dict(momentum=2.0), "momentum must be at most 1.5"),
     (dict(init="best"), "init must be one of"),
     (dict(seed=-1), "seed must be >= 0"),
     (dict(length=0), "length must be >= 1"),
-    (dict(length=10**7), "length must be at most 2944 samples for 20 frames.*not seconds"),
+    (dict(length=10**12), "Griffin-Lim making 1,000,000,000,000 samples"),
+    (dict(spec=np.full((129, 20), 3e38, np.float32), power=1), "too loud for Griffin-Lim"),
+    (dict(spec=np.full((129, 20), 10.0), power=0.01), r"overflows with power=0\.01"),
     (dict(power=0), "power must be > 0"),
-    (dict(hop_length=256), "hop_length=256 leaves samples that no window covers"),
 ])
 def test_griffinlim_rejects_bad_input(kwargs, match):
     kwargs = {"spec": np.ones((129, 20), np.float32), "n_fft": 256, **kwargs}
@@ -118,7 +125,7 @@ def test_griffinlim_rejects_bad_input(kwargs, match):
 
 def test_griffinlim_checks_memory_first(monkeypatch):
     monkeypatch.setenv("INVMEL_MAX_SOLVE_MB", "1")
-    with pytest.raises(InputError, match="Griffin-Lim on a 513 x 4000 spectrogram.*MiB"):
+    with pytest.raises(InputError, match="Griffin-Lim making .* samples from a 513 x 4000 spectrogram"):
         griffinlim(np.ones((513, 4000), np.float32), 1024, 256)
 
 
@@ -138,7 +145,7 @@ def test_frame_zero_is_even_so_its_phase_is_centred():
     """Why the first frames start at (-1)**k: reflect padding makes frame 0 even about its
     centre for any signal, so its spectrum is real times (-1)**k."""
     y = np.random.default_rng(0).standard_normal(3000).astype(np.float32)
-    plan = STFTPlan(512, 128, 512, n_frames=frame_count(y.size, 512, 128), length=y.size)
+    plan = STFTPlan(512, 128, 512, n_frames=stft_frames(y.size, 512, 128), length=y.size)
     centred = plan.forward(y)[0] * (-1.0) ** np.arange(257)
     assert np.abs(centred.imag).max() < 1e-4 * np.abs(centred).max()
 
@@ -154,7 +161,7 @@ def test_phase_from_gradients_beats_a_random_start(clip, most):
     """PGHI with the true magnitude and no iteration at all (measured: organ 0.02, speech 0.10,
     drums 0.11; a random phase: 0.64)."""
     y, _ = soundfile.read(ASSETS / clip, dtype="float32")
-    plan = STFTPlan(1024, 256, 1024, n_frames=frame_count(y.size, 1024, 256), length=y.size)
+    plan = STFTPlan(1024, 256, 1024, n_frames=stft_frames(y.size, 1024, 256), length=y.size)
     magnitude = np.abs(plan.forward(y))
     start = initial_phase(plan, "random", 0)
     found = phase_from_gradients(magnitude, plan, start)
@@ -177,7 +184,7 @@ def test_phase_from_gradients_is_continuous_across_its_blocks():
     steady tone of 600 frames is as coherent as one of 200."""
     def error(n_frames):
         y = np.sin(2 * np.pi * 0.0371 * np.arange(64 * n_frames)).astype(np.float32)
-        plan = STFTPlan(256, 64, 256, n_frames=frame_count(y.size, 256, 64), length=y.size)
+        plan = STFTPlan(256, 64, 256, n_frames=stft_frames(y.size, 256, 64), length=y.size)
         magnitude = np.abs(plan.forward(y))
         found = phase_from_gradients(magnitude, plan, initial_phase(plan, "random", 0))
         return _consistent_error(plan, magnitude, found, slice(4, -4))
@@ -186,7 +193,7 @@ def test_phase_from_gradients_is_continuous_across_its_blocks():
 
 def test_fast_griffinlim_reports_progress_and_calls_the_magnitude_step():
     y = np.random.default_rng(0).standard_normal(2000).astype(np.float32)
-    plan = STFTPlan(256, 64, 256, n_frames=frame_count(y.size, 256, 64), length=y.size)
+    plan = STFTPlan(256, 64, 256, n_frames=stft_frames(y.size, 256, 64), length=y.size)
     magnitude = np.abs(plan.forward(y))
     seen, steps = [], []
     fast_griffinlim(plan, initial_phase(plan) * magnitude, 5,
