@@ -26,9 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from invmel_core import audio
+from invmel_core import load_audio, stft
 from invmel_core.batch import RenderOptions, run
-from invmel_core.batch_render import filterbank
 from invmel_core.solvers.columns import available_cores
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -39,16 +38,16 @@ OPTIONS = RenderOptions(sample_rate=22050, n_fft=1024, hop_length=256, power=1.0
 
 def make_mels(folder: Path, count: int) -> None:
     """``count`` ten-second mel spectrograms in ten sub-folders of ``folder``."""
-    speech, rate = audio.load_audio(ASSETS / "speech_10s.wav")
-    others = [audio.load_audio(ASSETS / f"{name}.wav")[0] for name in ("chirp", "chord", "speech_short")]
+    speech, rate = load_audio(ASSETS / "speech_10s.wav")
+    others = [load_audio(ASSETS / f"{name}.wav")[0] for name in ("chirp", "chord", "speech_short")]
     n = int(SECONDS * rate)
     options = OPTIONS.checked()
-    fb = filterbank(options, options.n_mels, rate)
+    fb = options.filterbank(options.n_mels, rate)
     for i in range(count):
         other = np.resize(others[i % 3], n)  # repeated to ten seconds
         y = 0.7 * np.roll(np.resize(speech, n), i * 2205) + 0.3 * np.roll(other, i * 997)
         y = (0.9 * y / np.abs(y).max()).astype(np.float32)
-        mel = audio.mel_spectrogram(audio.spectrogram(y, options.n_fft, options.hop_length, power=1.0), fb)
+        mel = stft.mel_spectrogram(stft.spectrogram(y, options.n_fft, options.hop_length, power=1.0), fb)
         path = folder / f"set{i % 10}" / f"clip{i:03d}.npy"
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, mel)

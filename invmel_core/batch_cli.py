@@ -15,50 +15,13 @@ import sys
 
 from .batch import SUMMARY_NAME, execute, plan
 from .batch_pool import open_pool
-from .batch_render import DONE, FAILED, SKIPPED, RenderOptions
+from . import cli
+from .batch_render import DONE, FAILED, SKIPPED
 from .errors import InputError
-from .solvers import SOLVERS, default_solver
 
 EXIT_FAILED_FILES = 1
 EXIT_BAD_ARGUMENTS = 2
 EXIT_INTERRUPTED = 130
-
-
-# MERGE: the STFT, mel and solver groups repeat the single-file CLI's (invmel_core/cli.py);
-# use its reusable option groups once the lead's refactor exposes them.
-def add_stft_options(parser: argparse.ArgumentParser) -> None:
-    stft = parser.add_argument_group("STFT")
-    stft.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
-                      help="mel input: the rate it was made at (default: 22050). Audio input: "
-                           "resample to this rate (default: the file's)")
-    stft.add_argument("--n-fft", type=int, default=2048, help="FFT size; n_stft = n_fft // 2 + 1 (default: 2048)")
-    stft.add_argument("--hop-length", type=int, default=None, help="hop in samples (default: n_fft // 4)")
-    stft.add_argument("--win-length", type=int, default=None, help="window length (default: n_fft)")
-    stft.add_argument("--power", type=float, default=2.0, help="2: power mel spectrogram, 1: magnitude (default: 2)")
-
-
-def add_mel_options(parser: argparse.ArgumentParser) -> None:
-    mel = parser.add_argument_group("mel filterbank")
-    mel.add_argument("--n-mels", type=int, default=None,
-                     help="mel bands (default: the file's for a mel spectrogram, 128 for audio)")
-    mel.add_argument("--f-min", type=float, default=0.0, help="lowest frequency in Hz (default: 0)")
-    mel.add_argument("--f-max", type=float, default=None, help="highest frequency in Hz (default: sample_rate // 2)")
-    mel.add_argument("--norm", choices=["none", "slaney"], default="none", help="filter normalisation")
-    mel.add_argument("--mel-type", choices=["htk", "slaney"], default="htk", help="mel scale")
-
-
-def add_solver_options(parser: argparse.ArgumentParser) -> None:
-    solve = parser.add_argument_group("solver (method cascade)")
-    solve.add_argument("--solver", choices=sorted(SOLVERS), default=default_solver(),
-                       help=f"default: {default_solver()}. " + "; ".join(
-                           f"{name}: {spec.summary}" for name, spec in sorted(SOLVERS.items())))
-    solve.add_argument("--max-iter", type=int, default=1000, help="iteration budget (default: 1000)")
-    solve.add_argument("--tolerance-loss", type=float, default=1e-5, help="stop below this loss")
-    solve.add_argument("--tolerance-change", type=float, default=1e-8, help="stop when the loss changes less")
-    solve.add_argument("--lr", type=float, default=0.1, help="sgd/mindspore learning rate (default: 0.1)")
-    solve.add_argument("--momentum", type=float, default=0.9, help="sgd momentum (default: 0.9)")
-    solve.add_argument("--seed", type=int, default=0,
-                       help="random start of sgd/mindspore and of Griffin-Lim's phase (default: 0)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,34 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scheduler", default=None, metavar="ADDRESS",
                      help="run on the dask.distributed cluster at ADDRESS (tcp://host:8786) instead; its "
                           "workers need invmel installed and the same paths (shared storage)")
-    method = p.add_argument_group("mel to audio")
-    method.add_argument("--method", choices=["cascade", "joint"], default="cascade",
-                        help="cascade: InverseMelScale, then Griffin-Lim (default). joint: not yet available")
-    method.add_argument("--format", default=None, metavar="NAME",
-                        help="a model's mel format preset (not yet available: give the STFT and mel options)")
-    method.add_argument("--compression", default="linear", metavar="KIND",
-                        help="how the mel values are compressed; only 'linear' (power or magnitude) yet")
-    method.add_argument("--griffinlim-iters", type=int, default=32, metavar="N",
-                        help="Griffin-Lim iterations (default: 32)")
-    add_stft_options(p)
-    add_mel_options(p)
-    add_solver_options(p)
+    cli.add_sound_options(p)
+    cli.add_signal_options(p)
+    cli.add_solver_options(p)
     p.add_argument("--max-duration", type=float, default=None, metavar="S",
                    help="longest audio input accepted, seconds (default: $INVMEL_MAX_DURATION_S or 900)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
-
-
-def options_from_args(args: argparse.Namespace) -> RenderOptions:
-    return RenderOptions(
-        method=args.method, compression=args.compression, format=args.format,
-        sample_rate=args.sample_rate, n_fft=args.n_fft, hop_length=args.hop_length,
-        win_length=args.win_length, power=args.power, n_mels=args.n_mels, f_min=args.f_min,
-        f_max=args.f_max, norm=None if args.norm == "none" else args.norm, mel_type=args.mel_type,
-        solver=args.solver, max_iter=args.max_iter, tolerance_loss=args.tolerance_loss,
-        tolerance_change=args.tolerance_change, lr=args.lr, momentum=args.momentum, seed=args.seed,
-        griffinlim_iters=args.griffinlim_iters, max_duration=args.max_duration, write_npy=args.npy,
-    )
 
 
 def note(message: str) -> None:
@@ -119,7 +61,7 @@ def main(argv=None) -> int:
     """Entry point; returns the exit status (0 all done, 1 some failed, 2 bad arguments, 130)."""
     args = build_parser().parse_args(argv)
     try:
-        options = options_from_args(args).checked()
+        options = cli.options_from_args(args, write_npy=args.npy).checked()
         pool = open_pool(args.workers, args.scheduler)  # a Dask scheduler is reached now
     except InputError as exc:
         note(f"error: {exc}")

@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 import scipy.fft
 
-from .audio import stft_window
+from .stft import stft_window
 from .errors import InputError
 from .filterbank import MelFilterbank
 from .validation import check_compat, check_mel_type, check_norm, check_finite_array, check_number
@@ -191,7 +191,7 @@ def format_spectrogram(samples, fmt: MelFormat) -> np.ndarray:
     Framing, padding, window, offset/floor and exponent as the format says (see
     :class:`MelFormat`); float32 ``(n_fft // 2 + 1, fmt.n_frames(len(samples)))``. For a
     format with ``framing="center"``, ``pad_mode="reflect"`` and nothing added this is
-    :func:`invmel_core.audio.spectrogram`.
+    :func:`invmel_core.stft.spectrogram`.
 
     Examples
     --------

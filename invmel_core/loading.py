@@ -18,7 +18,7 @@ import soundfile
 from . import limits
 from .errors import InputError
 from .safe_files import SUPPORTED_AUDIO, check_audio_header, decode_error, read_npy, read_npz
-from .validation import check_melspec, check_number, check_sample_rate
+from .validation import check_melspec, check_number, check_sample_rate, check_stored_melspec
 
 AUDIO_EXTENSIONS = ("wav", "flac", "ogg", "oga", "opus", "mp3", "aif", "aiff")
 MELSPEC_EXTENSIONS = ("npy", "npz")
@@ -223,7 +223,8 @@ def _check_header(name: str, rate: int, channels: int, frames: int, size: int) -
 
 # --------------------------------------------------------------------------- load_melspec
 
-def load_melspec(source, *, n_mels: int | None = None, name: str | None = None) -> np.ndarray:
+def load_melspec(source, *, n_mels: int | None = None, name: str | None = None,
+                 compressed: bool = False) -> np.ndarray:
     """Load a mel spectrogram from ``.npy`` or ``.npz``, never unpickling anything.
 
     Parameters
@@ -235,11 +236,15 @@ def load_melspec(source, *, n_mels: int | None = None, name: str | None = None) 
         If given, the number of mel bins the array must have (axis -2).
     name : str or None
         What error messages call the source, as for :func:`load_audio`.
+    compressed : bool
+        True: the values may be as a model stores them (ln, log10, dB): only the layout and
+        finiteness are checked; undo the compression with
+        :func:`~invmel_core.compression.undo_compression`. False: a linear mel is required.
 
     Returns
     -------
     np.ndarray
-        float32 ``(..., n_mels, time)``, finite and non-negative.
+        float32 ``(..., n_mels, time)``, finite (and non-negative unless ``compressed``).
 
     Raises
     ------
@@ -278,10 +283,10 @@ def load_melspec(source, *, n_mels: int | None = None, name: str | None = None) 
             )
     finally:
         _close_if_ours(fp, source)
-    return _check_loaded_melspec(arr, name, n_mels)
+    return _check_loaded_melspec(arr, name, n_mels, compressed)
 
 
-def _check_loaded_melspec(arr: np.ndarray, name: str, n_mels: int | None) -> np.ndarray:
+def _check_loaded_melspec(arr: np.ndarray, name: str, n_mels: int | None, compressed: bool) -> np.ndarray:
     if arr.ndim < 2:
         raise InputError(
             f"{name} has shape {arr.shape}, but a mel spectrogram needs 2 or more dimensions "
@@ -289,4 +294,5 @@ def _check_loaded_melspec(arr: np.ndarray, name: str, n_mels: int | None) -> np.
         )
     if arr.shape[-2] == 0:
         raise InputError(f"{name} has 0 mel bins (shape {arr.shape})")
-    return check_melspec(arr, arr.shape[-2] if n_mels is None else n_mels, name=name)
+    check = check_stored_melspec if compressed else check_melspec
+    return check(arr, arr.shape[-2] if n_mels is None else n_mels, name=name)

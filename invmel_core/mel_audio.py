@@ -363,14 +363,9 @@ def mel_to_audio(melspec, *, sample_rate: float, n_fft: int, hop_length: int | N
         check_power_undone(np.float32(mel.max(initial=0.0)) ** np.float32(1 / power), power, "melspec")
     n_frames = mel.shape[-1]
     natural = natural_length(n_frames, n_fft, hop_length)
-    plan = working_plan(n_frames, n_fft, hop_length, win_length, length)
     items = mel.reshape(-1, fb.n_mels, n_frames)
     out_length = length or natural
-    limits.check_memory(
-        mel_to_audio_bytes(plan, fb.n_mels) + (items.shape[0] + 1) * out_length * 4,
-        f"mel_to_audio of {items.shape[0]} x {n_frames} frames with n_fft={n_fft} into {out_length:,} samples each",
-        "Use a shorter excerpt (fewer frames), a larger hop_length, a smaller n_fft or a smaller length.",
-    )
+    plan = check_memory(items.shape[0], fb.n_mels, n_frames, n_fft, hop_length, win_length, length)
     inverse_mel = InverseMelScale(n_freqs, fb.n_mels, fb.sample_rate, fb.f_min, fb.f_max, norm=fb.norm,
                                   mel_type=fb.mel_type, solver="nnls")
     out = np.empty((items.shape[0], out_length), np.float32)
@@ -387,6 +382,21 @@ def mel_to_audio(melspec, *, sample_rate: float, n_fft: int, hop_length: int | N
             samples = plan.inverse(coeffs)
         out[index] = fit_length(samples[:natural] if length is None else samples, out_length)
     return out.reshape(mel.shape[:-2] + (out_length,))
+
+
+def check_memory(items: int, n_mels: int, n_frames: int, n_fft: int, hop_length: int, win_length: int,
+                 length: int | None) -> STFTPlan:
+    """Raise :class:`InputError` before a :func:`mel_to_audio` that would exceed the memory
+    cap (callers may check before other work, e.g. a solve); returns the working plan.
+    Parameters as :func:`mel_to_audio` checked them."""
+    plan = working_plan(n_frames, n_fft, hop_length, win_length, length)
+    out_length = length or natural_length(n_frames, n_fft, hop_length)
+    limits.check_memory(
+        mel_to_audio_bytes(plan, n_mels) + (items + 1) * out_length * 4,
+        f"mel_to_audio of {items} x {n_frames} frames with n_fft={n_fft} into {out_length:,} samples each",
+        "Use a shorter excerpt (fewer frames), a larger hop_length, a smaller n_fft or a smaller length.",
+    )
+    return plan
 
 
 def mel_to_audio_bytes(plan: STFTPlan, n_mels: int) -> int:

@@ -71,10 +71,10 @@ def _warm_up() -> None:
     os.nice(WORKER_NICE)
     import numpy as np
 
-    from . import audio, plots
+    from . import phase, plots
 
     tiny = np.ones((33, 16), np.float32)
-    audio.griffinlim(tiny, 64, 16, n_iter=1)
+    phase.griffinlim(tiny, 64, 16, n_iter=1)
     plots.figure_png(plots.loss_figure([1, 2], [1.0, 0.5]))
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import audio, metrics
+from . import audio, metrics, phase, stft
 from .filterbank import MelFilterbank
 from .live import LiveSolve, report_every
 from .settings import SAMPLES, Settings, sample_path
@@ -48,8 +48,8 @@ class Problem:
 
 def analyse(samples: np.ndarray, fb: MelFilterbank, n_fft: int, hop_length: int) -> tuple[np.ndarray, np.ndarray]:
     """``(power spectrogram, mel spectrogram)`` of ``samples``."""
-    spec = audio.spectrogram(samples, n_fft=n_fft, hop_length=hop_length, power=POWER)
-    return spec, audio.mel_spectrogram(spec, fb)
+    spec = stft.spectrogram(samples, n_fft=n_fft, hop_length=hop_length, power=POWER)
+    return spec, stft.mel_spectrogram(spec, fb)
 
 
 def start_solve(mel, settings: Settings) -> tuple[InverseMelScale, LiveSolve]:
@@ -104,7 +104,7 @@ def resynthesize(estimate: np.ndarray, settings: Settings, reference: np.ndarray
         if reference is not None:
             reference = np.asarray(reference)[:n_samples]
     length = None if reference is None else int(np.size(reference))
-    samples = audio.griffinlim(estimate, settings.n_fft, settings.hop, power=POWER, n_iter=n_iter,
+    samples = phase.griffinlim(estimate, settings.n_fft, settings.hop, power=POWER, n_iter=n_iter,
                                seed=0, length=length)
     target = reference if reference is not None else np.array([PLAYBACK_RMS, -PLAYBACK_RMS], np.float32)
     return audio.match_loudness(samples, target)

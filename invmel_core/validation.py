@@ -303,6 +303,17 @@ def check_melspec(melspec, n_mels: int, name: str = "melspec") -> np.ndarray:
     return arr
 
 
+def check_stored_melspec(melspec, n_mels: int, name: str = "melspec") -> np.ndarray:
+    """A mel spectrogram as stored (log, dB, or linear values): :func:`check_melspec`'s
+    checks but non-negativity, as float32. Undo its compression with
+    :func:`invmel_core.undo_compression`.
+
+    >>> check_stored_melspec(np.log([[1e-5, 2.0]]), n_mels=1).dtype
+    dtype('float32')
+    """
+    return _finite_float32(check_melspec_shape(melspec, n_mels, name), name, "a mel spectrogram")
+
+
 def check_spectrogram_shape(spec, n_freqs: int, name: str = "spec", *, ndim: int | None = None,
                             why: str = "(n_freqs = n_fft // 2 + 1)") -> np.ndarray:
     """A linear spectrogram's type and layout, ``(..., n_freqs, time)`` (exactly

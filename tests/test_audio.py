@@ -11,7 +11,7 @@ import soundfile
 
 from invmel_core import (SOLVERS, InputError, InverseMelScale, MelFilterbank, griffinlim, load_audio,
                          match_loudness, mel_spectrogram, spectrogram, to_wav_bytes)
-from invmel_core.audio import stft_window
+from invmel_core.stft import stft_window
 from invmel_core.limits import check_duration, estimate_solve_bytes, format_duration
 from invmel_core.metrics import log_spectral_distance, spectral_convergence
 

@@ -32,7 +32,7 @@ def test_cli_inverts_the_committed_speech_sample(tmp_path):
     assert "Traceback" not in done.stderr
     spec = np.load(tmp_path / "speech_10s.linear.npy", allow_pickle=False)
     assert spec.shape == (1025, 431) and spec.dtype == np.float32 and spec.min() >= 0
-    sound, rate = soundfile.read(tmp_path / "speech_10s.griffinlim.wav")
+    sound, rate = soundfile.read(tmp_path / "speech_10s.wav")
     assert rate == 22050 and sound.shape == (220500,) and 0.001 < np.abs(sound).max() <= 1
     assert (tmp_path / "speech_10s.comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # The printed metrics are those of the written result, recomputed here from scratch.
@@ -77,7 +77,7 @@ def test_mel_spectrogram_input(tmp_path, capsys):
     assert "assuming the mel spectrogram was made at 22050 Hz" in err and "first item only" in err
     spec = np.load(tmp_path / "out" / "tts.linear.npy")
     assert spec.shape == (2, 513, mel.shape[1])
-    sound, rate = soundfile.read(tmp_path / "out" / "tts.griffinlim.wav")
+    sound, rate = soundfile.read(tmp_path / "out" / "tts.wav")
     assert rate == 22050 and sound.size == 256 * (mel.shape[1] - 1)
     assert (tmp_path / "out" / "tts.comparison.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -97,7 +97,9 @@ def test_progress_lines_and_quiet(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("make_input, extra, match", [
     (lambda d: d / "nope.wav", [], "does not exist"),
-    (lambda d: _write(d / "db.npy", lambda p: np.save(p, -np.ones((80, 4)))), [], "log or dB"),
+    (lambda d: _write(d / "db.npy", lambda p: np.save(p, -np.ones((80, 4)))), [], "cannot tell how .* compressed"),
+    (lambda d: _write(d / "db.npy", lambda p: np.save(p, -np.ones((80, 4)))), ["--compression", "linear"],
+     "log or dB"),
     (lambda d: _write(d / "obj.npy", lambda p: np.save(p, np.array([{}], dtype=object), allow_pickle=True)),
      [], "Python objects"),
     (lambda d: _write(d / "junk.mp3", lambda p: p.write_bytes(b"\x00" * 999)), [], "supported audio format"),
@@ -106,7 +108,7 @@ def test_progress_lines_and_quiet(tmp_path, capsys, monkeypatch):
     (lambda d: CHIRP, ["--n-fft", "1"], "n_fft must be >= 2"),
     (lambda d: CHIRP, ["--max-iter", "0"], "max_iter must be >= 1"),
     (lambda d: _write(d / "m.npy", lambda p: np.save(p, np.ones((80, 4)))), ["--n-mels", "128"],
-     "Expected an input with 128 mel bins"),
+     "80 mel bands .* n_mels is 128"),
 ])
 def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, make_input, extra, match):
     status = cli.main([str(make_input(tmp_path)), "-o", str(tmp_path / "out"), *extra])
@@ -146,3 +148,45 @@ def test_solver_choices_come_from_the_registry(capsys):
     err = capsys.readouterr().err
     assert all(repr(name) in err for name in SOLVERS)
     assert cli.default_solver() == ("nnls" if "nnls" in SOLVERS else "sgd")
+
+
+def test_a_models_mel_with_its_format(tmp_path, capsys):
+    """A HiFi-GAN-style ln-mel, stored transposed (T, 80), with --format hifigan: read as stored,
+    its settings checked, and the sound's mel close to the input's (the joint method)."""
+    from invmel_core import FORMATS, mel_from_audio
+
+    y, rate = load_audio(ROOT / "assets" / "speech_short.wav", 22050)
+    stored = mel_from_audio(y, "hifigan")
+    np.save(tmp_path / "tts.npy", stored.T)
+    assert cli.main([str(tmp_path / "tts.npy"), "--format", "hifigan", "-o", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "used its transpose" in captured.err
+    assert re.search(r"settings check: fits \(residual [0-9.e-]+\)", captured.out)
+    remel = float(re.search(r"its mel is ([0-9.e-]+) from the input's", captured.err).group(1))
+    assert remel < 0.03  # the joint method (cascade: ~0.07)
+    sound, sr = soundfile.read(tmp_path / "out" / "tts.wav")
+    fmt = FORMATS["hifigan"]
+    assert sr == 22050 and sound.size == fmt.hop_length * (stored.shape[1] - 1)
+
+
+def test_a_models_mel_without_a_format_is_read_and_ranked(tmp_path, capsys):
+    from invmel_core import mel_from_audio
+
+    y, _ = load_audio(ROOT / "assets" / "speech_short.wav", 22050)
+    np.save(tmp_path / "tts.npy", mel_from_audio(y, "hifigan"))
+    assert cli.main([str(tmp_path / "tts.npy"), "-o", str(tmp_path / "out"), "--npy"]) == 0
+    captured = capsys.readouterr()
+    assert "compression: ln (high confidence)" in captured.err
+    assert "which formats fit:" in captured.out and "hifigan" in captured.out
+    assert "Ruled out:" in captured.out and "n_fft 512" in captured.out
+
+
+def test_wrong_settings_are_ruled_out(tmp_path, capsys):
+    from invmel_core import mel_from_audio
+
+    y, _ = load_audio(ROOT / "assets" / "speech_short.wav", 22050)
+    np.save(tmp_path / "tts.npy", mel_from_audio(y, "hifigan"))
+    args = [str(tmp_path / "tts.npy"), "-o", str(tmp_path / "out"), "--format", "hifigan", "--n-fft", "512",
+            "--npy", "-q"]
+    assert cli.main(args) == 0
+    assert "settings check: ruled out" in capsys.readouterr().out

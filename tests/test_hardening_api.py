@@ -13,7 +13,7 @@ import pytest
 from invmel_core import (BandedFilterbank, InputError, InverseMelScale, MelFilterbank, bin_frequencies, filter_edges,
                          griffinlim, mel_spectrogram, melscale_fbanks, spectrogram, to_wav_bytes)
 from invmel_core import metrics
-from invmel_core.audio import stft_frames
+from invmel_core.stft import stft_frames
 from invmel_core.limits import MAX_GRIFFINLIM_ITERS
 
 HANG_BOUND_S = 2.0

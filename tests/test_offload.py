@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from invmel_core import InputError, audio, offload, pipeline, plots
+from invmel_core import InputError, offload, phase, pipeline, plots, stft
 from invmel_core.settings import Settings
 
 pytestmark = pytest.mark.slow  # each test starts worker processes (seconds each)
@@ -24,7 +24,7 @@ def one_worker(monkeypatch):
 def test_calls_run_in_another_process_and_give_the_inline_result(one_worker):
     assert offload.call(os.getpid) != os.getpid()
     settings = Settings.checked(n_fft=256, n_mels=20)
-    spec = audio.spectrogram(np.sin(np.arange(4000) * 0.3).astype(np.float32), n_fft=256)
+    spec = stft.spectrogram(np.sin(np.arange(4000) * 0.3).astype(np.float32), n_fft=256)
     args = (spec, settings)
     assert offload.call(pipeline.resynthesize_wav, *args) == pipeline.resynthesize_wav(*args)
     png = offload.call(plots.render_png, plots.loss_figure, [1, 2, 3], [1.0, 0.5, 0.1])
@@ -39,7 +39,7 @@ def test_zero_workers_runs_inline(monkeypatch):
 
 def test_errors_in_a_worker_reach_the_caller_as_they_are(one_worker):
     with pytest.raises(InputError, match="spec must have shape"):
-        offload.call(audio.griffinlim, np.ones((3, 3), np.float32), 256)
+        offload.call(phase.griffinlim, np.ones((3, 3), np.float32), 256)
 
 
 def test_a_killed_worker_loses_no_result(one_worker):

@@ -88,7 +88,7 @@ def test_griffinlim_lengths_short_inputs_and_gaps():
     assert griffinlim(spec, 512, 128, n_iter=2, length=4000).shape == (4000,)
     assert griffinlim(spec, 512, 128, n_iter=2, length=7000)[5300:].max() == 0  # past the frames: silence
     # Fewer frames than any signal has (reflect padding needs 257 samples: 3 frames here) are
-    # run with the last one repeated: one frame gives one hop of sound, as audio.griffinlim.
+    # run with the last one repeated: one frame gives one hop of sound.
     for frames, expected in [(1, 128), (2, 128), (3, 256)]:
         out = griffinlim(np.ones((257, frames), np.float32), 512, 128, n_iter=2)
         assert out.shape == (expected,) and np.isfinite(out).all() and np.abs(out).max() > 0

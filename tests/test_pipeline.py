@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from invmel_core import InputError, audio, pipeline
+from invmel_core import InputError, pipeline, stft
 from invmel_core.audio import rms
 from invmel_core.settings import Settings
 
@@ -17,7 +17,7 @@ def tone(seconds=0.5, freq=440.0, amplitude=0.3):
 
 def test_start_solve_runs_the_settings_solver_to_its_budget():
     fb = SETTINGS.filterbank()
-    mel = audio.mel_spectrogram(audio.spectrogram(tone(), SETTINGS.n_fft, SETTINGS.hop), fb)
+    mel = stft.mel_spectrogram(stft.spectrogram(tone(), SETTINGS.n_fft, SETTINGS.hop), fb)
     transform, live = pipeline.start_solve(mel, SETTINGS)
     assert transform.solver.name == "sgd" and transform.options.max_iter == 30
     while not live.done:
@@ -39,8 +39,8 @@ def test_start_solve_refuses_a_mel_with_the_wrong_number_of_bands():
 
 def test_score_has_original_metrics_only_with_an_original():
     fb = SETTINGS.filterbank()
-    spec = audio.spectrogram(tone(), SETTINGS.n_fft, SETTINGS.hop)
-    mel = audio.mel_spectrogram(spec, fb)
+    spec = stft.spectrogram(tone(), SETTINGS.n_fft, SETTINGS.hop)
+    mel = stft.mel_spectrogram(spec, fb)
     perfect = pipeline.score(spec, mel, fb, spec)
     assert perfect.mel_residual < 1e-5 and perfect.spectral_convergence == 0.0
     assert perfect.log_spectral_distance_db == 0.0
@@ -50,7 +50,7 @@ def test_score_has_original_metrics_only_with_an_original():
 
 def test_resynthesis_matches_loudness_and_keeps_silence_silent():
     y = tone(amplitude=0.05)
-    spec = audio.spectrogram(y, SETTINGS.n_fft, SETTINGS.hop)
+    spec = stft.spectrogram(y, SETTINGS.n_fft, SETTINGS.hop)
     heard = pipeline.resynthesize(spec * 100.0, SETTINGS, reference=y)   # 40 dB too loud in
     assert heard.size == y.size
     assert rms(heard) == pytest.approx(rms(y), rel=1e-3)
@@ -62,8 +62,8 @@ def test_resynthesis_matches_loudness_and_keeps_silence_silent():
 
 def test_run_solver_records_the_residual_curve_and_respects_the_time_limit():
     fb = SETTINGS.filterbank()
-    spec = audio.spectrogram(tone(), SETTINGS.n_fft, SETTINGS.hop)
-    mel = audio.mel_spectrogram(spec, fb)
+    spec = stft.spectrogram(tone(), SETTINGS.n_fft, SETTINGS.hop)
+    mel = stft.mel_spectrogram(spec, fb)
     run = pipeline.run_solver(mel, SETTINGS.replace(max_iter=200), time_limit=60.0, original=spec)
     assert run.solver == "sgd" and run.steps == 200 and run.reason == "max_iter"
     assert len(run.times) == len(run.residuals) == 200 // 4 and run.times == sorted(run.times)
@@ -87,13 +87,13 @@ def test_score_uses_the_same_mel_residual_as_the_metrics_module():
     fb = SETTINGS.filterbank()
     rng = np.random.default_rng(0)
     spec = rng.random((SETTINGS.n_stft, 30), dtype=np.float32)
-    mel = audio.mel_spectrogram(spec, fb) * 1.1
+    mel = stft.mel_spectrogram(spec, fb) * 1.1
     assert pipeline.score(spec, mel, fb).mel_residual == pytest.approx(mel_residual(spec, mel, fb), rel=1e-5)
 
 
 def test_resynthesis_of_the_beginning_only():
     y = tone(seconds=2.0)
-    spec = audio.spectrogram(y, SETTINGS.n_fft, SETTINGS.hop)
+    spec = stft.spectrogram(y, SETTINGS.n_fft, SETTINGS.hop)
     part = pipeline.resynthesize(spec, SETTINGS, reference=y, max_seconds=0.5)
     assert part.size == SETTINGS.sample_rate // 2
     assert rms(part) == pytest.approx(rms(y[: part.size]), rel=1e-3)
