@@ -190,3 +190,24 @@ def test_wrong_settings_are_ruled_out(tmp_path, capsys):
             "--npy", "-q"]
     assert cli.main(args) == 0
     assert "settings check: ruled out" in capsys.readouterr().out
+
+
+def _db(y):
+    import librosa
+
+    return librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=22050), ref=np.max)
+
+
+@pytest.mark.parametrize("name, make", [
+    ("dB shifted to be positive", lambda y: _db(y) + 100),
+    ("dB normalised to [0, 1]", lambda y: (_db(y) - _db(y).min()) / (_db(y).max() - _db(y).min())),
+    ("Tacotron's clipped dB", lambda y: np.clip((_db(y) + 100) / 100, 0, 1)),
+])
+def test_values_that_only_look_linear_are_said_to(tmp_path, capsys, name, make):
+    """Issue 12, class 5: non-negative values that are a compressed mel in disguise are not
+    inverted without a word; the CLI says what it sees."""
+    y, _ = load_audio(ROOT / "assets" / "speech_short.wav", 22050)
+    np.save(tmp_path / "odd.npy", make(y).astype(np.float32))
+    assert cli.main([str(tmp_path / "odd.npy"), "-o", str(tmp_path / "out"), "--npy", "--max-iter", "5"]) == 0
+    err = capsys.readouterr().err
+    assert "compression: linear (low confidence)" in err and ("too even" in err or "normalised" in err), err
