@@ -170,15 +170,14 @@ def draw_live(live: LiveSolve, ctx: Context, status, chart, picture) -> None:
     last = live.latest
     where = f"step {last.step:,} · loss {last.loss:.4g}" if last is not None else "starting…"
     with status.container():
-        st.markdown(f"{status_word(live)} — {where} · {live.wall_seconds():.1f} s elapsed", unsafe_allow_html=True)
-        held = not live.done and (live.paused or not live.running)
-        if held and st.session_state.get(INTERRUPTED) is live:
+        line = f"{status_word(live)} — {where} · {live.wall_seconds():.1f} s elapsed"
+        if not live.done and not live.paused:   # its twin, shown by CSS only if the run was interrupted
+            line += (' <span class="invmel-stalled">— Streamlit\'s Stop (top right) interrupted it: Resume to go '
+                     "on from here, or Run to start again.</span>")
+        st.markdown(line, unsafe_allow_html=True)
+        if live.paused and st.session_state.get(INTERRUPTED) is live:
             st.caption("Streamlit's Stop (top right) interrupted the solve: Resume to go on from here, or Run to "
                        "start again.")
-        elif not live.done and not live.paused:
-            st.markdown('<span class="invmel-stalled" style="font-size: 0.9em">Interrupted by Streamlit\'s Stop '
-                        "(top right): Resume to go on from here, or Run to start again.</span>",
-                        unsafe_allow_html=True)
         st.caption(f"{live.steps_per_second():,.0f} steps/s · view refreshed {live.refresh_hz():.1f}×/s · "
                    f"solver busy {100 * live.busy_fraction():.0f} % of the time · "
                    f"solving {ctx.problem.label} with solver '{ctx.settings.solver}'")
@@ -204,7 +203,6 @@ def live_panel(live: LiveSolve, ctx: Context) -> None:
     arrived made the browser drop parts of the result (seen with 8 users at once).
     """
     state = st.session_state
-    st.html(INTERRUPTED_CSS)
     status = st.container(key="live_status").empty()
     chart_col, picture_col = st.columns([1, 1])
     chart = chart_col.container(key="loss_chart").empty()

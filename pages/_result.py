@@ -51,9 +51,9 @@ def _view(result: pipeline.Inversion, key: tuple, make):
 
 
 def show_result(result: pipeline.Inversion, settings: Settings, label: str | None, preview_s: float) -> None:
-    """Section 4, for the result of an earlier Run; ``settings`` and ``label`` are what is on
+    """Section 3, for the result of an earlier Run; ``settings`` and ``label`` are what is on
     screen now (the section says when the result is for something else)."""
-    st.subheader("4. Result")
+    st.subheader("3. Result")
     if result.settings.replace(phase_iter=settings.phase_iter) != settings or result.problem.label != label:
         st.caption(f"This result is for {result.problem.label} with the settings at the time it ran; press Run "
                    "to update it.")

@@ -155,16 +155,18 @@ def format_hz(hz: float) -> str:
 
 
 def band_slider(box, label: str, key: str, top_hz: float) -> tuple[float, float]:
-    """A range slider over :func:`band_options` (0 .. ``top_hz``). A value kept from another
-    input (another sample rate) that is not on this slider is reset first: Streamlit
-    raises for a value outside its options."""
-    options = band_options(top_hz)
+    """A range slider over :func:`band_options` (0 .. ``top_hz``), returning the band in Hz.
+    The options are their labels ("1.5 kHz"); a value kept from another input (another
+    sample rate) that is not on this slider is reset first: Streamlit raises for a value
+    outside its options."""
+    hz = {format_hz(f): f for f in band_options(top_hz)}
+    labels = list(hz)
     value = st.session_state.get(key)
-    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(v in options for v in value)
-            and value[0] < value[1]):
-        st.session_state[key] = (options[0], options[-1])
-    low, high = box.select_slider(label, options, key=key, format_func=format_hz)
-    return (low, high) if low < high else (options[0], options[-1])
+    if value is not None and not (isinstance(value, (tuple, list)) and len(value) == 2
+                                  and all(v in hz for v in value) and hz[value[0]] < hz[value[1]]):
+        del st.session_state[key]          # back to the whole band
+    low, high = (hz[v] for v in box.select_slider(label, labels, value=(labels[0], labels[-1]), key=key))
+    return (low, high) if low < high else (0.0, float(top_hz))
 
 
 # --------------------------------------------------------------------------- caches

@@ -25,6 +25,7 @@ settings, fb = widgets.signal_sidebar()
 
 # ---------------------------------------------------------------- page
 
+st.html(inversion.INTERRUPTED_CSS)   # first, in every run: the interrupted state must be styled at any moment
 st.title("Invert a mel spectrogram")
 st.markdown("Pick an input and a solver, press **Run**, and watch the solver search for a spectrogram "
             "X̂ ≥ 0 whose mel bands match: fbᵀ·X̂ ≈ M.")
@@ -44,11 +45,9 @@ with right:
     widgets.solver_choice()
     solver = SOLVERS[settings.solver]
     if solver.random_start:
-        why = ("Its answer depends on the seed: it starts from random numbers and stops when the loss stalls, "
-               "so different seeds give different spectrograms with the same mel bands.")
-    else:
-        why = "" if solver.iterative else "It is solved in one step (no live curve to watch)."
-    st.caption(f"{solver.summary} {why}")
+        st.caption("It starts from random numbers: another seed gives another spectrogram with the same mel bands.")
+    elif not solver.iterative:
+        st.caption("It is solved in one step (no loss curve to watch).")
     with st.expander(f"Options: max_iter {settings.max_iter:,}, tolerances, lr, momentum, seed {settings.seed}"):
         widgets.solver_widgets(choose_solver=False, options_of=settings.solver)
     cost = inversion.cost_line(settings, loaded)
@@ -79,5 +78,4 @@ if result is not None:
 session.sync_url(settings)
 if live is not None and inversion.CONTEXT in state:
     with progress_box:
-        st.subheader("3. Solver progress")
         inversion.live_panel(live, state[inversion.CONTEXT])

@@ -126,21 +126,23 @@ def memory_estimate(batch: int, n_stft: int, n_mels: int, time: int) -> int:
     return _workspace(batch, n_stft, frames) + BYTES_PER_ELEMENT * int(batch) * int(n_stft) * int(time)
 
 
+# Seconds per frame per n_stft**3 (see seconds_estimate), measured on the bundled speech.
+SECONDS_PER_FRAME_CUBE = 3.5e-9
+
+
 def seconds_estimate(batch: int, n_stft: int, n_mels: int, time: int) -> float:
     """A rough time for the whole solve, in seconds (what the app says before Run).
 
-    Fitted to runs on the bundled speech (the loudest sample; quiet inputs finish sooner,
-    loud ones take longer: the stopping rule is absolute) on a 2-CPU machine: L-BFGS-B's
-    iterations each cost about ``n_stft * frames * min(iterations, n_stft)``, and a chunk
-    takes some 50-200 of them. Expect a factor of two either way.
+    L-BFGS-B with ``m = n_stft`` correction pairs spends time growing like ``n_stft**3``
+    per frame: measured on the bundled speech (the loudest sample) on a shared 2-CPU
+    machine (load 4-7), 0.04-0.1 s a frame at n_stft 257, 0.2-0.7 s at 513 and several
+    seconds at 1025 (docs/app-benchmarks.md). The stopping rule is absolute, so quiet
+    inputs finish sooner and loud ones later: expect a factor of two either way.
 
-    >>> round(seconds_estimate(1, 257, 40, 32))
-    1
+    >>> round(seconds_estimate(1, 513, 128, 360))       # 4.2 s of speech at n_fft 1024
+    170
     """
-    frames = chunk_frames(batch, n_stft, n_mels, time)
-    chunks = -(-int(time) // frames)
-    per_chunk = 1.3e-9 * int(batch) * frames * int(n_stft) ** 2.6 / 32 ** 0.5 * frames ** 0.5
-    return chunks * per_chunk
+    return SECONDS_PER_FRAME_CUBE * int(batch) * int(time) * float(n_stft) ** 3
 
 
 def _solve_chunks_here(melspec, kwargs, chunks):
