@@ -24,11 +24,12 @@ def _r(values, digits: int = 2) -> list:
     return np.round(np.asarray(values, dtype=np.float64), digits).tolist()
 
 
-# Zoom with the mouse wheel only while Shift is held: a plain wheel scrolls the page, as
-# everywhere else (a chart that zooms on every scroll steals the page, and ends at -36 kHz).
-# Double-click resets (Vega-Lite's default for a scale-bound interval).
-ZOOM_GESTURE = "wheel![event.shiftKey]"
-ZOOM_HELP = "Shift + scroll to zoom, drag to pan, double-click to reset."
+# The mouse wheel zooms only when the reader asks (``wheel_zoom=True``, a toggle on the page):
+# otherwise it scrolls the page, as everywhere else (a chart that zooms on every scroll steals
+# the page, and ends at -36 kHz). Not Shift + wheel: browsers turn that into a sideways
+# scroll (deltaY 0), which Vega-Lite's zoom ignores. Double-click resets (Vega-Lite's default
+# for a scale-bound interval); dragging pans, along frequency only.
+ZOOM_HELP = "Drag to pan, double-click to reset; to zoom, turn on “Zoom with the mouse wheel”."
 
 
 def zoom_range(fb: MelFilterbank) -> float | None:
@@ -50,10 +51,11 @@ def zoom_range(fb: MelFilterbank) -> float | None:
     return zoom if zoom <= top / 2 else None
 
 
-def filterbank_chart(fb: MelFilterbank, zoom_hz: float | None = None, *, height: int = 300) -> dict:
-    """The filterbank as an interactive chart (Vega-Lite spec): drag to pan, Shift + scroll
-    to zoom (:data:`ZOOM_GESTURE`), double-click to reset, hover a filter's peak for its
-    edges. Empty filters: their ideal triangle, dashed red.
+def filterbank_chart(fb: MelFilterbank, zoom_hz: float | None = None, *, height: int = 300,
+                     wheel_zoom: bool = False) -> dict:
+    """The filterbank as an interactive chart (Vega-Lite spec): drag to pan, the mouse wheel
+    zooms if ``wheel_zoom`` (else it scrolls the page), double-click resets, hover a filter's
+    peak for its edges. Empty filters: their ideal triangle, dashed red.
 
     With ``zoom_hz``, only 0..``zoom_hz`` is shown and the STFT bins are drawn as grey
     rules, so one can see a narrow triangle fall between two bins.
@@ -124,7 +126,8 @@ def filterbank_chart(fb: MelFilterbank, zoom_hz: float | None = None, *, height:
                               "encoding": {"x": x}})
     else:
         layers[0]["params"] = [{"name": "zoom", "bind": "scales",
-                                "select": {"type": "interval", "encodings": ["x"], "zoom": ZOOM_GESTURE}}]
+                                "select": {"type": "interval", "encodings": ["x"],
+                                           "zoom": "wheel!" if wheel_zoom else False}}]
     return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "layer": layers, "config": _VL_CONFIG}
 
 

@@ -168,8 +168,11 @@ def refusal(key: str, value) -> str | None:
 
 def plain(text: str) -> str:
     """``text`` with Markdown's special characters escaped, so a link's contents show as
-    typed (a value like ``[x](http://…)`` or ``$x$`` must not become a link or a formula)."""
-    return "".join("\\" + ch if ch in MARKDOWN_SPECIAL else ch for ch in str(text))
+    typed (a value like ``[x](http://…)`` or ``$x$`` must not become a link or a formula).
+    Bare addresses get a zero-width space (``https:\u200b//``, ``www\u200b.``, ``@\u200b``),
+    which the autolinker does not take for an address."""
+    text = str(text).replace("://", ":\u200b//").replace("www.", "www\u200b.").replace("@", "@\u200b")
+    return "".join("\\" + ch if ch in MARKDOWN_SPECIAL else ch for ch in text)
 
 
 MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|$:~&")

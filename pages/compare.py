@@ -13,67 +13,18 @@ way as "stopped". Streamlit's own Stop (toolbar) holds the comparison until Resu
 """
 
 import streamlit as st
-from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
-from invmel_core import SOLVERS, offload, pipeline, plots
-from invmel_core.live import slice_seconds
+from invmel_core import SOLVERS
+from pages import _comparison as comparing
 from pages import _state as session
 from pages import _sources as sources
 from pages import _widgets as widgets
 
 session.require_app()
 
-LIVE, RESULT, INPUT = "compare_live", "compare_result", "compare_input"
-SLICE_S = 0.2       # solver time between two redraws of the progress line
-PREVIEW_S = 30.0    # the players hold at most the first 30 s
 state = st.session_state
 
 settings, fb = widgets.signal_sidebar()
-
-
-def start() -> None:
-    loaded, chosen = state.get(INPUT), state.get("compare_solvers") or []
-    current, problem = session.current_settings()
-    if loaded is None or problem or not chosen:
-        return
-    old = state.get(LIVE)
-    if old is not None:
-        old.stop()
-    state[LIVE] = pipeline.Comparison(loaded, current, chosen, float(state["compare_time_limit"]))
-
-
-def stop() -> None:
-    if state.get(LIVE) is not None:
-        state[LIVE].stop()
-
-
-def resume() -> None:
-    if state.get(LIVE) is not None:
-        state[LIVE].paused = False
-
-
-def finish(comparison: pipeline.Comparison) -> None:
-    """Figure, table rows and sound of a finished (or stopped) comparison; kept as the result."""
-    runs = comparison.runs
-    failures = [f"{name}: {exc}" for name, exc in comparison.failures]
-    result = {"runs": runs, "failures": failures, "label": comparison.problem.label,
-              "settings": comparison.settings, "problem": comparison.problem, "of": comparison, "wavs": {}}
-    if runs:
-        curves = {run.solver: (run.times, run.residuals) for run in runs}
-        result["png"] = offload.call(plots.render_png, plots.convergence_figure, curves, "solver time (s)")
-    state[RESULT] = result
-
-
-def players(result: dict, phase_iter: int) -> list[bytes]:
-    """Each run's sound (pipeline.to_wav, in a worker), made once per number of iterations."""
-    if phase_iter not in result["wavs"]:
-        problem, base = result["problem"], result["settings"].replace(phase_iter=phase_iter)
-        result["wavs"][phase_iter] = [
-            offload.call(pipeline.to_wav, run.estimate, base.replace(solver=run.solver), problem.samples,
-                         mel=problem.mel, max_seconds=PREVIEW_S)
-            for run in result["runs"]]
-    return result["wavs"][phase_iter]
-
 
 st.title("Compare solvers")
 st.markdown("Run several solvers on the same mel spectrogram and compare how fast they get how close, and "
@@ -85,7 +36,7 @@ left, right = st.columns([1, 1], gap="large")
 with left:
     st.subheader("1. Input")
     loaded = sources.source_section(settings, fb)
-    state[INPUT] = loaded
+    state[comparing.INPUT] = loaded
     if loaded is not None:
         sources.show_input(loaded, settings)
 with right:
@@ -99,22 +50,20 @@ with right:
         widgets.sound_widgets()
     widgets.ranged_number(st, "Time limit per solver (s)", "compare_time_limit", step=1.0)
 
-comparison = state.get(LIVE)
+comparison = state.get(comparing.LIVE)
 running = comparison is not None and not comparison.done
 chosen = state.get("compare_solvers") or []
 cols = st.columns([1, 1, 4])
-cols[0].button("Run all", key="compare_run", type="primary", on_click=start, width="stretch",
+cols[0].button("Run all", key="compare_run", type="primary", on_click=comparing.start, width="stretch",
                disabled=loaded is None or not chosen)
 if running and comparison.paused:
-    cols[1].button("Resume", key="compare_resume", on_click=resume, width="stretch")
+    cols[1].button("Resume", key="compare_resume", on_click=comparing.resume, width="stretch")
 else:
-    cols[1].button("Stop", key="compare_stop", on_click=stop, width="stretch", disabled=not running)
+    cols[1].button("Stop", key="compare_stop", on_click=comparing.stop, width="stretch", disabled=not running)
 progress = st.container(key="compare_status")
-if comparison is not None and comparison.done and (state.get(RESULT) or {}).get("of") is not comparison:
-    with st.spinner("Drawing the figure…"):
-        finish(comparison)
+comparing.finish_if_done(comparison)
 
-result = state.get(RESULT)
+result = state.get(comparing.RESULT)
 if result is not None:
     st.subheader("3. Results")
     if result["settings"].replace(solver=settings.solver, phase_iter=settings.phase_iter) != settings or (
@@ -147,7 +96,7 @@ if result is not None:
                                         "spectral convergence": st.column_config.NumberColumn(format="%.3g"),
                                         "log-spectral distance (dB)": st.column_config.NumberColumn(format="%.1f")})
         with st.spinner("Making each reconstruction's sound…"):
-            wavs = players(result, settings.phase_iter)
+            wavs = comparing.players(result, settings.phase_iter)
         with st.container(key="compare_audio"):
             st.markdown(f"**Listen** (phase by Griffin-Lim, {settings.phase_iter} iterations"
                         + ("; the original is the player above" if result["problem"].samples is not None
@@ -164,18 +113,7 @@ session.sync_url(settings)
 
 if running and not comparison.paused:
     with progress:
-        status = st.empty()
-        try:
-            while not comparison.done and not comparison.paused:
-                comparison.advance(slice_seconds(SLICE_S))
-                done = ", ".join(f"{run.solver} {run.seconds:.1f} s" for run in comparison.runs)
-                number = len(comparison.runs) + len(comparison.failures) + 1
-                status.markdown(f"Running **{comparison.current or '…'}** ({min(number, comparison.total)} of "
-                                f"{comparison.total})" + (f" · done: {done}" if done else ""))
-        except StopException:   # Streamlit's own Stop: hold until Resume (or Run all again)
-            comparison.paused = True
-            raise
-    st.rerun()                  # the whole page again: the results, and the buttons as they now are
+        comparing.drive(comparison)
 elif running:
     with progress:
         st.info("The comparison was interrupted (Streamlit's Stop, top right): Resume to go on, or Run all to "

@@ -1,7 +1,8 @@
 """Mel scales: Hz <-> mel for HTK and Slaney, the filterbank, empty filters, frameworks' grids.
 
 Keys: sample_rate, n_fft, hop_length, n_mels_box, n_mels, f_min, f_max, mel_type, norm (sidebar);
-readout_hz (a frequency to convert) and container mel_readout; containers mel_curves,
+readout_hz (a frequency to convert) and container mel_readout; filterbank_wheel_zoom (a toggle:
+the mouse wheel zooms the filterbank chart); containers mel_curves,
 filter_spacing, spacing_caption, filterbank_chart, filterbank_zoom, grid_table, filter_table;
 download button dl_filterbank_png.
 """
@@ -88,8 +89,10 @@ st.markdown(
     f"{'each normalised to unit area (Slaney norm), so narrow filters are tall' if settings.norm == 'slaney' else 'each with peak 1'}. "
     f"{charts.ZOOM_HELP} Hover a dot for a filter's edges.")
 widgets.empty_filter_warning(fb)
+wheel = st.toggle("Zoom with the mouse wheel", key="filterbank_wheel_zoom",
+                  help="Off, the wheel scrolls the page over the chart too. Double-click the chart to reset it.")
 with st.container(key="filterbank_chart"):
-    st.vega_lite_chart(charts.filterbank_chart(fb), width="stretch")
+    st.vega_lite_chart(charts.filterbank_chart(fb, wheel_zoom=wheel), width="stretch")
 zoom = charts.zoom_range(fb)
 if zoom is not None:
     with st.container(key="filterbank_zoom"):

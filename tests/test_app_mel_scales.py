@@ -135,13 +135,18 @@ def test_spacing_caption_counts_what_the_filterbank_actually_does(n_fft, n_mels)
         assert f"{one_bin} see{'s' * (one_bin == 1)} only one bin" in part, (label, part)
 
 
-def test_filterbank_chart_zooms_only_with_shift_and_says_how_to_reset():
-    at = open_page("mel_scales")
-    main = chart_specs(at)[2]
-    params = [p for layer in main["layer"] for p in layer.get("params", [])]
+def zoom_of(spec: dict):
+    params = [p for layer in spec["layer"] for p in layer.get("params", [])]
     assert params and params[0]["bind"] == "scales"
-    assert params[0]["select"]["zoom"] == "wheel![event.shiftKey]"     # a plain wheel scrolls the page
-    assert any("Shift + scroll to zoom" in m.value and "double-click to reset" in m.value for m in at.markdown)
+    return params[0]["select"]["zoom"]
+
+
+def test_filterbank_chart_zooms_only_when_asked_and_says_how_to_reset():
+    at = open_page("mel_scales")
+    assert zoom_of(chart_specs(at)[2]) is False                      # the wheel scrolls the page
+    assert any("double-click to reset" in m.value and "Zoom with the mouse wheel" in m.value for m in at.markdown)
+    at.toggle(key="filterbank_wheel_zoom").set_value(True).run()
+    assert zoom_of(chart_specs(at)[2]) == "wheel!"
 
 
 @pytest.mark.parametrize("n_mels,zoomed", [(128, True), (8, True), (1, False)])
