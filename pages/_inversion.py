@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
@@ -78,14 +79,29 @@ def cost_line(settings: Settings, loaded) -> pipeline.SolveCost | None:
                 f"{format_bytes(cost.limit_bytes)}. Use a smaller n_fft, a shorter input, or another solver "
                 "('nnls' needs little memory).")
         elif cost.seconds is not None:
-            st.caption(f"⏱ Takes roughly **{format_seconds(cost.seconds)}** (could be half or twice that: its "
+            st.caption(f"Takes roughly **{format_seconds(cost.seconds)}** (could be half or twice that: its "
                        f"stopping rule depends on how loud the input is) and up to "
                        f"{format_bytes(cost.memory_bytes)} of memory. Progress shows as it goes; Stop ends it at "
-                       "once, keeping what is solved.")
+                       "once, keeping what is solved." + _quicker(settings, loaded, cost.seconds))
         else:
             st.caption(f"Needs about {format_bytes(cost.memory_bytes)} of memory; runs until max_iter or its "
                        "tolerances (Pause and Stop at any time).")
     return cost
+
+
+def _quicker(settings: Settings, loaded, seconds: float) -> str:
+    """For a long solve of audio: what smaller n_fft values would take (its time grows
+    steeply with the number of bins)."""
+    if seconds < 120 or loaded.samples is None:
+        return ""
+    options = []
+    for n_fft in (1024, 512):
+        if n_fft < settings.n_fft:
+            smaller = settings.replace(n_fft=n_fft, hop_length=None if settings.hop_length is None
+                                       else max(1, settings.hop_length * n_fft // settings.n_fft))
+            frames = 1 + loaded.samples.size // smaller.hop
+            options.append(f"n_fft {n_fft}: about {format_seconds(pipeline.solve_cost(smaller, frames).seconds)}")
+    return f" Quicker: {'; '.join(options)}." if options else ""
 
 
 # ---------------------------------------------------------------- actions (button callbacks)
@@ -181,9 +197,12 @@ def draw_live(live: LiveSolve, ctx: Context, status, chart, picture) -> None:
         st.caption(f"{live.steps_per_second():,.0f} steps/s · view refreshed {live.refresh_hz():.1f}×/s · "
                    f"solver busy {100 * live.busy_fraction():.0f} % of the time · "
                    f"solving {ctx.problem.label} with solver '{ctx.settings.solver}'")
-    if SOLVERS[ctx.settings.solver].iterative:
-        steps, losses = live.loss_curve()
+    steps, losses = live.loss_curve()
+    if SOLVERS[ctx.settings.solver].iterative and np.unique(steps).size > 1:
         chart.vega_lite_chart(charts.loss_chart(steps, losses, height=200), width="stretch")
+    elif SOLVERS[ctx.settings.solver].iterative:
+        chart.caption("The loss curve starts at the solver's second report (for 'librosa', a report is a chunk "
+                      "of frames solved).")
     else:
         chart.caption(f"'{ctx.settings.solver}' is solved in one step (closed form): there is no loss curve to "
                       "watch; the mel residual is in the result below.")

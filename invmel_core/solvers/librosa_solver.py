@@ -17,13 +17,15 @@ holding librosa's starting point, the clipped pseudo-inverse), so a caller sees 
 and can stop between chunks.
 
 **Where the result differs from one call of** ``mel_to_stft``. An input that fits in one
-chunk (up to 32 frames always; at 128 mels and the default limit, about 110 frames at
-n_fft 2048 and 512 frames — librosa's own block — up to n_fft 1024) is one call: the result
-is librosa's, bit for bit. A longer input is several calls: each chunk's L-BFGS-B stops by
-its own rule, and because the objective is a mean over the chunk's frames, a smaller chunk
-has a larger gradient and stops at a smaller residual, later. On the 4.2 s speech sample
-(n_fft 2048, 128 HTK mels) that is a result within a few per cent of one call's, for a
-fraction of its memory (one call would need about 3.3 GiB).
+chunk (up to 32 frames always; at 128 mels and the default limit, 512 frames — librosa's own
+block — up to n_fft 1024 and about 110 frames at n_fft 2048) is one call: the result is
+librosa's, bit for bit. A longer input is several calls: each chunk's L-BFGS-B stops by its
+own rule, and because the objective is a mean over the chunk's frames, a smaller chunk has
+a larger gradient and stops later, at a smaller residual. Measured on the 4.2 s speech
+sample at n_fft 1024 (128 HTK mels), three chunks (``INVMEL_MAX_SOLVE_MB=600``) against
+librosa's one call: estimates 6 % apart (relative L2, power), mel residual 1.0e-4 against
+3.3e-4, spectral convergence 0.203 against 0.213, and about twice the time — so chunks are
+as large as the limit allows.
 
 Inputs larger than a couple of fixture-sized chunks are solved in a child Python process
 (on POSIX systems), so that closing the generator (the app's Stop) ends a chunk that may
@@ -126,23 +128,27 @@ def memory_estimate(batch: int, n_stft: int, n_mels: int, time: int) -> int:
     return _workspace(batch, n_stft, frames) + BYTES_PER_ELEMENT * int(batch) * int(n_stft) * int(time)
 
 
-# Seconds per frame per n_stft**3 (see seconds_estimate), measured on the bundled speech.
-SECONDS_PER_FRAME_CUBE = 3.5e-9
+# seconds_estimate's fit: seconds per frame = SECONDS_SCALE * n_stft ** SECONDS_POWER.
+SECONDS_SCALE, SECONDS_POWER = 1.7e-10, 3.5
 
 
 def seconds_estimate(batch: int, n_stft: int, n_mels: int, time: int) -> float:
     """A rough time for the whole solve, in seconds (what the app says before Run).
 
-    L-BFGS-B with ``m = n_stft`` correction pairs spends time growing like ``n_stft**3``
-    per frame: measured on the bundled speech (the loudest sample) on a shared 2-CPU
-    machine (load 4-7), 0.04-0.1 s a frame at n_stft 257, 0.2-0.7 s at 513 and several
-    seconds at 1025 (docs/app-benchmarks.md). The stopping rule is absolute, so quiet
-    inputs finish sooner and loud ones later: expect a factor of two either way.
+    scipy's L-BFGS-B goes through its whole workspace (``2 * n_stft`` float64 columns of
+    ``batch * n_stft * frames``) at every iteration, and needs more iterations for more
+    bins, so the time per frame grows like ``n_stft ** 3.5``. Fitted to the bundled speech
+    (the loudest sample) on the shared 2-CPU machine this project is built on (load 4-8):
+    0.03-0.1 s a frame at n_stft 257, 0.2-0.7 s at 513, 5-7.5 s at 1025
+    (docs/app-benchmarks.md). The stopping rule is absolute, so quiet inputs finish sooner
+    and loud ones later: expect a factor of two either way.
 
     >>> round(seconds_estimate(1, 513, 128, 360))       # 4.2 s of speech at n_fft 1024
-    170
+    187
+    >>> round(seconds_estimate(1, 1025, 128, 180) / 60)  # the same at n_fft 2048: minutes
+    18
     """
-    return SECONDS_PER_FRAME_CUBE * int(batch) * int(time) * float(n_stft) ** 3
+    return SECONDS_SCALE * int(batch) * int(time) * float(n_stft) ** SECONDS_POWER
 
 
 def _solve_chunks_here(melspec, kwargs, chunks):
