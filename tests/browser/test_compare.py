@@ -52,6 +52,7 @@ def test_compare_stop_ends_the_run_and_keeps_what_ran(page):
     key(page, "compare_stop").locator("button").click()
     key(page, "compare_table").wait_for(state="visible", timeout=60_000)
     wait_for_app_run(page)
+    key(page, "compare_table").locator("td").first.wait_for(state="attached")
     cells = key(page, "compare_table").locator("td").all_text_contents()
     print("table cells after Stop:", cells)
     assert any(c.strip() == "stopped" for c in cells), cells
