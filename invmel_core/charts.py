@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .filterbank import MelFilterbank
+from .filterbank import MelFilterbank, default_zoom_hz
 from .plots import COLOURS, FONT, TITLE
 from .scales import hz_to_mel, mel_to_hz
 from .validation import check_number
@@ -24,9 +24,38 @@ def _r(values, digits: int = 2) -> list:
     return np.round(np.asarray(values, dtype=np.float64), digits).tolist()
 
 
-def filterbank_chart(fb: MelFilterbank, zoom_hz: float | None = None, *, height: int = 300) -> dict:
-    """The filterbank as an interactive chart (Vega-Lite spec): drag to pan, scroll to zoom,
-    hover a filter's peak for its edges. Empty filters: their ideal triangle, dashed red.
+# The mouse wheel zooms only when the reader asks (``wheel_zoom=True``, a toggle on the page):
+# otherwise it scrolls the page, as everywhere else (a chart that zooms on every scroll steals
+# the page, and ends at -36 kHz). Not Shift + wheel: browsers turn that into a sideways
+# scroll (deltaY 0), which Vega-Lite's zoom ignores. Double-click resets (Vega-Lite's default
+# for a scale-bound interval); dragging pans, along frequency only.
+ZOOM_HELP = "Drag to pan, double-click to reset; to zoom, turn on “Zoom with the mouse wheel”."
+
+
+def zoom_range(fb: MelFilterbank) -> float | None:
+    """How much of the low end the zoomed chart shows (:func:`default_zoom_hz`), or a
+    quarter of the filters if that would show more than half of the whole chart; None
+    when even that would (a zoom that repeats the main chart is no zoom).
+
+    >>> round(zoom_range(MelFilterbank(1025, 0.0, None, 128, 22050)))
+    230
+    >>> round(zoom_range(MelFilterbank(1025, 0.0, None, 8, 22050)))
+    1091
+    >>> zoom_range(MelFilterbank(1025, 0.0, None, 1, 22050)) is None
+    True
+    """
+    top = float(max(fb.bin_hz[-1], fb.edges_hz[-1]))
+    zoom = default_zoom_hz(fb)
+    if zoom > top / 2:
+        zoom = float(fb.edges_hz[min(1 + max(1, fb.n_mels // 4), fb.n_mels + 1)])
+    return zoom if zoom <= top / 2 else None
+
+
+def filterbank_chart(fb: MelFilterbank, zoom_hz: float | None = None, *, height: int = 300,
+                     wheel_zoom: bool = False) -> dict:
+    """The filterbank as an interactive chart (Vega-Lite spec): drag to pan, the mouse wheel
+    zooms if ``wheel_zoom`` (else it scrolls the page), double-click resets, hover a filter's
+    peak for its edges. Empty filters: their ideal triangle, dashed red.
 
     With ``zoom_hz``, only 0..``zoom_hz`` is shown and the STFT bins are drawn as grey
     rules, so one can see a narrow triangle fall between two bins.
@@ -96,33 +125,80 @@ def filterbank_chart(fb: MelFilterbank, zoom_hz: float | None = None, *, height:
                               "mark": {"type": "rule", "color": "#999999", "strokeWidth": 0.8, "opacity": 0.6},
                               "encoding": {"x": x}})
     else:
-        layers[0]["params"] = [{"name": "zoom", "select": "interval", "bind": "scales"}]
+        layers[0]["params"] = [{"name": "zoom", "bind": "scales",
+                                "select": {"type": "interval", "encodings": ["x"],
+                                           "zoom": "wheel!" if wheel_zoom else False}}]
     return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "layer": layers, "config": _VL_CONFIG}
 
 
-def mel_curve_chart(f_max: float, *, height: int = 280) -> dict:
-    """Hz -> mel for HTK and Slaney (each normalised to 0..1 over 0..``f_max``), and the
-    straight line a linear scale would give, as a Vega-Lite spec."""
+def mel_curve_chart(f_max: float, *, mark_hz: float | None = None, height: int = 280) -> dict:
+    """Hz -> mel for HTK (left axis, in HTK mels) and Slaney (right axis, in Slaney mels)
+    over 0..``f_max``, as a Vega-Lite spec; ``mark_hz`` is marked on both curves.
+
+    The two scales' units differ (1000 Hz is 1000 HTK mels but 15 Slaney mels), so each
+    curve has its own axis, in its own colour.
+
+    >>> spec = mel_curve_chart(8000.0, mark_hz=1000.0)
+    >>> [layer["encoding"]["y"]["axis"]["title"] for layer in spec["layer"][:2]]
+    ['HTK mel', 'Slaney mel']
+    """
     f_max = check_number("f_max", f_max, minimum=0, strict=True)
     hz = np.linspace(0.0, f_max, 200)
-    rows = []
-    for scale, label in (("htk", "HTK"), ("slaney", "Slaney")):
+    x = {"field": "hz", "type": "quantitative", "title": "frequency (Hz)",
+         "scale": {"domain": [0, float(f_max)], "nice": False}}
+    colour = {"field": "scale", "type": "nominal", "title": None,
+              "scale": {"domain": ["HTK", "Slaney"], "range": [COLOURS["htk"], COLOURS["slaney"]]}}
+    layers = []
+    for scale, label, side in (("htk", "HTK", "left"), ("slaney", "Slaney", "right")):
         mel = np.asarray(hz_to_mel(hz, scale))
-        rows += [{"hz": h, "position": p, "scale": label} for h, p in zip(_r(hz, 1), _r(mel / mel[-1], 4))]
-    rows += [{"hz": 0.0, "position": 0.0, "scale": "linear"}, {"hz": float(f_max), "position": 1.0, "scale": "linear"}]
+        y = {"field": "mel", "type": "quantitative",
+             "axis": {"title": f"{label} mel", "orient": side, "titleColor": COLOURS[scale]}}
+        rows = [{"hz": h, "mel": m, "scale": label} for h, m in zip(_r(hz, 1), _r(mel, 2))]
+        layer = {"data": {"values": rows}, "mark": {"type": "line", "strokeWidth": 2.5},
+                 "encoding": {"x": x, "y": y, "color": colour,
+                              "tooltip": [{"field": "scale"}, {"field": "hz", "title": "Hz"},
+                                          {"field": "mel", "title": "mel", "format": ".2f"}]}}
+        if mark_hz is not None and 0 <= mark_hz <= f_max:
+            point = {"hz": round(float(mark_hz), 2), "mel": round(float(hz_to_mel(mark_hz, scale)), 2), "scale": label}
+            layer = {"layer": [layer, {"data": {"values": [point]},
+                                       "mark": {"type": "point", "filled": True, "size": 90},
+                                       "encoding": {"x": x, "y": y, "color": colour,
+                                                    "tooltip": [{"field": "scale"}, {"field": "hz", "title": "Hz"},
+                                                                {"field": "mel", "title": "mel"}]}}]}
+            layer["encoding"] = {"y": y}   # one y scale for the curve and its mark
+        layers.append(layer)
+    if mark_hz is not None and 0 <= mark_hz <= f_max:
+        layers.append({"data": {"values": [{"hz": float(mark_hz)}]},
+                       "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#666666"}, "encoding": {"x": x}})
     return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG,
-            "title": "Where equal mel steps land in Hz", "data": {"values": rows},
-            "mark": {"type": "line", "strokeWidth": 2.5},
-            "encoding": {"x": {"field": "hz", "type": "quantitative", "title": "frequency (Hz)",
-                               "scale": {"domain": [0, float(f_max)], "nice": False}},
-                         "y": {"field": "position", "type": "quantitative", "title": "position on the mel axis (0–1)"},
-                         "color": {"field": "scale", "type": "nominal", "title": None,
-                                   "scale": {"domain": ["HTK", "Slaney", "linear"],
-                                             "range": [COLOURS["htk"], COLOURS["slaney"], "#aaaaaa"]}},
-                         "strokeDash": {"condition": {"test": "datum.scale === 'linear'", "value": [3, 3]},
-                                        "value": [1, 0]},
-                         "tooltip": [{"field": "scale"}, {"field": "hz", "title": "Hz"},
-                                     {"field": "position", "format": ".3f"}]}}
+            "title": "Hz → mel, each scale in its own units", "layer": layers,
+            "resolve": {"scale": {"y": "independent"}, "axis": {"y": "independent"}}}
+
+
+def spacing_summary(fb: MelFilterbank) -> dict:
+    """What the filter-spacing chart means for ``fb``, counted from the filterbank itself.
+
+    Returns ``bin_hz`` (the bin spacing), ``below_hz`` (the highest filter centre closer to
+    the centre below it than the bin spacing, where the chart's curve is under the dashed
+    line; None if none is), ``crowded`` (how many filters are that close),
+    ``empty`` (filters with no bin inside) and ``one_bin`` (filters with exactly one bin:
+    their mel value is that one bin's power, weighted).
+
+    A spacing below the bin spacing does not by itself empty a filter: a triangle spans two
+    spacings (from its lower neighbour's centre to its upper one's), so it is empty only
+    when no bin falls in that wider span.
+
+    >>> spacing_summary(MelFilterbank(129, 0.0, None, 40, 22050))  # n_fft 256, 40 HTK mels
+    {'bin_hz': 86.1, 'below_hz': 513.2, 'crowded': 7, 'empty': 0, 'one_bin': 5}
+    """
+    centres = fb.edges_hz[1:-1]
+    gaps = np.diff(centres)
+    step = float(fb.bin_hz[1] - fb.bin_hz[0]) if fb.n_freqs > 1 else float("inf")
+    close = np.flatnonzero(gaps < step)
+    bins = fb.banded.stops - fb.banded.starts
+    return {"bin_hz": round(step, 1),
+            "below_hz": round(float(centres[close.max() + 1]), 1) if close.size else None,
+            "crowded": int(close.size), "empty": int(fb.empty.size), "one_bin": int(np.sum(bins == 1))}
 
 
 def filter_spacing_chart(f_min: float, f_max: float, n_mels: int, bin_spacing: float, *, height: int = 280) -> dict:

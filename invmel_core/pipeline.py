@@ -8,15 +8,18 @@ what the app shows is what the tests check.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import audio, metrics, phase, stft
+from . import audio, limits, metrics, phase, stft
+from .errors import InputError
 from .filterbank import MelFilterbank
-from .live import LiveSolve, report_every
+from .live import STOPPED, LiveSolve, report_every
 from .settings import SAMPLES, Settings, sample_path
+from .solvers import SOLVERS, librosa_solver
 from .transform import InverseMelScale
 from .validation import check_positive_seconds
 
@@ -63,6 +66,39 @@ def start_solve(mel, settings: Settings) -> tuple[InverseMelScale, LiveSolve]:
     return transform, LiveSolve(transform.iterate(mel, every=report_every(settings.max_iter)))
 
 
+@dataclass(frozen=True)
+class SolveCost:
+    """What a solve will take, said before it starts: peak memory against the limit and,
+    for solvers whose time can be estimated, seconds (None: an iterative solver runs to
+    its budget, ``max_iter`` or the tolerances)."""
+
+    memory_bytes: int
+    limit_bytes: float
+    seconds: float | None = None
+
+    @property
+    def fits(self) -> bool:
+        return self.memory_bytes <= self.limit_bytes
+
+
+# Solvers whose run time can be estimated before they start: name -> seconds(batch, n_stft, n_mels, time).
+_SECONDS_ESTIMATES = {"librosa": librosa_solver.seconds_estimate}
+
+
+def solve_cost(settings: Settings, frames: int, batch: int = 1) -> SolveCost:
+    """The :class:`SolveCost` of solving ``frames`` frames with ``settings``.
+
+    >>> cost = solve_cost(Settings.checked(solver="librosa"), 180)   # 4.2 s at the defaults
+    >>> cost.fits, round(cost.memory_bytes / 2**30, 1)
+    (True, 2.0)
+    """
+    spec = SOLVERS[settings.solver]
+    memory = limits.estimate_solve_bytes(batch, settings.n_stft, settings.n_mels, frames, spec)
+    estimate = _SECONDS_ESTIMATES.get(settings.solver)
+    seconds = estimate(batch, settings.n_stft, settings.n_mels, frames) if estimate else None
+    return SolveCost(int(memory), limits.max_solve_mb() * limits.MIB, seconds)
+
+
 def first_item(spec: np.ndarray) -> np.ndarray:
     """``(n, time)`` of a possibly batched ``(..., n, time)`` array: its first item."""
     spec = np.asarray(spec)
@@ -90,13 +126,24 @@ def score(estimate: np.ndarray, mel: np.ndarray, fb, original: np.ndarray | None
                   metrics.log_spectral_distance(estimate, original, power=power))
 
 
-def resynthesize(estimate: np.ndarray, settings: Settings, reference: np.ndarray | None = None,
-                 n_iter: int = 32, max_seconds: float | None = None) -> np.ndarray:
-    """Samples from a power spectrogram (Griffin-Lim), at the loudness of ``reference``.
+def to_audio(estimate: np.ndarray, settings: Settings, reference: np.ndarray | None = None, *,
+             mel: np.ndarray | None = None, max_seconds: float | None = None) -> np.ndarray:
+    """Sound from an estimated power spectrogram ``(n_stft, time)``: the one place the app
+    (result players, downloads, Compare's players, the Home demo) makes sound.
 
-    Without a reference the result is scaled to :data:`PLAYBACK_RMS`. Silence stays silence.
-    ``max_seconds`` resynthesises only the beginning (Griffin-Lim on minutes of audio takes
-    minutes); the reference is cut to the same length, so loudness still matches.
+    The phase is reconstructed by Griffin-Lim with ``settings.phase_iter`` iterations
+    (seed 0, so the same estimate always sounds the same), and the result is scaled to the
+    loudness of ``reference`` (the original samples) or, without one, to
+    :data:`PLAYBACK_RMS`. Silence stays silence. ``max_seconds`` makes only the beginning
+    (Griffin-Lim on minutes of audio takes minutes); the reference is cut to the same
+    length, so loudness still matches. ``mel`` is the mel spectrogram the estimate came
+    from: phase methods that work from the mel will read it (Griffin-Lim does not).
+
+    Examples
+    --------
+    >>> spec = np.ones((129, 20), np.float32)
+    >>> to_audio(spec, Settings.checked(n_fft=256, sample_rate=8000, phase_iter=4)).shape
+    (1216,)
     """
     if max_seconds is not None:
         n_samples = max(1, int(max_seconds * settings.sample_rate))
@@ -104,17 +151,31 @@ def resynthesize(estimate: np.ndarray, settings: Settings, reference: np.ndarray
         if reference is not None:
             reference = np.asarray(reference)[:n_samples]
     length = None if reference is None else int(np.size(reference))
-    samples = phase.griffinlim(estimate, settings.n_fft, settings.hop, power=POWER, n_iter=n_iter,
+    samples = phase.griffinlim(estimate, settings.n_fft, settings.hop, power=POWER, n_iter=settings.phase_iter,
                                seed=0, length=length)
     target = reference if reference is not None else np.array([PLAYBACK_RMS, -PLAYBACK_RMS], np.float32)
     return audio.match_loudness(samples, target)
 
 
+def to_wav(estimate: np.ndarray, settings: Settings, reference: np.ndarray | None = None, *,
+           mel: np.ndarray | None = None, max_seconds: float | None = None) -> bytes:
+    """:func:`to_audio`, as WAV file bytes."""
+    samples = to_audio(estimate, settings, reference, mel=mel, max_seconds=max_seconds)
+    return audio.to_wav_bytes(samples, settings.sample_rate)
+
+
+def resynthesize(estimate: np.ndarray, settings: Settings, reference: np.ndarray | None = None,
+                 n_iter: int | None = None, max_seconds: float | None = None) -> np.ndarray:
+    """:func:`to_audio`, with ``n_iter`` overriding ``settings.phase_iter`` if given."""
+    if n_iter is not None:
+        settings = settings.replace(phase_iter=n_iter)
+    return to_audio(estimate, settings, reference, max_seconds=max_seconds)
+
+
 def resynthesize_wav(estimate: np.ndarray, settings: Settings, reference: np.ndarray | None = None,
                      max_seconds: float | None = None) -> bytes:
-    """:func:`resynthesize`, as WAV file bytes."""
-    samples = resynthesize(estimate, settings, reference, max_seconds=max_seconds)
-    return audio.to_wav_bytes(samples, settings.sample_rate)
+    """:func:`to_wav` (kept for callers of the earlier name)."""
+    return to_wav(estimate, settings, reference, max_seconds=max_seconds)
 
 
 @dataclass(frozen=True)
@@ -127,25 +188,37 @@ class ResultMedia:
     excerpt: bool               # True when the sound is only the beginning
 
 
-def render_result(estimate: np.ndarray, settings: Settings, problem: Problem, *, top_hz: float,
-                  preview_s: float) -> ResultMedia:
-    """Figure and sound of one inversion (matplotlib and Griffin-Lim: the app runs this in a
-    worker process, see :mod:`invmel_core.offload`).
-
-    Inputs longer than ``preview_s`` seconds are resynthesised only for their first
-    ``preview_s`` (Griffin-Lim on minutes of audio takes minutes).
-    """
+def result_figure(estimate: np.ndarray, settings: Settings, problem: Problem, *, top_hz: float,
+                  freq_axis: str = "linear", freq_range=None) -> bytes:
+    """The original / reconstruction / error figure as PNG bytes (matplotlib: the app runs
+    this in a worker process); ``freq_axis`` and ``freq_range`` as in
+    :func:`invmel_core.plots.comparison_figure`."""
     from . import plots
 
+    return plots.render_png(plots.comparison_figure, problem.spec, estimate, settings.sample_rate, settings.hop,
+                            mel=problem.mel, top_hz=top_hz, freq_axis=freq_axis, freq_range=freq_range,
+                            mel_type=settings.mel_type)
+
+
+def result_sound(estimate: np.ndarray, settings: Settings, problem: Problem, *,
+                 preview_s: float) -> tuple[bytes, bytes | None, bool]:
+    """``(reconstruction WAV, original WAV or None, excerpt)``: inputs longer than
+    ``preview_s`` seconds are made into sound only for their first ``preview_s``, and the
+    original is cut to the same stretch."""
     seconds = estimate.shape[1] * settings.hop / settings.sample_rate
     excerpt = seconds > preview_s
     samples = problem.samples
-    heard = resynthesize(estimate, settings, reference=samples, max_seconds=preview_s if excerpt else None)
+    heard = to_audio(estimate, settings, samples, mel=problem.mel, max_seconds=preview_s if excerpt else None)
     original = None if samples is None else samples[: heard.size if excerpt else None]
-    png = plots.render_png(plots.comparison_figure, problem.spec, estimate, settings.sample_rate, settings.hop,
-                           mel=problem.mel, top_hz=top_hz)
-    return ResultMedia(png, audio.to_wav_bytes(heard, settings.sample_rate),
-                       None if original is None else audio.to_wav_bytes(original, settings.sample_rate), excerpt)
+    return (audio.to_wav_bytes(heard, settings.sample_rate),
+            None if original is None else audio.to_wav_bytes(original, settings.sample_rate), excerpt)
+
+
+def render_result(estimate: np.ndarray, settings: Settings, problem: Problem, *, top_hz: float,
+                  preview_s: float) -> ResultMedia:
+    """Figure and sound of one inversion (:func:`result_figure`, :func:`result_sound`)."""
+    return ResultMedia(result_figure(estimate, settings, problem, top_hz=top_hz),
+                       *result_sound(estimate, settings, problem, preview_s=preview_s))
 
 
 @dataclass(frozen=True)
@@ -161,12 +234,24 @@ class Inversion:
     reason: str
     seconds: float             # wall time of the solve, pauses excluded
     media: ResultMedia
+    top_hz: float | None = None  # frequency of the top bin on the solver's grid
 
-    def full_wav(self) -> bytes:
+    def figure_png(self, freq_axis: str = "linear", freq_range=None) -> bytes:
+        """The result figure on another frequency axis or band (``media.png`` is linear, all)."""
+        return result_figure(self.estimate, self.settings, self.problem, top_hz=self.top_hz,
+                             freq_axis=freq_axis, freq_range=freq_range)
+
+    def sound(self, phase_iter: int, preview_s: float) -> tuple[bytes, bytes | None, bool]:
+        """:func:`result_sound` with another number of phase-reconstruction iterations."""
+        return result_sound(self.estimate, self.settings.replace(phase_iter=phase_iter), self.problem,
+                            preview_s=preview_s)
+
+    def full_wav(self, phase_iter: int | None = None) -> bytes:
         """The whole reconstruction as WAV bytes (``media.wav`` may be only its beginning)."""
-        if not self.media.excerpt:
+        settings = self.settings if phase_iter is None else self.settings.replace(phase_iter=phase_iter)
+        if not self.media.excerpt and settings == self.settings:
             return self.media.wav
-        return resynthesize_wav(self.estimate, self.settings, self.problem.samples)
+        return to_wav(self.estimate, settings, self.problem.samples, mel=self.problem.mel)
 
 
 def finish(live: LiveSolve, transform: InverseMelScale, settings: Settings, problem: Problem, *,
@@ -178,9 +263,10 @@ def finish(live: LiveSolve, transform: InverseMelScale, settings: Settings, prob
     """
     estimate = first_item(live.latest.spec)
     scores = score(estimate, problem.mel, transform.fb, problem.spec)
-    media = render(estimate, settings, problem, top_hz=float(transform.fb.bin_hz[-1]), preview_s=preview_s)
+    top_hz = float(transform.fb.bin_hz[-1])
+    media = render(estimate, settings, problem, top_hz=top_hz, preview_s=preview_s)
     return Inversion(settings, problem, estimate, scores, tuple(transform.notes(live.latest)),
-                     live.steps[-1], live.reason, live.wall_seconds(), media)
+                     live.steps[-1], live.reason, live.wall_seconds(), media, top_hz)
 
 
 # --------------------------------------------------------------------------- comparisons
@@ -199,42 +285,143 @@ class SolverRun:
     scores: Scores | None = None
 
 
-def run_solver(mel, settings: Settings, time_limit: float, original: np.ndarray | None = None,
-               clock=time.perf_counter) -> SolverRun:
-    """Run ``settings.solver`` on ``mel`` for at most ``time_limit`` seconds of solver time,
-    recording the relative mel residual at every iterate (comparable across solvers, whose
-    own losses are defined differently). Time spent scoring is not counted.
-
-    Raises :class:`InputError` for bad settings, input or ``time_limit``.
-    """
-    time_limit = check_positive_seconds("time_limit", time_limit)
-    transform = InverseMelScale(**settings.transform_kwargs())
-    iterates = transform.iterate(mel, every=report_every(settings.max_iter))
-    mel = first_item(mel)
-    run = SolverRun(settings.solver)
-    last = None
+def _timed(iterates, run: SolverRun, mel: np.ndarray, fb, time_limit: float, clock):
+    """``iterates``, recording solver time and the relative mel residual of each in ``run``,
+    ending once ``time_limit`` seconds of solver time are spent (reason ``"time_limit"``)."""
     try:
         while True:
             started = clock()
             item = next(iterates, None)
             run.seconds += clock() - started
             if item is None:
-                break
-            last = item
+                return
             run.steps, run.reason = item.step, item.reason
             run.times.append(run.seconds)
-            run.residuals.append(metrics.mel_residual(first_item(item.spec), mel, transform.fb))
+            run.residuals.append(metrics.mel_residual(first_item(item.spec), mel, fb))
+            yield item
             if item.done:
-                break
+                return
             if run.seconds >= time_limit:
                 run.reason = "time_limit"
-                break
+                return
     finally:
         iterates.close()
-    if last is not None:
-        run.estimate = first_item(last.spec)
-        run.scores = score(run.estimate, mel, transform.fb, original)
-    return run
+
+
+class Comparison:
+    """Several solvers on one :class:`Problem`, one after another, each for at most
+    ``time_limit`` seconds of solver time, advanced a slice of time at a time (so a page can
+    draw its progress between slices) and stoppable at any point.
+
+    Each run records the relative mel residual at every iterate (comparable across
+    solvers, whose own losses are defined differently); time spent scoring is not counted.
+    A solver that refuses the input (:class:`InputError`) is listed in ``failures``.
+    :meth:`stop` ends the run under way (reason ``"stopped"``, its scores kept) and skips
+    the rest. Thread-safe like :class:`~invmel_core.live.LiveSolve`: a page's callback may
+    stop it while another thread is inside :meth:`advance`.
+
+    Examples
+    --------
+    >>> from invmel_core.settings import Settings
+    >>> s = Settings.checked(n_fft=64, n_mels=8, sample_rate=8000, max_iter=20)
+    >>> mel = np.ones((8, 3), np.float32)
+    >>> c = Comparison(Problem("ones", mel), s, ["sgd", "nnls"], time_limit=5.0)
+    >>> c.run_to_end().done, [run.solver for run in c.runs]
+    (True, ['sgd', 'nnls'])
+    """
+
+    def __init__(self, problem: Problem, settings: Settings, solvers, time_limit: float,
+                 clock=time.perf_counter):
+        self.time_limit = check_positive_seconds("time_limit", time_limit)
+        self.problem, self.settings, self._clock = problem, settings, clock
+        self.mel = first_item(problem.mel)
+        self.pending = list(solvers)
+        self.total = len(self.pending)
+        self.runs: list[SolverRun] = []
+        self.failures: list[tuple[str, InputError]] = []
+        self.stopped = self.paused = False
+        self._live: LiveSolve | None = None
+        self._current: tuple[SolverRun, MelFilterbank] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def done(self) -> bool:
+        return self._current is None and (self.stopped or not self.pending)
+
+    @property
+    def current(self) -> str | None:
+        """The solver running now (None between solvers and at the end)."""
+        return self._current[0].solver if self._current else None
+
+    def advance(self, budget: float) -> None:
+        """Run solvers for about ``budget`` seconds (starting the next one when one ends)."""
+        deadline = time.perf_counter() + budget
+        while not self.done and not self.paused and time.perf_counter() < deadline:
+            live = self._live or self._start_next()
+            if live is None:
+                continue
+            live.advance(max(deadline - time.perf_counter(), 1e-3))
+            if live.done:
+                self._end_current(live)
+
+    def _start_next(self) -> LiveSolve | None:
+        with self._lock:
+            if self.stopped or not self.pending:
+                return None
+            name = self.pending.pop(0)
+            settings = self.settings.replace(solver=name)
+            try:
+                transform = InverseMelScale(**settings.transform_kwargs())
+                iterates = transform.iterate(self.mel, every=report_every(settings.max_iter))
+            except InputError as exc:
+                self.failures.append((name, exc))
+                return None
+            run = SolverRun(name)
+            self._current = (run, transform.fb)
+            self._live = LiveSolve(_timed(iterates, run, self.mel, transform.fb, self.time_limit, self._clock))
+            return self._live
+
+    def _end_current(self, live: LiveSolve) -> None:
+        with self._lock:
+            if self._live is not live or self._current is None:
+                return
+            run, fb = self._current
+            if live.latest is not None:
+                run.estimate = first_item(live.latest.spec)
+                run.scores = score(run.estimate, self.mel, fb, self.problem.spec)
+            if live.reason == STOPPED:
+                run.reason = STOPPED
+            if run.steps or live.latest is not None:
+                self.runs.append(run)
+            self._live = self._current = None
+
+    def stop(self) -> None:
+        """End the run under way (keeping what it reached) and skip the others."""
+        self.stopped = True
+        live = self._live
+        if live is not None:
+            live.stop()
+            self._end_current(live)
+
+    def run_to_end(self) -> "Comparison":
+        """Advance until every solver has run (for scripts and tests)."""
+        while not self.done:
+            self.advance(1.0)
+        return self
+
+
+def run_solver(mel, settings: Settings, time_limit: float, original: np.ndarray | None = None,
+               clock=time.perf_counter) -> SolverRun:
+    """Run ``settings.solver`` on ``mel`` for at most ``time_limit`` seconds of solver time
+    (a :class:`Comparison` of one solver).
+
+    Raises :class:`InputError` for bad settings, input or ``time_limit``.
+    """
+    comparison = Comparison(Problem(settings.solver, mel, spec=original), settings, [settings.solver],
+                            time_limit, clock=clock).run_to_end()
+    if comparison.failures:
+        raise comparison.failures[0][1]
+    return comparison.runs[0] if comparison.runs else SolverRun(settings.solver)
 
 
 # --------------------------------------------------------------------------- the Home demo
@@ -264,7 +451,7 @@ def demo(solver: str | None = None, call=lambda fn, *args, **kwargs: fn(*args, *
         live.advance(1.0)
     estimate = live.latest.spec
     png = call(plots.render_png, plots.problem_figure, spec, mel, estimate, fb, settings.sample_rate, settings.hop)
-    heard = call(resynthesize, estimate, settings, reference=samples)
+    heard = call(to_audio, first_item(estimate), settings, samples, mel=mel)
     scores = score(estimate, mel, fb, spec)
     caption = (f"{SAMPLES[settings.sample][1]} at {settings.sample_rate} Hz; n_fft {settings.n_fft}, "
                f"{settings.n_mels} HTK mels; solver '{settings.solver}' ({live.steps[-1]} steps). "

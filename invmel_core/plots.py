@@ -215,57 +215,145 @@ def _colourbar(fig: Figure, image, cax, label: str) -> None:
     bar.ax.tick_params(labelsize=FONT - 2)
 
 
+FREQ_AXES = ("linear", "log", "mel")
+_TICKS_HZ = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000)
+
+
 def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, sample_rate: float,
                       hop_length: int, *, mel: np.ndarray | None = None, top_hz: float | None = None,
-                      max_cols: int = 1000) -> Figure:
+                      max_cols: int = 1000, freq_axis: str = "linear", freq_range=None,
+                      mel_type: str = "htk") -> Figure:
     """Original, reconstruction and their dB difference, on one dB scale with colour bars.
 
     Both spectrograms are power ``(n_stft, time)`` and share one reference (the original's
     peak, or the reconstruction's when there is no original), so equal colours mean
     equal levels. With no original (a mel spectrogram was uploaded), the mel input is
     shown instead of the original and there is no error map.
+
+    ``freq_axis`` is ``"linear"``, ``"log"`` or ``"mel"`` (the ``mel_type`` scale): on a log
+    or mel axis low frequencies get room (a chord's notes, speech's harmonics), each screen
+    row showing the loudest bin under it, or the nearest bin where rows are finer than the
+    bins. ``freq_range`` ``(low, high)`` in Hz zooms in on a band (None: all of it; a log
+    axis starts at the first bin above 0 Hz).
     """
     recon = np.asarray(reconstruction, dtype=np.float32)
     if recon.ndim != 2:
         raise InputError(f"reconstruction must be (n_stft, time), got shape {recon.shape}")
     if original is not None and np.shape(original) != recon.shape:
         raise InputError(f"original has shape {np.shape(original)}, reconstruction {recon.shape}; they must match")
+    if freq_axis not in FREQ_AXES:
+        raise InputError(f"freq_axis must be one of {FREQ_AXES}, got {freq_axis!r}")
     hop_s = hop_length / float(sample_rate)
     top = float(top_hz if top_hz is not None else sample_rate / 2)
+    rows = _FrequencyRows(np.linspace(0.0, top, recon.shape[0]), freq_axis, freq_range, mel_type)
     ref = float(np.max(original)) if original is not None else float(recon.max(initial=0.0))
     ref = ref if ref > 0 else 1.0
     panels = 3 if original is not None else 2
     fig = Figure(figsize=(12, 2.9 * panels + 0.3), dpi=100)
     axes, caxes = _panels(fig, panels, top=1 - 0.35 / (2.9 * panels), bottom=0.55 / (2.9 * panels))
     axes, caxes = [row[0] for row in axes], [row[0] for row in caxes]
-    extent = (0.0, recon.shape[1] * hop_s, 0.0, top)
+    extent = (0.0, recon.shape[1] * hop_s, *rows.extent)
     kw = dict(origin="lower", aspect="auto", extent=extent, interpolation="nearest")
     if original is not None:
         orig_db = power_to_db(original, ref)
         recon_db = power_to_db(recon, ref)
-        im = axes[0].imshow(downsample_max(orig_db, 512, max_cols), cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0, **kw)
-        axes[1].imshow(downsample_max(recon_db, 512, max_cols), cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0, **kw)
+        im = axes[0].imshow(rows.pool(orig_db, max_cols), cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0, **kw)
+        axes[1].imshow(rows.pool(recon_db, max_cols), cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0, **kw)
         # Pool keeping the largest |error| so the loudest mistakes survive downsampling.
-        err = axes[2].imshow(_signed_max_pool(recon_db - orig_db, 512, max_cols), cmap=ERROR_CMAP,
+        err = axes[2].imshow(rows.pool(recon_db - orig_db, max_cols, signed=True), cmap=ERROR_CMAP,
                              vmin=-ERROR_DB, vmax=ERROR_DB, **kw)
-        _style(axes[0], "Original power spectrogram", None, "Hz")
-        _style(axes[1], "Reconstruction from the mel spectrogram", None, "Hz")
-        _style(axes[2], "Error: reconstruction − original (red: too loud, blue: too quiet)", "time (s)", "Hz")
+        _style(axes[0], "Original power spectrogram", None, rows.label)
+        _style(axes[1], "Reconstruction from the mel spectrogram", None, rows.label)
+        _style(axes[2], "Error: reconstruction − original (red: too loud, blue: too quiet)", "time (s)", rows.label)
         _colourbar(fig, im, caxes[0], "dB re. original peak")
         _colourbar(fig, im, caxes[1], "dB re. original peak")
         _colourbar(fig, err, caxes[2], "dB difference")
+        for ax in axes:
+            rows.ticks(ax)
     else:
         mel_arr = np.asarray(mel if mel is not None else np.zeros((1, recon.shape[1])), dtype=np.float32)
         m_im = axes[0].imshow(downsample_max(power_to_db(mel_arr), 512, max_cols), cmap=SPEC_CMAP,
                               vmin=-DB_RANGE, vmax=0, origin="lower", aspect="auto", interpolation="nearest",
                               extent=(0.0, mel_arr.shape[1] * hop_s, 0, mel_arr.shape[0]))
-        im = axes[1].imshow(downsample_max(power_to_db(recon, ref), 512, max_cols), cmap=SPEC_CMAP,
+        im = axes[1].imshow(rows.pool(power_to_db(recon, ref), max_cols), cmap=SPEC_CMAP,
                             vmin=-DB_RANGE, vmax=0, **kw)
         _style(axes[0], "Mel spectrogram (input)", None, "mel band")
-        _style(axes[1], "Reconstruction", "time (s)", "Hz")
+        _style(axes[1], "Reconstruction", "time (s)", rows.label)
+        rows.ticks(axes[1])
         _colourbar(fig, m_im, caxes[0], "dB re. peak")
         _colourbar(fig, im, caxes[1], "dB re. peak")
     return fig
+
+
+class _FrequencyRows:
+    """The rows of a spectrogram image on a linear, log or mel frequency axis, over a band.
+
+    On a warped axis the image gets ``rows`` rows evenly spaced in log(f) or mel(f); each
+    shows the loudest bin inside it, or the nearest bin where rows are finer than bins.
+    The axis is drawn in warped units with ticks labelled in Hz.
+    """
+
+    def __init__(self, bin_hz: np.ndarray, axis: str, freq_range, mel_type: str, rows: int = 512):
+        low, high = (0.0, float(bin_hz[-1])) if freq_range is None else map(float, freq_range)
+        low, high = max(low, 0.0), min(high, float(bin_hz[-1]))
+        if axis == "log":
+            low = max(low, float(bin_hz[1]) if bin_hz.size > 1 else 1.0, 20.0)  # the audible floor
+        if not high > low:
+            raise InputError(f"freq_range must be a band inside 0..{bin_hz[-1]:g} Hz, got {freq_range!r}")
+        self.bin_hz, self.axis, self.mel_type = bin_hz, axis, mel_type
+        self.label = {"linear": "Hz", "log": "Hz (log scale)", "mel": f"Hz ({mel_type.upper() if mel_type == 'htk' else 'Slaney'} mel scale)"}[axis]
+        lo, hi = self._warp(low), self._warp(high)
+        self.extent = (lo, hi)
+        if axis == "linear":
+            self.index = None
+            self.keep = slice(int(np.searchsorted(bin_hz, low, "left")), int(np.searchsorted(bin_hz, high, "right")))
+            self.extent = (float(bin_hz[self.keep][0]), float(bin_hz[self.keep][-1])) if bin_hz[self.keep].size > 1 \
+                else (low, high)
+            return
+        edges = self._unwarp(np.linspace(lo, hi, rows + 1))
+        centres = self._unwarp(np.linspace(lo, hi, 2 * rows + 1)[1::2])
+        step = float(bin_hz[1] - bin_hz[0]) if bin_hz.size > 1 else 1.0
+        starts = np.searchsorted(bin_hz, edges[:-1], "left")
+        stops = np.searchsorted(bin_hz, edges[1:], "left")
+        self.nearest = np.clip(np.round(centres / step), 0, bin_hz.size - 1).astype(np.intp)
+        self.filled = stops > starts            # rows with at least one bin inside
+        self.starts, self.stop = starts[self.filled], int(stops[self.filled][-1]) if self.filled.any() else 0
+
+    def _warp(self, hz):
+        from .scales import hz_to_mel
+
+        if self.axis == "log":
+            return np.log10(hz)
+        return hz_to_mel(hz, self.mel_type) if self.axis == "mel" else hz
+
+    def _unwarp(self, u):
+        from .scales import mel_to_hz
+
+        if self.axis == "log":
+            return 10.0 ** np.asarray(u)
+        return np.asarray(mel_to_hz(u, self.mel_type)) if self.axis == "mel" else np.asarray(u)
+
+    def pool(self, image: np.ndarray, max_cols: int, signed: bool = False) -> np.ndarray:
+        """``image`` (bins, frames) as display rows, at most ``max_cols`` columns (max-pooled,
+        or largest-magnitude-pooled if ``signed``)."""
+        if signed:
+            hi, lo = self.pool(image, max_cols), -self.pool(-image, max_cols)
+            return np.where(np.abs(hi) >= np.abs(lo), hi, lo)
+        image = downsample_max(np.asarray(image), image.shape[0], max_cols)
+        if self.axis == "linear":
+            return downsample_max(image[self.keep], 512, max_cols)
+        out = image[self.nearest]
+        if self.filled.any():
+            out[self.filled] = np.maximum.reduceat(image[: self.stop], self.starts, axis=0)
+        return out
+
+    def ticks(self, ax) -> None:
+        """Ticks labelled in Hz at round frequencies (a warped axis is in warped units)."""
+        if self.axis == "linear":
+            return
+        lo, hi = self.extent
+        hz = [f for f in _TICKS_HZ if lo <= self._warp(f) <= hi]
+        ax.set_yticks([float(self._warp(f)) for f in hz], [f"{f // 1000}k" if f >= 1000 else str(f) for f in hz])
 
 
 def _signed_max_pool(a: np.ndarray, max_rows: int, max_cols: int) -> np.ndarray:

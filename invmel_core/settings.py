@@ -44,7 +44,9 @@ class Settings:
 
     ``hop_length=None`` means ``n_fft // 4``; ``f_max=None`` means Nyquist
     (``sample_rate // 2``, as torchaudio and MindSpore); ``seed`` is the random start of
-    the solvers that have one. Construct with :meth:`checked` to validate.
+    the solvers that have one; ``phase_iter`` is the number of iterations of the phase
+    reconstruction that turns an estimate into sound (:func:`invmel_core.pipeline.to_audio`).
+    Construct with :meth:`checked` to validate.
     """
 
     sample_rate: int = 22050
@@ -63,6 +65,7 @@ class Settings:
     momentum: float = 0.9
     seed: int = 0
     sample: str = "speech_short"
+    phase_iter: int = 32
 
     def __post_init__(self):
         # Fields that are fine alone may not fit together (f_min >= f_max).
@@ -140,8 +143,10 @@ class Settings:
                 raw = raw[-1] if raw else ""
             try:
                 current[f.name] = _FIELD_CHECKS[f.name](_from_text(f.name, raw), current)
-            except (InputError, ValueError, TypeError) as exc:
-                notices.append(f"Ignored {f.name}={raw!r} from the link: {_reason(exc)}. "
+            except (InputError, ValueError, TypeError, OverflowError) as exc:
+                shown = _shortened(raw)
+                reason = _reason(exc).replace(repr(raw), shown)
+                notices.append(f"Ignored {f.name}={shown} from the link: {reason}. "
                                f"Using {_to_text(current[f.name]) or 'the default'}.")
         try:
             return cls.checked(**current), notices
@@ -159,6 +164,28 @@ class Settings:
     def replace(self, **changes) -> "Settings":
         """A validated copy with some fields changed."""
         return Settings.checked(**{**asdict(self), **changes})
+
+
+def check_value(name: str, value):
+    """One setting (a :class:`Settings` field or another number in :data:`RANGES`) checked
+    alone: the value, of the field's type, or :class:`InputError` naming it.
+
+    >>> check_value("n_mels", 80.0), check_value("f_min", 0)
+    (80, 0.0)
+    >>> check_value("n_mels", 2000)
+    Traceback (most recent call last):
+    ...
+    invmel_core.errors.InputError: n_mels must be between 1 and 1024, got 2000
+    """
+    if name not in _FIELD_CHECKS:
+        raise InputError(f"unknown setting {name!r}; known: {sorted(_FIELD_CHECKS)}")
+    return _FIELD_CHECKS[name](value, {})
+
+
+def _shortened(raw, limit: int = 40) -> str:
+    """``repr(raw)``, cut to ``limit`` characters (a link can carry megabytes)."""
+    text = repr(raw)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _reason(exc: Exception) -> str:
@@ -194,12 +221,14 @@ def _from_text(name: str, raw):
     return text
 
 
-_INT_FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "max_iter", "seed")
-_FLOAT_FIELDS = ("f_min", "f_max", "tolerance_loss", "tolerance_change", "lr", "momentum")
+_INT_FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "max_iter", "seed", "phase_iter")
+_FLOAT_FIELDS = ("f_min", "f_max", "tolerance_loss", "tolerance_change", "lr", "momentum",
+                 "compare_time_limit", "readout_hz")
 
-# The allowed range of every numeric field: the one source of truth for the checks below and
-# for the app's widgets (pages/_widgets.py), so a value from a link or a file can never be
-# one that a widget refuses.
+# The allowed range of every number the app takes: the one source of truth for the checks
+# below, for links and files (Settings.from_mapping) and for the app's widgets
+# (pages/_widgets.py reads its min/max from here), so no value that passes a check can be
+# one a widget refuses (Streamlit raises for a value outside a widget's range).
 RANGES = {
     "sample_rate": (1000, 384_000),
     "n_fft": (2, 65_536),
@@ -213,6 +242,10 @@ RANGES = {
     "lr": (0.0, 1e6),
     "momentum": (0.0, 1e6),
     "seed": (0, 2**32 - 1),
+    "phase_iter": (1, 1000),
+    # Numbers of the app that are not Settings fields (not shared by links).
+    "compare_time_limit": (0.1, 600.0),   # seconds per solver on the Compare page
+    "readout_hz": (0.0, 1e6),             # the Mel scales page's Hz -> mel readout
 }
 
 

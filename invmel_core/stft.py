@@ -29,7 +29,7 @@ from .validation import (check_filterbank_matrix, check_number, check_power, che
 # (1024 frames of 1024 points; a batch that large is also the fastest, measured).
 CHUNK_SAMPLES = 1 << 20
 NOLA_FLOOR = 1e-11  # torch.istft's bound on the window envelope
-# spectrogram's blocks (as audio.spectrogram's, so that both refuse the same inputs): at most
+# spectrogram's blocks: at most
 # 512 frames and 2**21 samples, 16 bytes a sample (the windowed block, its FFT, magnitude, power)
 _SPECTROGRAM_CHUNK_FRAMES = 512
 _SPECTROGRAM_CHUNK_SAMPLES = 1 << 21

@@ -4,7 +4,15 @@
 Session keys: ``invert_live`` (the :class:`~invmel_core.live.LiveSolve` in progress),
 ``invert_context`` (what it solves), ``invert_result`` (the last
 :class:`~invmel_core.pipeline.Inversion`), ``invert_result_of`` (the solve it came from),
-``invert_run_error``, ``invert_input`` (the input on screen, for the Run callback).
+``invert_run_error``, ``invert_input`` (the input on screen, for the Run callback),
+``invert_interrupted`` (the solve Streamlit's own Stop interrupted, held until Resume or Run).
+
+Streamlit's toolbar Stop ends the page run wherever it is, and nothing can be drawn after
+it: the screen keeps the last frame ("running", Pause enabled). So the solve is held (paused)
+on the server, and every "running" frame carries its own "interrupted" wording and a Resume
+button that CSS shows only while the app is not running (``stApp[data-test-script-state]``):
+a solve that is really running keeps the page running, so "running" on an idle page means
+it was interrupted.
 """
 
 from __future__ import annotations
@@ -12,16 +20,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
-from invmel_core import InputError, charts, offload, pipeline, plots
+from invmel_core import SOLVERS, InputError, charts, offload, pipeline, plots
 from invmel_core.live import FramePacer, LiveSolve, slice_seconds
 from invmel_core.settings import Settings
 from invmel_core.transform import InverseMelScale
 from pages import _state as session
+from pages import _widgets as widgets
 
 LIVE, CONTEXT, RESULT, RESULT_OF = "invert_live", "invert_context", "invert_result", "invert_result_of"
-RUN_ERROR, INPUT = "invert_run_error", "invert_input"
+RUN_ERROR, INPUT, INTERRUPTED = "invert_run_error", "invert_input", "invert_interrupted"
 FRAME_S = 0.18      # one live frame (solver slice + redraw): 5.5 refreshes a second
 PREVIEW_S = 30.0    # longer results play (and resynthesise at once) only their first 30 s
 # Longest a single page run drives a solve before it ends (None: until the solve ends, is
@@ -44,6 +55,55 @@ def _render_in_worker(*args, **kwargs) -> pipeline.ResultMedia:
     return offload.call(pipeline.render_result, *args, **kwargs)
 
 
+def format_bytes(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{max(n / 2**20, 1):.0f} MiB"
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(seconds, 1):.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def cost_line(settings: Settings, loaded) -> pipeline.SolveCost | None:
+    """Say before Run what the solve will take (container ``solve_cost``): memory against
+    the limit, and time where the solver's can be estimated; a solve over the limit is
+    refused here, with what to change. None without an input."""
+    if loaded is None:
+        return None
+    cost = pipeline.solve_cost(settings, loaded.mel.shape[-1])
+    with st.container(key="solve_cost"):
+        if not cost.fits:
+            widgets.show_error(
+                f"This solve would need about {format_bytes(cost.memory_bytes)} of memory, more than the limit of "
+                f"{format_bytes(cost.limit_bytes)}. Use a smaller n_fft, a shorter input, or another solver "
+                "('nnls' needs little memory).")
+        elif cost.seconds is not None:
+            st.caption(f"Takes roughly **{format_seconds(cost.seconds)}** (could be half or twice that: its "
+                       f"stopping rule depends on how loud the input is) and up to "
+                       f"{format_bytes(cost.memory_bytes)} of memory. Progress shows as it goes; Stop ends it at "
+                       "once, keeping what is solved." + _quicker(settings, loaded, cost.seconds))
+        else:
+            st.caption(f"Needs about {format_bytes(cost.memory_bytes)} of memory; runs until max_iter or its "
+                       "tolerances (Pause and Stop at any time).")
+    return cost
+
+
+def _quicker(settings: Settings, loaded, seconds: float) -> str:
+    """For a long solve of audio: what smaller n_fft values would take (its time grows
+    steeply with the number of bins)."""
+    if seconds < 120 or loaded.samples is None:
+        return ""
+    options = []
+    for n_fft in (1024, 512):
+        if n_fft < settings.n_fft:
+            smaller = settings.replace(n_fft=n_fft, hop_length=None if settings.hop_length is None
+                                       else max(1, settings.hop_length * n_fft // settings.n_fft))
+            frames = 1 + loaded.samples.size // smaller.hop
+            options.append(f"n_fft {n_fft}: about {format_seconds(pipeline.solve_cost(smaller, frames).seconds)}")
+    return f" Quicker: {'; '.join(options)}." if options else ""
+
+
 # ---------------------------------------------------------------- actions (button callbacks)
 
 def start() -> None:
@@ -58,6 +118,7 @@ def start() -> None:
     old = state.get(LIVE)
     if old is not None:
         old.stop()
+    state.pop(INTERRUPTED, None)
     try:
         transform, live = pipeline.start_solve(loaded.mel, current)
     except InputError as exc:
@@ -73,6 +134,7 @@ def pause() -> None:
 
 
 def resume() -> None:
+    st.session_state.pop(INTERRUPTED, None)
     if st.session_state.get(LIVE) is not None:
         st.session_state[LIVE].resume()
 
@@ -97,19 +159,53 @@ def finish(live: LiveSolve) -> None:
 
 # ---------------------------------------------------------------- live view
 
+# Shown while the app is idle, hidden while it runs: see the module docstring.
+INTERRUPTED_CSS = """<style>
+.invmel-stalled, .st-key-resume_interrupted { display: none; }
+[data-test-script-state="notRunning"] .invmel-running { display: none; }
+[data-test-script-state="notRunning"] .invmel-stalled { display: inline; }
+[data-test-script-state="notRunning"] .st-key-resume_interrupted { display: block; }
+[data-test-script-state="notRunning"] .st-key-pause:has(button:enabled) { display: none; }
+</style>"""
+
+
+def status_word(live: LiveSolve) -> str:
+    """Markdown for the state of ``live``: running (with its interrupted twin), paused,
+    interrupted (held after Streamlit's Stop) or finished."""
+    if live.done:
+        return f"**finished ({live.reason})**"
+    if live.paused:
+        return "**interrupted**" if st.session_state.get(INTERRUPTED) is live else "**paused**"
+    return '<span class="invmel-running">**running**</span><span class="invmel-stalled">**interrupted**</span>'
+
+
 def draw_live(live: LiveSolve, ctx: Context, status, chart, picture) -> None:
     """Status line, loss curve and current spectrogram, into their placeholders: a colour-mapped
-    array and a browser-drawn chart, cheap enough for several redraws a second."""
+    array and a browser-drawn chart, cheap enough for several redraws a second. A closed-form
+    solver (one step) gets no loss curve: one point is not a curve."""
     last = live.latest
     where = f"step {last.step:,} · loss {last.loss:.4g}" if last is not None else "starting…"
-    word = "paused" if live.paused else f"finished ({live.reason})" if live.done else "running"
     with status.container():
-        st.markdown(f"**{word}** — {where}")
+        line = f"{status_word(live)} — {where} · {live.wall_seconds():.1f} s elapsed"
+        if not live.done and not live.paused:   # its twin, shown by CSS only if the run was interrupted
+            line += (' <span class="invmel-stalled">— Streamlit\'s Stop (top right) interrupted it: Resume to go '
+                     "on from here, or Run to start again.</span>")
+        st.markdown(line, unsafe_allow_html=True)
+        if live.paused and st.session_state.get(INTERRUPTED) is live:
+            st.caption("Streamlit's Stop (top right) interrupted the solve: Resume to go on from here, or Run to "
+                       "start again.")
         st.caption(f"{live.steps_per_second():,.0f} steps/s · view refreshed {live.refresh_hz():.1f}×/s · "
                    f"solver busy {100 * live.busy_fraction():.0f} % of the time · "
                    f"solving {ctx.problem.label} with solver '{ctx.settings.solver}'")
     steps, losses = live.loss_curve()
-    chart.vega_lite_chart(charts.loss_chart(steps, losses), width="stretch")
+    if SOLVERS[ctx.settings.solver].iterative and np.unique(steps).size > 1:
+        chart.vega_lite_chart(charts.loss_chart(steps, losses, height=200), width="stretch")
+    elif SOLVERS[ctx.settings.solver].iterative:
+        chart.caption("The loss curve starts at the solver's second report (for 'librosa', a report is a chunk "
+                      "of frames solved).")
+    else:
+        chart.caption(f"'{ctx.settings.solver}' is solved in one step (closed form): there is no loss curve to "
+                      "watch; the mel residual is in the result below.")
     if last is not None:
         estimate = pipeline.first_item(last.spec)
         ref = float(ctx.problem.spec.max()) if ctx.problem.spec is not None else None
@@ -132,19 +228,24 @@ def live_panel(live: LiveSolve, ctx: Context) -> None:
     picture = picture_col.container(key="live_spec").empty()
     deadline = None if PAGE_RUN_BUDGET_S is None else time.perf_counter() + PAGE_RUN_BUDGET_S
     pacer = state.setdefault("invert_pacer", FramePacer(FRAME_S))
-    while True:
-        if live.running:
-            try:
-                live.advance(slice_seconds(pacer.slice()))
-            except InputError as exc:          # e.g. the solver refuses this input
-                live.stop()
-                state[RUN_ERROR] = str(exc)
-                st.rerun()
-        drawing = time.perf_counter()
-        draw_live(live, ctx, status, chart, picture)
-        pacer.drawn(time.perf_counter() - drawing)
-        if not live.running or (deadline is not None and time.perf_counter() >= deadline):
-            break
+    try:
+        while True:
+            if live.running:
+                try:
+                    live.advance(slice_seconds(pacer.slice()))
+                except InputError as exc:          # e.g. the solver refuses this input
+                    live.stop()
+                    state[RUN_ERROR] = str(exc)
+                    st.rerun()
+            drawing = time.perf_counter()
+            draw_live(live, ctx, status, chart, picture)
+            pacer.drawn(time.perf_counter() - drawing)
+            if not live.running or (deadline is not None and time.perf_counter() >= deadline):
+                break
+    except StopException:   # Streamlit's own Stop: hold the solve until the user says (Resume / Run)
+        live.pause()
+        state[INTERRUPTED] = live
+        raise
     if live.done and state.get(RESULT_OF) is not live:
         with st.spinner("Scoring and resynthesising…"):
             finish(live)

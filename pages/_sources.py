@@ -9,13 +9,14 @@ the last good input of each kind. Decoded audio and its analysis are cached once
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import streamlit as st
 
 from invmel_core import InputError, MelFilterbank, audio, loading, pipeline
 from invmel_core.settings import SAMPLES, Settings, sample_path
+from pages import _state as session
 from pages._widgets import show_error
 
 INPUTS = "_inputs"             # last good LoadedInput per source kind
@@ -73,6 +74,7 @@ class LoadedInput(pipeline.Problem):
     digest: str = ""               # identifies the input at this sample rate (for caches)
     source_key: str = ""           # identifies the source file
     raw: bytes | None = None       # an upload's file contents, to decode again at another rate
+    name: str = ""                 # an upload's file name
 
 
 def _digest(*parts) -> str:
@@ -97,15 +99,46 @@ def _upload_key(uploaded, data: bytes) -> str:
 
 
 class NMelsMismatch(InputError):
-    """A mel spectrogram whose number of bands differs from the n_mels setting."""
+    """A mel spectrogram whose number of bands differs from the n_mels setting; ``upload``
+    names it when its other axis has n_mels entries (it looks saved as ``(time, n_mels)``)."""
 
-    def __init__(self, found: int, message: str):
+    def __init__(self, found: int, message: str, upload: str | None = None):
         super().__init__(message)
         self.found = found
+        self.transposed_upload = upload
+
+
+TRANSPOSED = "_npy_transposed"   # uploads the user asked to read as (time, n_mels)
 
 
 def _adopt_n_mels(found: int) -> None:
-    st.session_state["n_mels"] = found
+    session.adopt("n_mels", found)
+
+
+def _transpose(upload: str) -> None:
+    st.session_state.setdefault(TRANSPOSED, set()).add(upload)
+
+
+def _mel_bands(mel: np.ndarray, name: str, key: str, settings: Settings) -> np.ndarray:
+    """``mel`` (its first item if batched), transposed if the user asked; refused with
+    :class:`NMelsMismatch` if its bands are not n_mels."""
+    if mel.ndim > 2:
+        mel = mel.reshape(-1, *mel.shape[-2:])[0]
+    if key in st.session_state.get(TRANSPOSED, ()):
+        mel = np.ascontiguousarray(mel.T)
+    found = mel.shape[-2]
+    if found == settings.n_mels:
+        return mel
+    if mel.shape[-1] == settings.n_mels:
+        raise NMelsMismatch(found, f"{name} has {found} rows and {mel.shape[-1]} columns: it looks saved as "
+                            f"(time, n_mels) with n_mels = {settings.n_mels}, while this app reads "
+                            "(n_mels, time).", upload=key)
+    return _refuse_bands(found, name, settings)
+
+
+def _refuse_bands(found: int, name: str, settings: Settings):
+    raise NMelsMismatch(found, f"{name} has {found} mel bands but n_mels is {settings.n_mels}. Set n_mels to "
+                        f"{found} (and the sample rate, n_fft and f_min/f_max it was made with).")
 
 
 def load_upload(uploaded, settings: Settings, fb: MelFilterbank, *, kind: str) -> LoadedInput:
@@ -117,15 +150,9 @@ def load_upload(uploaded, settings: Settings, fb: MelFilterbank, *, kind: str) -
     data = uploaded.getvalue()
     name = getattr(uploaded, "name", "upload")
     if kind == "npy":
-        mel = loading.load_melspec(data, name=name)
-        if mel.ndim > 2:
-            mel = mel.reshape(-1, *mel.shape[-2:])[0]
-        if mel.shape[-2] != settings.n_mels:
-            raise NMelsMismatch(mel.shape[-2], f"{name} has {mel.shape[-2]} mel bands but n_mels is "
-                                f"{settings.n_mels}. Set n_mels to {mel.shape[-2]} (and the sample rate, n_fft "
-                                "and f_min/f_max it was made with).")
         key = _upload_key(uploaded, data)
-        return LoadedInput(f"mel spectrogram {name}", mel, digest=key, source_key=key)
+        mel = _mel_bands(loading.load_melspec(data, name=name), name, key, settings)
+        return LoadedInput(f"mel spectrogram {name}", mel, digest=key, source_key=key, raw=data, name=name)
     key = _upload_key(uploaded, data)
     samples = _decode(key, settings.sample_rate, data, None if kind == "mic" else name)
     return audio_input(f"{'recording' if kind == 'mic' else name}", samples, settings, fb, key, data)
@@ -166,8 +193,7 @@ def source_section(settings: Settings, fb: MelFilterbank) -> LoadedInput | None:
             else:
                 loaded = load_upload(widget, settings, fb, kind=kind)
     except NMelsMismatch as exc:
-        show_error(exc)
-        st.button(f"Use n_mels = {exc.found}", key="adopt_n_mels", on_click=_adopt_n_mels, args=(exc.found,))
+        _offer_fixes(exc)
         return None
     except InputError as exc:
         show_error(exc)
@@ -177,13 +203,25 @@ def source_section(settings: Settings, fb: MelFilterbank) -> LoadedInput | None:
     return loaded
 
 
+def _offer_fixes(exc: NMelsMismatch) -> None:
+    """The error, and a button for each fix that will work: read the file transposed, or
+    set n_mels to its number of bands (only if n_mels can be that; 2000 cannot)."""
+    refused = session.refusal("n_mels", exc.found)
+    show_error(f"{exc} ({refused}.)" if refused and not exc.transposed_upload else exc)
+    if exc.transposed_upload:
+        st.button("Read it as (time, n_mels)", key="transpose_npy", type="primary", on_click=_transpose,
+                  args=(exc.transposed_upload,))
+    if not refused:
+        st.button(f"Use n_mels = {exc.found}", key="adopt_n_mels", on_click=_adopt_n_mels, args=(exc.found,))
+
+
 def _reload(earlier: LoadedInput, settings: Settings, fb: MelFilterbank) -> LoadedInput:
-    """An earlier input under the current settings (audio is re-analysed; a mel is as is)."""
+    """An earlier input under the current settings (audio is re-analysed; a mel file is read
+    again if n_mels or its orientation changed since)."""
     if earlier.kind == "mel":
-        if earlier.mel.shape[0] != settings.n_mels:
-            raise NMelsMismatch(earlier.mel.shape[0], f"{earlier.label} has {earlier.mel.shape[0]} mel bands but "
-                                f"n_mels is {settings.n_mels}; set n_mels to {earlier.mel.shape[0]}.")
-        return earlier
+        mel = _mel_bands(loading.load_melspec(earlier.raw, name=earlier.name), earlier.name, earlier.source_key,
+                         settings)
+        return earlier if mel.shape == earlier.mel.shape else replace(earlier, mel=mel, digest=f"{earlier.digest}T")
     samples = _decode(earlier.source_key, settings.sample_rate, earlier.raw)
     return audio_input(earlier.label, samples, settings, fb, earlier.source_key, earlier.raw)
 

@@ -3,10 +3,16 @@
 Every shareable setting is a field of :class:`invmel_core.settings.Settings` and has one
 widget whose key is the field's name (``sample_rate``, ``n_fft``, ``hop_length``, ``n_mels``,
 ``f_min``, ``f_max``, ``norm``, ``mel_type``, ``solver``, ``max_iter``, ``tolerance_loss``,
-``tolerance_change``, ``lr``, ``momentum``, ``seed``, ``sample``). The raw widget values live in
-a session store, copied back into the widget keys at the start of every run
+``tolerance_change``, ``lr``, ``momentum``, ``seed``, ``sample``, ``phase_iter``). The raw widget
+values live in a session store, copied back into the widget keys at the start of every run
 (:func:`start_run`), so a value set on one page is there on the next; the URL is read once
 per session and rewritten after the widgets (:func:`sync_url`).
+
+No value reaches a widget unchecked: the URL goes through ``Settings.from_mapping``, a value
+set by a button through :func:`adopt`, and every value is checked again against
+``invmel_core.settings.RANGES`` (the widgets' own bounds) as it is copied into its widget
+key, so Streamlit never sees a value its widget would refuse (it raises, and the session
+shows nothing but that error until it is reloaded).
 """
 
 from __future__ import annotations
@@ -19,20 +25,24 @@ from pathlib import Path
 import streamlit as st
 
 from invmel_core import InputError, offload
-from invmel_core.settings import Settings
+from invmel_core.settings import Settings, check_value
 
 STORE = "_settings_store"      # raw widget values, by key
 LAST_GOOD = "_settings_ok"     # the last Settings that validated
-URL_NOTICES = "_url_notices"   # what was wrong with the URL this session started with
+URL_NOTICES = "_url_notices"   # what was wrong with the URL (or a value set since), to show once
 VIA_APP = "_via_app"           # True while app.py is running the page
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
 FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "f_min", "f_max", "norm", "mel_type",
           "solver", "max_iter", "tolerance_loss", "tolerance_change", "lr", "momentum", "seed",
-          "sample")
+          "sample", "phase_iter")
 # Widgets outside Settings whose value should also follow the user from page to page
 # (not into the URL: an upload cannot be shared by a link), with their first value.
-KEPT = {"source": "sample", "compare_time_limit": 5.0}
+KEPT = {"source": "sample", "compare_time_limit": 5.0, "readout_hz": 1000.0}
+# Second widgets of one value (a slider beside a number box), set from it every run.
+MIRRORS = {"n_mels_box": "n_mels"}
+# Query parameters Streamlit itself reads (not ours, never reported as unknown).
+STREAMLIT_PARAMS = {"embed", "embed_options"}
 
 
 @contextlib.contextmanager
@@ -103,22 +113,77 @@ def start_run() -> None:
     offload.start()  # the worker processes for figures and sound: started, and warmed up, once
     state = st.session_state
     if STORE not in state:
-        settings, notices = Settings.from_mapping(st.query_params.to_dict())
+        query = st.query_params.to_dict()
+        settings, notices = Settings.from_mapping(query)
+        unknown = sorted(set(query) - set(FIELDS) - STREAMLIT_PARAMS)
+        if unknown:
+            names = ", ".join(repr(name[:30]) for name in unknown[:5]) + (" …" if len(unknown) > 5 else "")
+            notices.append(f"Ignored {names} in the link: not a setting of this app.")
         state[STORE] = _widget_values(settings)
         state[LAST_GOOD] = settings
         state[URL_NOTICES] = notices
-    store = state[STORE]
+    store, good = state[STORE], _widget_values(state[LAST_GOOD])
     for key in FIELDS + tuple(KEPT):
         value = state[key] if key in state else store.get(key, KEPT.get(key))
+        value = _fit_widget(key, value, good.get(key, KEPT.get(key)))
         store[key] = value
         state[key] = value
+    for mirror, key in MIRRORS.items():
+        state[mirror] = state[key]
+
+
+def _fit_widget(key: str, value, fallback):
+    """``value`` as its widget takes it (checked against RANGES, of the widget's type), or
+    ``fallback`` with a notice (shown once, like the link's) if it is not a valid value."""
+    if key == "source":
+        return value
+    try:
+        checked = check_value(key, None if key == "norm" and value == "none" else value)
+    except InputError as exc:
+        st.session_state.setdefault(URL_NOTICES, []).append(
+            f"Ignored {key} = {str(value)[:30]!r}: {exc}. Using {fallback}.")
+        return fallback
+    return "none" if key == "norm" and checked is None else checked
+
+
+def adopt(key: str, value) -> str | None:
+    """Set a setting from a button (e.g. n_mels from an uploaded file): checked like a link's
+    value. Returns None when set, or the reason it was refused (nothing is changed)."""
+    try:
+        st.session_state[key] = check_value(key, value)
+    except InputError as exc:
+        return str(exc)
+    return None
+
+
+def refusal(key: str, value) -> str | None:
+    """Why ``value`` cannot be set for ``key`` (None if it can): to offer a button only
+    when it will work."""
+    try:
+        check_value(key, value)
+    except InputError as exc:
+        return str(exc)
+    return None
+
+
+def plain(text: str) -> str:
+    """``text`` with Markdown's special characters escaped, so a link's contents show as
+    typed (a value like ``[x](http://…)`` or ``$x$`` must not become a link or a formula).
+    Bare addresses get a zero-width space (``https:\u200b//``, ``www\u200b.``, ``@\u200b``),
+    which the autolinker does not take for an address."""
+    text = str(text).replace("://", ":\u200b//").replace("www.", "www\u200b.").replace("@", "@\u200b")
+    return "".join("\\" + ch if ch in MARKDOWN_SPECIAL else ch for ch in text)
+
+
+MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|$:~&")
 
 
 def url_notices() -> None:
-    """Show, once, what was ignored in the link the session started from."""
+    """Show, once, what was ignored in the link the session started from (or in a value
+    set since), as plain text."""
     notices = st.session_state.pop(URL_NOTICES, None)
     for text in notices or ():
-        st.warning(text, icon=":material/link:")
+        st.warning(plain(text), icon=":material/link:")
 
 
 def current_settings() -> tuple[Settings, str | None]:

@@ -9,36 +9,56 @@ import numpy as np
 import streamlit as st
 
 from invmel_core import SOLVERS, MelFilterbank
-from invmel_core.settings import Settings
+from invmel_core.settings import RANGES, Settings
 from pages._state import current_settings
 
 SAMPLE_RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]
 
 
+def ranged_number(box, label: str, key: str, *, step, field: str | None = None, **kwargs):
+    """``box.number_input`` whose bounds are :data:`invmel_core.settings.RANGES` [``field``,
+    default ``key``]: the same bounds every check of that value uses, so no value a link, a
+    file or a button can set is one this widget refuses (Streamlit raises on a value
+    outside them)."""
+    low, high = RANGES[field or key]
+    return box.number_input(label, min_value=low, max_value=high, step=step, key=key, **kwargs)
+
+
 def stft_widgets() -> None:
     """Sample rate, n_fft and hop length (keys ``sample_rate``, ``n_fft``, ``hop_length``)."""
-    st.number_input("Sample rate (Hz)", min_value=1000, max_value=384000, step=50, key="sample_rate",
-                    help="Audio is resampled to this rate. Common: " + ", ".join(map(str, SAMPLE_RATES)))
-    st.number_input("n_fft", min_value=2, max_value=65536, step=2, key="n_fft",
-                    help="FFT size; the linear spectrogram has n_stft = n_fft // 2 + 1 bins.")
+    ranged_number(st, "Sample rate (Hz)", "sample_rate", step=50,
+                  help="Audio is resampled to this rate. Common: " + ", ".join(map(str, SAMPLE_RATES)))
+    ranged_number(st, "n_fft", "n_fft", step=2, help="FFT size; the linear spectrogram has n_stft = n_fft // 2 + 1 bins.")
     n_fft = st.session_state.get("n_fft") or 2
     st.caption(f"n_stft = {n_fft // 2 + 1} bins, {st.session_state.get('sample_rate', 0) / max(n_fft, 1):.3g} Hz apart")
-    st.number_input("Hop length (samples)", min_value=1, max_value=65536, step=1, value=None, key="hop_length",
-                    placeholder=f"n_fft / 4 = {max(1, n_fft // 4)}",
-                    help="Samples between frames. Empty: n_fft // 4.")
+    ranged_number(st, "Hop length (samples)", "hop_length", step=1, value=None,
+                  placeholder=f"n_fft / 4 = {max(1, n_fft // 4)}", help="Samples between frames. Empty: n_fft // 4.")
+
+
+def n_mels_widgets() -> None:
+    """n_mels as a number box to type 80 into (key ``n_mels_box``) over a slider to drag (key
+    ``n_mels``, the setting itself; pages/_state.py keeps the box on its value)."""
+    ranged_number(st, "n_mels", "n_mels_box", field="n_mels", step=1, on_change=_box_to_slider,
+                  help="Number of triangular mel filters: type a number, or drag the slider below.")
+    low, high = RANGES["n_mels"]
+    st.slider("n_mels (drag)", min_value=low, max_value=high, step=1, key="n_mels", label_visibility="collapsed")
+
+
+def _box_to_slider() -> None:
+    st.session_state["n_mels"] = st.session_state["n_mels_box"]
 
 
 def mel_widgets():
-    """The filterbank (keys ``n_mels``, ``f_min``, ``f_max``, ``norm``, ``mel_type``).
+    """The filterbank (keys ``n_mels_box``, ``n_mels``, ``f_min``, ``f_max``, ``norm``,
+    ``mel_type``).
 
     Returns an empty slot right under f_max, where a problem with the settings is shown
     (f_min >= f_max is the usual one), next to the inputs the user just changed.
     """
-    st.slider("n_mels", min_value=1, max_value=512, step=1, key="n_mels",
-              help="Number of triangular mel filters.")
-    st.number_input("f_min (Hz)", min_value=0.0, max_value=1e6, step=10.0, key="f_min")
-    st.number_input("f_max (Hz)", min_value=0.0, max_value=1e6, step=100.0, value=None, key="f_max",
-                    placeholder="Nyquist (sample_rate // 2)", help="Empty: sample_rate // 2.")
+    n_mels_widgets()
+    ranged_number(st, "f_min (Hz)", "f_min", step=10.0)
+    ranged_number(st, "f_max (Hz)", "f_max", step=100.0, value=None, placeholder="Nyquist (sample_rate // 2)",
+                  help="Empty: sample_rate // 2.")
     problem_slot = st.empty()
     st.radio("Mel scale (mel_type)", ["htk", "slaney"], key="mel_type", horizontal=True,
              format_func=lambda v: {"htk": "HTK", "slaney": "Slaney"}[v],
@@ -81,33 +101,72 @@ def solver_label(name: str) -> str:
     return f"{name} — {spec.summary}" if spec else name
 
 
-def solver_widgets(container=None, *, choose_solver: bool = True) -> None:
+def solver_choice(box=None) -> None:
+    """The solver menu (key ``solver``)."""
+    (box or st).selectbox("Solver", list(SOLVERS), key="solver", format_func=solver_label)
+
+
+def solver_widgets(container=None, *, choose_solver: bool = True, options_of: str | None = None) -> None:
     """Solver choice and its parameters (keys ``solver``, ``max_iter``, ``tolerance_loss``,
-    ``tolerance_change``, ``lr``, ``momentum``, ``seed``)."""
+    ``tolerance_change``, ``lr``, ``momentum``, ``seed``). The options that solver
+    ``options_of`` (with ``choose_solver``: the chosen one) does not read are disabled."""
     box = container or st
     if choose_solver:
-        box.selectbox("Solver", list(SOLVERS), key="solver", format_func=solver_label)
-    spec = SOLVERS.get(st.session_state.get("solver"))
+        solver_choice(box)
+        options_of = st.session_state.get("solver")
+    spec = SOLVERS.get(options_of) if options_of else None
 
     def option(name: str) -> dict:
         """``disabled`` and ``help`` of an option's widget: with one solver chosen, the options
         it does not read are disabled (their values are kept for the next solver)."""
-        off = choose_solver and spec is not None and name not in spec.uses
+        off = spec is not None and name not in spec.uses
         return {"disabled": off, "help": (f"Not used by {spec.name}. " if off else "") + OPTION_HELP[name]}
 
     cols = box.columns(3)
-    cols[0].number_input("max_iter", min_value=1, max_value=10_000_000, step=100, key="max_iter",
-                         **option("max_iter"))
-    cols[1].number_input("tolerance_loss", min_value=0.0, step=1e-6, format="%.1e", key="tolerance_loss",
-                         **option("tolerance_loss"))
-    cols[2].number_input("tolerance_change", min_value=0.0, step=1e-9, format="%.1e",
-                         key="tolerance_change", **option("tolerance_change"))
+    ranged_number(cols[0], "max_iter", "max_iter", step=100, **option("max_iter"))
+    ranged_number(cols[1], "tolerance_loss", "tolerance_loss", step=1e-6, format="%.1e", **option("tolerance_loss"))
+    ranged_number(cols[2], "tolerance_change", "tolerance_change", step=1e-9, format="%.1e",
+                  **option("tolerance_change"))
     cols = box.columns(3)
-    cols[0].number_input("lr (learning rate)", min_value=0.0, step=0.01, format="%.4g", key="lr",
-                         **option("lr"))
-    cols[1].number_input("momentum", min_value=0.0, step=0.05, format="%.3g", key="momentum",
-                         **option("momentum"))
-    cols[2].number_input("seed", min_value=0, max_value=2**32 - 1, step=1, key="seed", **option("seed"))
+    ranged_number(cols[0], "lr (learning rate)", "lr", step=0.01, format="%.4g", **option("lr"))
+    ranged_number(cols[1], "momentum", "momentum", step=0.05, format="%.3g", **option("momentum"))
+    ranged_number(cols[2], "seed", "seed", step=1, **option("seed"))
+
+
+def sound_widgets(box=None) -> None:
+    """How an estimate becomes sound (:func:`invmel_core.pipeline.to_audio`), one group for
+    every player of the app (key ``phase_iter``; a choice of method will join it)."""
+    ranged_number(box or st, "Phase reconstruction: Griffin-Lim iterations", "phase_iter", step=8,
+                  help="A mel spectrogram has no phase; Griffin-Lim guesses one by going back and forth between "
+                       "the spectrogram and the waveform. More iterations: fewer phasey, metallic artefacts, "
+                       "and more time (each iteration is one STFT and one inverse STFT).")
+
+
+def band_options(top_hz: float) -> list[float]:
+    """Round frequencies from 0 to ``top_hz`` (and ``top_hz``) for a band slider: closer
+    together at low frequencies, where a log or mel axis spends its room."""
+    steps = [0, 50, 100, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10_000,
+             12_000, 16_000, 20_000, 24_000, 32_000, 48_000, 96_000, 192_000]
+    return [float(f) for f in steps if f < top_hz] + [float(top_hz)]
+
+
+def format_hz(hz: float) -> str:
+    return f"{hz / 1000:g} kHz" if hz >= 1000 else f"{hz:g} Hz"
+
+
+def band_slider(box, label: str, key: str, top_hz: float) -> tuple[float, float]:
+    """A range slider over :func:`band_options` (0 .. ``top_hz``), returning the band in Hz.
+    The options are their labels ("1.5 kHz"); a value kept from another input (another
+    sample rate) that is not on this slider is reset first: Streamlit raises for a value
+    outside its options."""
+    hz = {format_hz(f): f for f in band_options(top_hz)}
+    labels = list(hz)
+    value = st.session_state.get(key)
+    if value is not None and not (isinstance(value, (tuple, list)) and len(value) == 2
+                                  and all(v in hz for v in value) and hz[value[0]] < hz[value[1]]):
+        del st.session_state[key]          # back to the whole band
+    low, high = (hz[v] for v in box.select_slider(label, labels, value=(labels[0], labels[-1]), key=key))
+    return (low, high) if low < high else (0.0, float(top_hz))
 
 
 # --------------------------------------------------------------------------- caches
@@ -121,13 +180,18 @@ def filterbank(settings: Settings, compat: str | None = None) -> MelFilterbank:
     return fb
 
 
-def empty_filter_warning(fb: MelFilterbank) -> None:
-    """Warn, and explain, when some filters cover no STFT bin."""
+def empty_filter_warning(fb: MelFilterbank, *, brief: bool = False) -> None:
+    """Warn, and explain (``brief``: in one line), when some filters cover no STFT bin."""
     n = int(fb.empty.size)
     if not n:
         return
     spacing = fb.bin_hz[1] - fb.bin_hz[0]
     which = ", ".join(str(int(i)) for i in fb.empty[:12]) + (" …" if n > 12 else "")
+    if brief and n < fb.n_mels:
+        st.warning(f"**{n} of {fb.n_mels} mel filters are empty** (filters {which}): no STFT bin falls inside "
+                   "them, so their mel values are always 0. Lower n_mels, raise f_min or raise n_fft "
+                   "(the Mel scales page shows why).", icon=":material/warning:")
+        return
     if n == fb.n_mels:
         st.warning(f"**All {n} mel filters are empty.** No STFT bin falls inside any triangle, so the mel "
                    "spectrogram carries no information about the spectrum: a solver can only return "

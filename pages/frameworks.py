@@ -63,7 +63,7 @@ with st.container(key="doc_example"):
     for col, (solver, name, key) in zip(cols, [("sgd", "torchaudio (torch.manual_seed)", "fw_seed_torch"),
                                               ("mindspore", "MindSpore (ds.config.set_seed)", "fw_seed_mindspore")]):
         seed_doc, expected = DOCUMENTED[solver]
-        seed = col.number_input(f"{name}", min_value=0, max_value=2**32 - 1, value=seed_doc, step=1, key=key)
+        seed = widgets.ranged_number(col, name, key, field="seed", value=seed_doc, step=1)
         transform = InverseMelScale(n_stft=2, n_mels=4, seed=int(seed), solver=solver)
         out = np.round(transform(DOC_MEL), 4)
         col.code(np.array2string(out, separator=", "), language="text")

@@ -1,9 +1,10 @@
 """Invert: pick an input, pick a solver, watch it converge, look at and listen to the result.
 
 Keys. Sidebar: sample_rate, n_fft, hop_length, n_mels, f_min, f_max, mel_type, norm.
-Input: source (radio), sample, upload, mic, npy (and adopt_n_mels, a button offered when an
-uploaded mel spectrogram has another number of bands). Solver: solver, max_iter, tolerance_loss,
-tolerance_change, lr, momentum, seed. Buttons: run, pause, resume, stop.
+Input: source (radio), sample, upload, mic, npy (and adopt_n_mels / transpose_npy, buttons offered
+when an uploaded mel spectrogram has another number of bands). Solver: solver, and in an expander
+max_iter, tolerance_loss, tolerance_change, lr, momentum, seed; container solve_cost (what the
+solve will take). Buttons: run, pause, resume, stop (and resume_interrupted, pages/_inversion.py).
 Live view (containers): live_status, loss_chart, live_spec (pages/_inversion.py).
 Result: see pages/_result.py.
 """
@@ -24,11 +25,14 @@ settings, fb = widgets.signal_sidebar()
 
 # ---------------------------------------------------------------- page
 
+st.html(inversion.INTERRUPTED_CSS)   # first, in every run: the interrupted state must be styled at any moment
 st.title("Invert a mel spectrogram")
-st.markdown("Choose an input and a solver, press **Run**, and watch the solver search for a spectrogram "
+st.markdown("Pick an input and a solver, press **Run**, and watch the solver search for a spectrogram "
             "X̂ ≥ 0 whose mel bands match: fbᵀ·X̂ ≈ M.")
-widgets.empty_filter_warning(fb)
+widgets.empty_filter_warning(fb, brief=True)
 
+# Two columns, the Run buttons under the solver, the options folded away: the live view that
+# follows starts within the first screen (1000 px).
 left, right = st.columns([1, 1], gap="large")
 with left:
     st.subheader("1. Input")
@@ -38,26 +42,32 @@ with left:
         sources.show_input(loaded, settings)
 with right:
     st.subheader("2. Solver")
-    widgets.solver_widgets()
+    widgets.solver_choice()
     solver = SOLVERS[settings.solver]
     if solver.random_start:
-        why = ("Its answer depends on the seed: it starts from random numbers and stops when the loss stalls, "
-               "so different seeds give different spectrograms with the same mel bands.")
-    else:
-        why = "" if solver.iterative else "It is solved in one step (no live curve to watch)."
-    st.caption(f"{solver.summary} {why}")
+        st.caption("It starts from random numbers: another seed gives another spectrogram with the same mel bands.")
+    elif not solver.iterative:
+        st.caption("It is solved in one step (no loss curve to watch).")
+    used = f"max_iter {settings.max_iter:,}, tolerances, lr, momentum, seed {settings.seed}" if solver.uses \
+        else f"'{solver.name}' uses none of them"
+    with st.expander(f"Options: {used}"):
+        widgets.solver_widgets(choose_solver=False, options_of=settings.solver)
+    cost = inversion.cost_line(settings, loaded)
 
-live = state.get(inversion.LIVE)
-cols = st.columns([1, 1, 1, 5])
-cols[0].button("Run", key="run", type="primary", on_click=inversion.start, disabled=loaded is None, width="stretch")
-if live is not None and live.paused:
-    cols[1].button("Resume", key="resume", on_click=inversion.resume, width="stretch")
-else:
-    cols[1].button("Pause", key="pause", on_click=inversion.pause, width="stretch",
-                   disabled=live is None or not live.running)
-cols[2].button("Stop", key="stop", on_click=inversion.stop, width="stretch", disabled=live is None or live.done)
-if state.get(inversion.RUN_ERROR):
-    widgets.show_error(state[inversion.RUN_ERROR])
+    live = state.get(inversion.LIVE)
+    cols = st.columns(3)
+    cols[0].button("Run", key="run", type="primary", on_click=inversion.start,
+                   disabled=loaded is None or (cost is not None and not cost.fits), width="stretch")
+    if live is not None and live.paused:
+        cols[1].button("Resume", key="resume", on_click=inversion.resume, width="stretch")
+    else:
+        cols[1].button("Pause", key="pause", on_click=inversion.pause, width="stretch",
+                       disabled=live is None or not live.running)
+        if live is not None and live.running:    # shown by CSS only if Streamlit's Stop interrupted the run
+            cols[1].button("Resume", key="resume_interrupted", on_click=inversion.resume, width="stretch")
+    cols[2].button("Stop", key="stop", on_click=inversion.stop, width="stretch", disabled=live is None or live.done)
+    if state.get(inversion.RUN_ERROR):
+        widgets.show_error(state[inversion.RUN_ERROR])
 
 
 # Progress above the result on screen, but drawn after it: the live loop may run for a while,
@@ -70,5 +80,4 @@ if result is not None:
 session.sync_url(settings)
 if live is not None and inversion.CONTEXT in state:
     with progress_box:
-        st.subheader("3. Solver progress")
         inversion.live_panel(live, state[inversion.CONTEXT])

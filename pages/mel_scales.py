@@ -1,15 +1,17 @@
 """Mel scales: Hz <-> mel for HTK and Slaney, the filterbank, empty filters, frameworks' grids.
 
-Keys: sample_rate, n_fft, hop_length, n_mels, f_min, f_max, mel_type, norm (sidebar);
-containers mel_curves, filter_spacing, filterbank_chart, filterbank_zoom, grid_table,
-filter_table; download button dl_filterbank_png.
+Keys: sample_rate, n_fft, hop_length, n_mels_box, n_mels, f_min, f_max, mel_type, norm (sidebar);
+readout_hz (a frequency to convert) and container mel_readout; filterbank_wheel_zoom (a toggle:
+the mouse wheel zooms the filterbank chart); containers mel_curves,
+filter_spacing, spacing_caption, filterbank_chart, filterbank_zoom, grid_table, filter_table;
+download button dl_filterbank_png.
 """
 
 import numpy as np
 import streamlit as st
 
 from invmel_core import bin_frequencies, charts, offload, plots
-from invmel_core.filterbank import default_zoom_hz
+from invmel_core.scales import hz_to_mel
 from pages import _state as session
 from pages import _widgets as widgets
 
@@ -36,16 +38,48 @@ with right:
 spacing = float(settings.sample_rate) / settings.n_fft
 top = settings.nyquist
 left, right = st.columns(2)
-with left.container(key="mel_curves"):
-    st.vega_lite_chart(charts.mel_curve_chart(top), width="stretch")
-with right.container(key="filter_spacing"):
-    st.vega_lite_chart(charts.filter_spacing_chart(settings.f_min, top, settings.n_mels, spacing), width="stretch")
+with left:
+    hz = widgets.ranged_number(st, "Convert a frequency (Hz)", "readout_hz", step=100.0,
+                               help="Type a frequency to read it on both mel scales (and see it marked on the chart).")
+    with st.container(key="mel_readout"):
+        st.markdown(f"**{hz:g} Hz = {hz_to_mel(hz, 'htk'):.1f} mel (HTK) = {hz_to_mel(hz, 'slaney'):.2f} mel "
+                    "(Slaney)**")
+    with st.container(key="mel_curves"):
+        st.vega_lite_chart(charts.mel_curve_chart(top, mark_hz=hz), width="stretch")
+with right:
+    st.markdown("&nbsp;")
+    with st.container(key="filter_spacing"):
+        st.vega_lite_chart(charts.filter_spacing_chart(settings.f_min, top, settings.n_mels, spacing),
+                           width="stretch")
+
+
+def spacing_sentence(name: str, facts: dict) -> str:
+    """What the spacing chart's curve means for one scale, counted from its filterbank."""
+    where = (f"its {facts['crowded']} filters centred up to {facts['below_hz']:,.0f} Hz are closer to their "
+             "neighbour than the bins are" if facts["below_hz"] is not None else
+             "no two filters are closer together than the bins")
+    return (f"**{name}**: {where}; {facts['empty']} filter{'s' * (facts['empty'] != 1)} "
+            f"{'are' if facts['empty'] != 1 else 'is'} empty and {facts['one_bin']} see{'s' * (facts['one_bin'] == 1)} "
+            "only one bin.")
+
+
+this = charts.spacing_summary(fb)
+other_scale = "slaney" if settings.mel_type == "htk" else "htk"
+other = charts.spacing_summary(widgets.filterbank(settings.replace(mel_type=other_scale)))
+names = {"htk": "HTK", "slaney": "Slaney"}
 st.caption(
-    "What to look for: above 1 kHz the two scales have nearly the same shape, so they differ mostly "
-    "**below 1 kHz**: Slaney is a straight line there (filters equally spaced in Hz), while HTK keeps "
-    "curving (filters packed closer at the very bottom). On the right, where a curve drops below the "
-    "dashed STFT bin spacing, neighbouring filters are closer together than the bins — some triangles "
-    "then fall between two bins and come out empty.")
+    "What to look for: the two scales count in different units (1000 Hz is about 1000 HTK mels but 15 Slaney "
+    "mels), and above 1 kHz they have nearly the same shape, so they differ mostly **below 1 kHz**: Slaney is "
+    "a straight line there (filters equally spaced in Hz), while HTK keeps curving (filters packed closer at "
+    "the very bottom).")
+with st.container(key="spacing_caption"):
+    st.caption(
+        f"On the right, at these settings ({settings.n_mels} mels from {settings.f_min:g} to {top:g} Hz, bins "
+        f"{this['bin_hz']:g} Hz apart): " + spacing_sentence(f"{names[settings.mel_type]} (the current scale)", this)
+        + " " + spacing_sentence(names[other_scale], other) + " A curve below the dashed line does not by itself "
+        "empty a filter: a triangle reaches from the centre below it to the centre above, two spacings wide, and "
+        "is empty only when no bin falls in that span. A filter that sees one bin gives that bin's power alone, "
+        "so its neighbours' bins cannot be told apart from it.")
 
 # ---------------------------------------------------------------- 2. the filterbank
 st.header("2. The filterbank")
@@ -53,15 +87,21 @@ st.markdown(
     f"**{settings.n_mels} {'HTK' if settings.mel_type == 'htk' else 'Slaney'} filters** from "
     f"{settings.f_min:g} to {top:g} Hz on **{fb.n_freqs} STFT bins** ({spacing:.3g} Hz apart), "
     f"{'each normalised to unit area (Slaney norm), so narrow filters are tall' if settings.norm == 'slaney' else 'each with peak 1'}. "
-    "Drag to pan, scroll to zoom, hover a dot for a filter's edges.")
+    f"{charts.ZOOM_HELP} Hover a dot for a filter's edges.")
 widgets.empty_filter_warning(fb)
+wheel = st.toggle("Zoom with the mouse wheel", key="filterbank_wheel_zoom",
+                  help="Off, the wheel scrolls the page over the chart too. Double-click the chart to reset it.")
 with st.container(key="filterbank_chart"):
-    st.vega_lite_chart(charts.filterbank_chart(fb), width="stretch")
-zoom = default_zoom_hz(fb)
-with st.container(key="filterbank_zoom"):
-    st.vega_lite_chart(charts.filterbank_chart(fb, zoom_hz=zoom, height=220), width="stretch")
+    st.vega_lite_chart(charts.filterbank_chart(fb, wheel_zoom=wheel), width="stretch")
+zoom = charts.zoom_range(fb)
+if zoom is not None:
+    with st.container(key="filterbank_zoom"):
+        st.vega_lite_chart(charts.filterbank_chart(fb, zoom_hz=zoom, height=220), width="stretch")
+    shown = f"Zoom on 0–{zoom:.0f} Hz. "
+else:
+    shown = f"With {settings.n_mels} filter{'s' * (settings.n_mels != 1)} the chart above shows them all; no zoom. "
 st.caption(
-    f"Zoom on 0–{zoom:.0f} Hz. Grey vertical lines are the STFT bins, faint grey triangles the ideal filters, "
+    shown + "Grey vertical lines are the STFT bins, faint grey triangles the ideal filters, "
     "coloured dots the weights the bins actually get. A filter only 'sees' the bins under its "
     "triangle: the mel value of filter m is the sum of those bins' power, weighted by the triangle. "
     "Everything a solver will ever know about the spectrum is these weighted sums — so the detail "

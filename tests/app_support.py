@@ -7,6 +7,7 @@ runs the chosen page), through Streamlit's ``AppTest``, and finds widgets by the
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,8 @@ def errors(at: AppTest) -> list[str]:
 
 
 def warnings(at: AppTest) -> list[str]:
-    return [w.value for w in at.warning]
+    """The warnings' texts as a reader sees them (Markdown escapes such as ``n\\_mels`` undone)."""
+    return [re.sub(r"\\(.)", r"\1", w.value) for w in at.warning]
 
 
 def metric(at: AppTest, label: str) -> str:

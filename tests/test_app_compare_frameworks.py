@@ -62,3 +62,51 @@ def test_frameworks_code_follows_the_sidebar_settings():
     shown = [c.value for c in at.code][2:]
     assert shown[3].rstrip("\n") == generate(settings, "librosa").rstrip("\n")
     assert any("n_stft=201, n_mels=80" in code for code in shown)
+
+
+# ------------------------------------------------------------------ issue 11, item 5
+
+def small_compare(at, solvers, max_iter=100, time_limit=2.0):
+    at.number_input(key="sample_rate").set_value(16000)
+    at.number_input(key="n_fft").set_value(512)
+    at.slider(key="n_mels").set_value(40)
+    at.number_input(key="max_iter").set_value(max_iter)
+    at.number_input(key="compare_time_limit").set_value(time_limit)
+    at.multiselect(key="compare_solvers").set_value(solvers).run()
+    assert not at.exception
+    return at
+
+
+def test_compare_has_a_player_per_solver():
+    import io
+
+    import soundfile
+
+    at = small_compare(open_page("compare"), ["lstsq", "nnls"])
+    at.button(key="compare_run").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    result = at.session_state["compare_result"]
+    players = [a for a in at.get("audio")]
+    assert len(players) == 1 + len(result["runs"]) == 3              # the input's, then one per solver
+    wavs = result["wavs"][32]
+    assert all(soundfile.info(io.BytesIO(w)).duration == pytest.approx(4.2, abs=0.05) for w in wavs)
+    assert wavs[0] != wavs[1]
+    at.number_input(key="phase_iter").set_value(4).run()             # the one sound setting, here too
+    assert 4 in at.session_state["compare_result"]["wavs"] and not at.exception
+
+
+def test_compare_stop_keeps_what_ran_and_skips_the_rest(monkeypatch):
+    from pages import _comparison
+
+    monkeypatch.setattr(_comparison, "PAGE_RUN_BUDGET_S", 2.0)
+    at = small_compare(open_page("compare"), ["sgd", "nnls"], max_iter=10_000_000, time_limit=600.0)
+    at.button(key="compare_run").click().run()                       # 2 s into SGD's 600
+    comparison = at.session_state["compare_live"]
+    assert not comparison.done and comparison.current == "sgd"
+    assert not at.button(key="compare_stop").disabled
+    at.button(key="compare_stop").click().run()
+    assert comparison.done
+    runs = at.session_state["compare_result"]["runs"]
+    assert [(r.solver, r.reason) for r in runs] == [("sgd", "stopped")]
+    assert runs[0].scores.mel_residual > 0 and len(at.get("audio")) == 2
+    assert at.button(key="compare_stop").disabled

@@ -214,3 +214,105 @@ def test_long_audio_is_computed_in_full_and_plays_an_excerpt():
     assert abs(played.duration - 30.0) < 0.01
     assert abs(soundfile.info(io.BytesIO(result.media.original_wav)).duration - 30.0) < 0.01
     assert any("first 30 s" in c.value for c in at.caption)
+
+
+# ------------------------------------------------------------------ issue 11, items 5, 6 and 7
+
+def test_result_figure_on_a_log_or_mel_axis_and_a_frequency_band():
+    at = small(open_page("invert"), solver="nnls")
+    at.button(key="run").click().run()
+    run_until_result(at)
+    result = at.session_state["invert_result"]
+    linear = at.image[-1].proto.imgs[0].url if hasattr(at.image[-1].proto, "imgs") else None
+    assert at.radio(key="result_freq_axis").value == "linear"
+    at.radio(key="result_freq_axis").set_value("log").run()
+    assert not at.exception
+    views = at.session_state["_result_views"]
+    png = views[("figure", "log", (0.0, result.top_hz))]
+    assert png[:4] == b"\x89PNG" and png != result.media.png
+    at.select_slider(key="result_band").set_range("100 Hz", "2 kHz")
+    at.run()
+    assert ("figure", "log", (100.0, 2000.0)) in at.session_state["_result_views"]
+    assert linear is None or at.image[-1].proto.imgs[0].url != linear
+
+
+def test_closed_form_solver_has_no_loss_chart():
+    at = small(open_page("invert"), solver="lstsq")
+    at.button(key="run").click().run()
+    run_until_result(at)
+    at.run()
+    assert not at.get("vega_lite_chart"), "a loss 'curve' of one point was drawn"
+    assert any("no loss curve" in c.value for c in at.caption)
+
+
+def test_iterative_solver_shows_elapsed_time_in_the_status(monkeypatch):
+    monkeypatch.setattr(_inversion, "PAGE_RUN_BUDGET_S", 1.0)
+    at = small(open_page("invert"), max_iter=10_000_000)
+    at.button(key="run").click().run()
+    status = [m.value for m in at.markdown if "step" in m.value and "elapsed" in m.value]
+    assert status and "running" in status[0], [m.value for m in at.markdown][-6:]
+    at.button(key="stop").click().run()
+
+
+def test_streamlit_stop_holds_the_solve_as_interrupted_until_resume(monkeypatch):
+    """Streamlit's toolbar Stop raises StopException at the next redraw; the solve must not
+    stay 'running' with Pause enabled, nor go on by itself: it waits for Resume or Run."""
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+    draws = {"n": 0}
+    real_draw = _inversion.draw_live
+
+    def draw_then_stop(*args):
+        draws["n"] += 1
+        if draws["n"] == 3:
+            raise StopException()
+        return real_draw(*args)
+
+    monkeypatch.setattr(_inversion, "draw_live", draw_then_stop)
+    at = small(open_page("invert"), max_iter=10_000_000)
+    at.button(key="run").click().run()
+    live = at.session_state["invert_live"]
+    held = live.steps[-1]
+    assert live.paused and not live.done
+    at.run()                                                     # any later run: held, and says so
+    assert live.steps[-1] == held, "the solve went on by itself"
+    assert any("interrupted" in m.value for m in at.markdown), [m.value for m in at.markdown][-5:]
+    assert any("Streamlit's Stop" in c.value for c in at.caption)
+    assert at.button(key="resume") and not at.button(key="stop").disabled
+    monkeypatch.setattr(_inversion, "PAGE_RUN_BUDGET_S", 1.0)
+    at.button(key="resume").click().run()
+    assert live.steps[-1] > held and not live.paused
+    at.button(key="stop").click().run()
+    assert live.reason == "stopped" and at.session_state["invert_result"].reason == "stopped"
+
+
+def test_mel_input_has_no_original_loudness_and_phase_iterations_are_exposed():
+    from invmel_core import pipeline
+
+    fb = MelFilterbank(257, 0.0, None, 40, 16000)
+    spec = np.random.default_rng(0).random((257, 12), dtype=np.float32)
+    at = small(open_page("invert"), solver="nnls")
+    at.radio(key="source").set_value("npy").run()
+    at.file_uploader(key="npy").upload("mel.npy", npy_bytes(fb.dense.T @ spec))
+    at.run()
+    at.button(key="run").click().run()
+    run_until_result(at)
+    labels = " ".join(m.value for m in at.markdown)
+    assert "same loudness as the original" not in labels and "original's loudness" not in labels
+    assert "-20 dBFS" in labels and "32 iterations" in labels
+    result = at.session_state["invert_result"]
+    at.number_input(key="phase_iter").set_value(8).run()
+    assert not at.exception
+    wav = at.session_state["_result_views"][("sound", 8)][0]
+    assert wav == pipeline.to_wav(result.estimate, result.settings.replace(phase_iter=8))
+    assert wav != result.media.wav
+    assert "8 iterations" in " ".join(m.value for m in at.markdown)
+    assert at.query_params["phase_iter"] in ("8", ["8"])          # shareable, like every setting
+
+
+def test_audio_input_reconstruction_is_labelled_with_the_original_loudness():
+    at = small(open_page("invert"), solver="nnls")
+    at.button(key="run").click().run()
+    run_until_result(at)
+    labels = " ".join(m.value for m in at.markdown)
+    assert "at the original's loudness" in labels and "dBFS" not in labels

@@ -5,6 +5,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from invmel_core import InputError, MelFilterbank, charts, plots
+from invmel_core.scales import hz_to_mel
 
 
 def test_downsample_max_keeps_peaks_and_bounds_the_size():
@@ -76,13 +77,14 @@ def test_filter_table_reads_out_edges_and_bins():
 
 
 def test_mel_curves_show_slaney_linear_below_1khz():
-    rows = charts.mel_curve_chart(8000.0)["data"]["values"]
-    slaney = {r["hz"]: r["position"] for r in rows if r["scale"] == "Slaney"}
+    # Issue 11: each scale in its own mel units (HTK: layer 0, Slaney: layer 1), not 0-1.
+    rows = charts.mel_curve_chart(8000.0)["layer"][1]["data"]["values"]
+    slaney = {r["hz"]: r["mel"] for r in rows if r["scale"] == "Slaney"}
     hz = sorted(slaney)
     below = [h for h in hz if 0 < h < 1000]
     ratios = [slaney[h] / h for h in below]
     assert max(ratios) / min(ratios) < 1.01                     # a straight line through 0
-    assert slaney[hz[-1]] == pytest.approx(1.0)
+    assert slaney[hz[-1]] == pytest.approx(hz_to_mel(8000.0, "slaney"), abs=0.01)
 
 
 def test_filter_spacing_is_constant_below_1khz_for_slaney_and_rises_for_htk():

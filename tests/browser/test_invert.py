@@ -253,8 +253,12 @@ def test_mel_npy_input(page, tmp_path):
     wait_for_result(page)
     m = metrics(page)
     assert float(m["mel residual"]) < 0.05, m
-    # No original audio for a bare mel spectrogram: only the reconstruction plays.
+    # No original audio for a bare mel spectrogram: only the reconstruction plays, and says at
+    # what level (not "the original's loudness": there is none). The phase iterations are there.
     assert key(page, "result_audio").locator("audio").count() == 1
+    label = key(page, "result_audio").inner_text()
+    assert "-20 dBFS" in label and "original" not in label.lower(), label
+    assert key(page, "phase_iter").locator("input").input_value() == "32"
     assert visible_errors(page) == []
 
 
@@ -286,3 +290,94 @@ def test_microphone_recording_is_inverted(browser, server):
         assert visible_errors(page) == []
     finally:
         ctx.close()
+
+
+# ------------------------------------------------------------------ issue 11
+
+def test_live_view_is_above_the_fold_at_1000_px(browser, server):
+    """Item 5: at 1366 x 1000 the live view (status, loss curve, spectrogram) is on the first
+    screen after Run, without scrolling."""
+    ctx = browser.new_context(viewport={"width": 1366, "height": 1000}, base_url=server.url)
+    ctx.set_default_timeout(120_000)
+    page = ctx.new_page()
+    try:
+        open_app(page, "/invert?solver=sgd&max_iter=1000000")          # otherwise the defaults
+        key(page, "run").locator("button").click()
+        key(page, "live_spec").locator("img").first.wait_for(state="visible")
+        key(page, "loss_chart").locator(".vega-embed").first.wait_for(state="visible")
+        boxes = {name: key(page, name).bounding_box() for name in ("live_status", "loss_chart", "live_spec")}
+        print("live view boxes:", boxes)
+        for name, box in boxes.items():
+            assert box["y"] >= 0 and box["y"] + box["height"] <= 1000, (name, box)
+        screenshot(page, "invert_live_above_the_fold", full=False)
+        key(page, "stop").locator("button").click()
+        wait_for_result(page)
+    finally:
+        ctx.close()
+
+
+def status_text(page) -> str:
+    return key(page, "live_status").first.inner_text()
+
+
+def test_streamlit_stop_shows_interrupted_and_resume_goes_on(page):
+    """Item 6: Streamlit's toolbar Stop used to freeze the status at 'running' with Pause on."""
+    open_app(page, "/invert?solver=sgd&max_iter=1000000&n_fft=512&n_mels=40&sample=chirp")
+    key(page, "run").locator("button").click()
+    page.wait_for_function("() => /running — step [1-9]/.test("
+                           "document.querySelector('.st-key-live_status')?.innerText ?? '')")
+    page.locator("[data-testid='stStatusWidget'] button", has_text="Stop").click()
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
+    page.wait_for_timeout(500)
+    text = status_text(page)
+    print("after Streamlit's Stop:", text)
+    assert text.startswith("interrupted — step") and "running" not in text, text
+    assert "Resume to go on" in text
+    assert key(page, "pause").is_hidden() and key(page, "resume_interrupted").is_visible()
+    screenshot(page, "invert_interrupted", full=False)
+    held = int(re.search(r"step ([\d,]+)", text).group(1).replace(",", ""))
+    key(page, "resume_interrupted").locator("button").click()
+    page.wait_for_function(
+        """step => { const m = /running — step ([\\d,]+)/.exec(
+                        document.querySelector('.st-key-live_status')?.innerText ?? '');
+                     return m && parseInt(m[1].replace(/,/g, '')) > step; }""", arg=held)
+    key(page, "stop").locator("button").click()
+    wait_for_result(page)
+    assert live_status(page)[0] == "finished (stopped)"
+    assert visible_errors(page) == []
+
+
+def test_result_on_a_log_axis_shows_the_chord(page):
+    """Item 5: a chord's notes sat in one line at the bottom of a linear 0-11 kHz axis."""
+    open_app(page, "/invert?solver=nnls&sample=chord")
+    key(page, "run").locator("button").click()
+    wait_for_result(page)
+    figure = key(page, "result_figure").locator("img").first
+    linear = figure.get_attribute("src")
+    key(page, "result_freq_axis").get_by_text("Log", exact=True).click()
+    page.wait_for_function("src => { const img = document.querySelector('.st-key-result_figure img');"
+                           "return img && img.getAttribute('src') !== src && img.complete; }", arg=linear)
+    wait_for_app_run(page)
+    assert image_loaded(key(page, "result_figure").locator("img").first)
+    key(page, "result_figure").scroll_into_view_if_needed()
+    screenshot(page, "invert_result_log_axis")
+    assert visible_errors(page) == []
+
+
+def test_librosa_at_the_defaults_says_its_cost_shows_time_and_stops_at_once(page):
+    """Item 4: refused at the defaults (3.2 GiB), no progress, Stop ignored."""
+    open_app(page, "/invert?solver=librosa")
+    cost = key(page, "solve_cost").inner_text()
+    print("cost before Run:", cost)
+    assert "Takes roughly" in cost and "min" in cost and "GiB" in cost and "Quicker: n_fft 1024" in cost
+    key(page, "run").locator("button").click()
+    page.wait_for_function("() => /running — step 0 · loss [\\d.e+-]+ · [2-9][\\d.]* s elapsed/.test("
+                           "document.querySelector('.st-key-live_status')?.innerText ?? '')", timeout=60_000)
+    screenshot(page, "invert_librosa_running", full=False)
+    key(page, "stop").locator("button").click()
+    started = time.monotonic()
+    wait_for_result(page)
+    print(f"Stop to result: {time.monotonic() - started:.1f} s")
+    assert time.monotonic() - started < 60
+    assert live_status(page)[0] == "finished (stopped)"
+    assert visible_errors(page) == []

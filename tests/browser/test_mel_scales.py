@@ -3,7 +3,7 @@ error next to the widgets and the page keeps its last good view, the figure down
 
 import re
 
-from browser.harness import key, open_app, screenshot, visible_errors, wait_for_app_run
+from browser.harness import SCREENSHOTS, key, open_app, screenshot, visible_errors, wait_for_app_run
 
 
 def set_number(page, widget_key: str, value) -> None:
@@ -70,3 +70,53 @@ def test_filterbank_figure_downloads_as_png(page):
     data = open(info.value.path(), "rb").read()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     assert info.value.suggested_filename == "filterbank.png"
+
+
+def chart_pixels(page, widget_key: str) -> bytes:
+    """The chart's own pixels (the mouse moved away first, so no tooltip is in them)."""
+    page.mouse.move(5, 5)
+    page.wait_for_timeout(600)
+    return key(page, widget_key).screenshot()
+
+
+def test_the_wheel_scrolls_the_page_unless_wheel_zoom_is_on_and_double_click_resets(page):
+    """Issue 11, item 3: scrolling over the filterbank chart zoomed it (axes to -36 kHz)."""
+    open_app(page, "/mel_scales?n_mels=40")
+    chart = key(page, "filterbank_chart")
+    chart.locator("canvas, svg").first.wait_for(state="visible")
+    chart.scroll_into_view_if_needed()
+    start = chart_pixels(page, "filterbank_chart")
+    box = chart.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -300)
+    page.mouse.wheel(0, 300)                         # down and up again: the page scrolls back
+    chart.scroll_into_view_if_needed()
+    assert chart_pixels(page, "filterbank_chart") == start, "a plain wheel zoomed the chart"
+    key(page, "filterbank_wheel_zoom").locator("label").click()
+    wait_for_app_run(page)
+    chart.locator("canvas, svg").first.wait_for(state="visible")
+    chart.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    start = chart_pixels(page, "filterbank_chart")
+    box = chart.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -300)
+    zoomed = chart_pixels(page, "filterbank_chart")
+    assert zoomed != start, "the wheel did not zoom with wheel zoom on"
+    (SCREENSHOTS / "mel_scales_zoomed_chart.png").write_bytes(zoomed)
+    page.mouse.dblclick(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert chart_pixels(page, "filterbank_chart") == start, "double-click did not reset the zoom"
+
+
+def test_mel_readout_and_mel_units(page):
+    """Issue 11, item 2: real mel numbers, for a frequency the reader types."""
+    open_app(page, "/mel_scales?n_fft=256&n_mels=40")
+    readout = key(page, "mel_readout")
+    assert "1000 Hz = 1000.0 mel (HTK) = 15.00 mel (Slaney)" in readout.inner_text()
+    set_number(page, "readout_hz", 440)
+    assert "440 Hz = 549.6 mel (HTK) = 6.60 mel (Slaney)" in key(page, "mel_readout").inner_text()
+    caption = key(page, "spacing_caption").inner_text()
+    assert "0 filters are empty and 5 see only one bin" in caption, caption
+    key(page, "mel_curves").locator("canvas, svg").first.wait_for(state="visible")
+    assert visible_errors(page) == []
+    screenshot(page, "mel_scales_readout_n_fft_256")

@@ -1,0 +1,100 @@
+"""The Compare page's run: its session state, the Run all / Stop / Resume actions, the
+progress loop inside the page run, and the players (Streamlit only; the solving is
+invmel_core.pipeline.Comparison's).
+
+Session keys: ``compare_live`` (the :class:`~invmel_core.pipeline.Comparison` in progress),
+``compare_result`` (what the result section shows), ``compare_input`` (the input on screen,
+for the Run all callback).
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+from invmel_core import offload, pipeline, plots
+from invmel_core.live import slice_seconds
+from pages import _state as session
+
+LIVE, RESULT, INPUT = "compare_live", "compare_result", "compare_input"
+SLICE_S = 0.2       # solver time between two redraws of the progress line
+PREVIEW_S = 30.0    # the players hold at most the first 30 s
+# Longest a single page run drives the comparison (None: until it ends, is stopped or the user
+# interacts). The AppTest suite shortens it to click Stop mid-way.
+PAGE_RUN_BUDGET_S: float | None = None
+
+
+def start() -> None:
+    """Run all: a fresh comparison of the chosen solvers on the current input."""
+    state = st.session_state
+    loaded, chosen = state.get(INPUT), state.get("compare_solvers") or []
+    current, problem = session.current_settings()
+    if loaded is None or problem or not chosen:
+        return
+    old = state.get(LIVE)
+    if old is not None:
+        old.stop()
+    state[LIVE] = pipeline.Comparison(loaded, current, chosen, float(state["compare_time_limit"]))
+
+
+def stop() -> None:
+    if st.session_state.get(LIVE) is not None:
+        st.session_state[LIVE].stop()
+
+
+def resume() -> None:
+    if st.session_state.get(LIVE) is not None:
+        st.session_state[LIVE].paused = False
+
+
+def finish(comparison: pipeline.Comparison) -> None:
+    """The figure of a finished (or stopped) comparison; kept, with its runs, as the result."""
+    runs = comparison.runs
+    result = {"runs": runs, "failures": [f"{name}: {exc}" for name, exc in comparison.failures],
+              "label": comparison.problem.label, "settings": comparison.settings,
+              "problem": comparison.problem, "of": comparison, "wavs": {}}
+    if runs:
+        curves = {run.solver: (run.times, run.residuals) for run in runs}
+        result["png"] = offload.call(plots.render_png, plots.convergence_figure, curves, "solver time (s)")
+    st.session_state[RESULT] = result
+
+
+def finish_if_done(comparison) -> None:
+    if comparison is not None and comparison.done and (st.session_state.get(RESULT) or {}).get("of") is not comparison:
+        with st.spinner("Drawing the figure…"):
+            finish(comparison)
+
+
+def players(result: dict, phase_iter: int) -> list[bytes]:
+    """Each run's sound (:func:`invmel_core.pipeline.to_wav`, in a worker process), made once
+    per number of phase-reconstruction iterations."""
+    if phase_iter not in result["wavs"]:
+        problem, base = result["problem"], result["settings"].replace(phase_iter=phase_iter)
+        result["wavs"][phase_iter] = [
+            offload.call(pipeline.to_wav, run.estimate, base.replace(solver=run.solver), problem.samples,
+                         mel=problem.mel, max_seconds=PREVIEW_S)
+            for run in result["runs"]]
+    return result["wavs"][phase_iter]
+
+
+def drive(comparison: pipeline.Comparison) -> None:
+    """Advance the comparison a slice at a time, redrawing a progress line, until it ends (then
+    the whole page again, with the results) or the page run's budget is spent. A click
+    anywhere interrupts it at its next redraw; Streamlit's own Stop holds it until Resume."""
+    status = st.empty()
+    deadline = None if PAGE_RUN_BUDGET_S is None else time.perf_counter() + PAGE_RUN_BUDGET_S
+    try:
+        while not comparison.done and not comparison.paused:
+            comparison.advance(slice_seconds(SLICE_S))
+            done = ", ".join(f"{run.solver} {run.seconds:.1f} s" for run in comparison.runs)
+            number = min(len(comparison.runs) + len(comparison.failures) + 1, comparison.total)
+            status.markdown(f"Running **{comparison.current or '…'}** ({number} of {comparison.total})"
+                            + (f" · done: {done}" if done else ""))
+            if deadline is not None and time.perf_counter() >= deadline:
+                return
+    except StopException:
+        comparison.paused = True
+        raise
+    st.rerun()
