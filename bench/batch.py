@@ -6,7 +6,8 @@
 The mel spectrograms are made from the bundled clips (the 10 s speech clip, shifted, with
 the chirp, the chord or the short speech clip mixed in), in a HiFi-GAN-like format:
 22050 Hz, n_fft 1024, hop 256, 80 Slaney mel bands up to 8 kHz, magnitude (power 1). Each
-is rendered to a WAV by the default cascade (nnls, then 32 Griffin-Lim iterations) with
+is rendered to a WAV by ``--method`` (default: the command line's default, the joint
+method of ``mel_to_audio``, 150 iterations; ``cascade``: nnls, then 32 Griffin-Lim iterations) with
 one local worker process, with one per CPU, and on a ``dask.distributed`` LocalCluster of
 one single-threaded worker process per CPU (its start-up is reported, not counted), with
 Dask's default worker environment and without its ``MALLOC_TRIM_THRESHOLD_``. Every
@@ -17,6 +18,7 @@ byte-identical. Prints a table; the numbers go to docs/batch.md.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import hashlib
 import os
 import statistics
@@ -53,9 +55,9 @@ def make_mels(folder: Path, count: int) -> None:
         np.save(path, mel)
 
 
-def measure(name: str, src: Path, out: Path, **where) -> dict:
+def measure(name: str, src: Path, out: Path, options: RenderOptions, **where) -> dict:
     start = time.perf_counter()
-    records = run(src, out, OPTIONS, **where)
+    records = run(src, out, options, **where)
     wall = time.perf_counter() - start
     failed = [r for r in records if r.status != "done"]
     if failed:
@@ -74,7 +76,8 @@ def measure(name: str, src: Path, out: Path, **where) -> dict:
     }
 
 
-def measure_dask(name: str, src: Path, out: Path, workers: int, untrimmed: bool) -> tuple[dict, float]:
+def measure_dask(name: str, src: Path, out: Path, options: RenderOptions, workers: int,
+                 untrimmed: bool) -> tuple[dict, float]:
     """``measure`` on a LocalCluster of ``workers`` single-threaded processes. ``untrimmed``:
     without the ``MALLOC_TRIM_THRESHOLD_`` Dask's nannies give their workers by default."""
     import dask
@@ -88,7 +91,7 @@ def measure_dask(name: str, src: Path, out: Path, workers: int, untrimmed: bool)
                 host="127.0.0.1", n_workers=workers, threads_per_worker=1, processes=True,
                 dashboard_address=None, silence_logs=40) as cluster:
             startup = time.perf_counter() - started
-            return measure(name, src, out, scheduler=cluster.scheduler_address), startup
+            return measure(name, src, out, options, scheduler=cluster.scheduler_address), startup
     finally:
         os.environ.clear()
         os.environ.update(environment)
@@ -99,20 +102,22 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="12 files instead of 100")
     parser.add_argument("--files", type=int, default=None, help="number of mel spectrograms")
     parser.add_argument("--no-dask", action="store_true", help="skip the LocalCluster runs")
+    parser.add_argument("--method", choices=["joint", "cascade"], default="joint", help="mel to audio (default: joint)")
     args = parser.parse_args(argv)
+    options = replace(OPTIONS, method=args.method)
     count = args.files or (12 if args.quick else 100)
     cpus = available_cores()
-    print(f"{count} mel spectrograms of {SECONDS:g} s (80 x 862), CPUs: {cpus}, "
+    print(f"{count} mel spectrograms of {SECONDS:g} s (80 x 862), method {args.method}, CPUs: {cpus}, "
           f"load average before: {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="invmel-bench-batch-") as tmp:
         src = Path(tmp) / "mels"
         make_mels(src, count)
-        rows = [measure("local, 1 worker", src, Path(tmp) / "one", workers=1)]
-        rows.append(measure(f"local, {cpus} workers", src, Path(tmp) / "local", workers=cpus))
+        rows = [measure("local, 1 worker", src, Path(tmp) / "one", options, workers=1)]
+        rows.append(measure(f"local, {cpus} workers", src, Path(tmp) / "local", options, workers=cpus))
         if not args.no_dask:
             for untrimmed in (False, True):
                 name = f"Dask LocalCluster, {cpus} workers" + (", no malloc trim" if untrimmed else "")
-                row, startup = measure_dask(name, src, Path(tmp) / f"dask{int(untrimmed)}", cpus, untrimmed)
+                row, startup = measure_dask(name, src, Path(tmp) / f"dask{int(untrimmed)}", options, cpus, untrimmed)
                 rows.append(row)
                 print(f"{name}: start-up {startup:.1f} s (not counted)")
     print(f"\n{'configuration':<45} {'files':>5} {'wall s':>7} {'files/min':>9} {'wall s/file':>11} "
