@@ -26,9 +26,9 @@ from .batch_render import Record, RenderOptions, Task, failed_record, render_one
 from .errors import InputError
 from .solvers.columns import available_cores
 
-# Imported once by the fork server, so every worker starts with them loaded: the package,
-# and librosa's STFT module, whose first import takes ~2 s (numba) in each process otherwise.
-PRELOAD = ["invmel_core.batch_render", "librosa.core.spectrum"]
+# Imported once by the fork server, so every worker starts with them loaded (the rendering
+# path: STFT, phase, mel_to_audio; librosa is only needed to resample a sound file, on demand).
+PRELOAD = ["invmel_core.batch_render"]
 CONNECT_TIMEOUT_S = 10
 # Dask's nannies set it for their workers; it fixes glibc's mmap threshold, so numpy's large
 # temporaries are mapped and faulted in afresh each time (docs/batch.md has the measurement).
@@ -197,7 +197,7 @@ def _can_access(source: str, outdir: str) -> bool:
 
 
 def _warm_up() -> None:
-    """Run on each Dask worker at connection: pay for librosa's slow first import now."""
+    """Run on each Dask worker at connection: pay for the imports now, not in the first file."""
     import importlib
 
     for module in PRELOAD:
