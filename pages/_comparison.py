@@ -1,8 +1,8 @@
 """The Compare page's run: its session state, the Run all / Stop / Resume actions, the
 progress loop inside the page run, and the players (Streamlit only; the solving is
-invmel_core.pipeline.Comparison's).
+invmel_core.comparison.Comparison's).
 
-Session keys: ``compare_live`` (the :class:`~invmel_core.pipeline.Comparison` in progress),
+Session keys: ``compare_live`` (the :class:`~invmel_core.comparison.Comparison` in progress),
 ``compare_result`` (what the result section shows), ``compare_input`` (the input on screen,
 for the Run all callback).
 """
@@ -15,6 +15,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from invmel_core import offload, pipeline, plots
+from invmel_core.comparison import Comparison
 from invmel_core.live import slice_seconds
 from pages import _state as session
 
@@ -36,7 +37,7 @@ def start() -> None:
     old = state.get(LIVE)
     if old is not None:
         old.stop()
-    state[LIVE] = pipeline.Comparison(loaded, current, chosen, float(state["compare_time_limit"]))
+    state[LIVE] = Comparison(loaded, current, chosen, float(state["compare_time_limit"]))
 
 
 def stop() -> None:
@@ -49,7 +50,7 @@ def resume() -> None:
         st.session_state[LIVE].paused = False
 
 
-def finish(comparison: pipeline.Comparison) -> None:
+def finish(comparison: Comparison) -> None:
     """The figure of a finished (or stopped) comparison; kept, with its runs, as the result."""
     runs = comparison.runs
     result = {"runs": runs, "failures": [f"{name}: {exc}" for name, exc in comparison.failures],
@@ -79,7 +80,7 @@ def players(result: dict, phase_iter: int) -> list[bytes]:
     return result["wavs"][phase_iter]
 
 
-def drive(comparison: pipeline.Comparison) -> None:
+def drive(comparison: Comparison) -> None:
     """Advance the comparison a slice at a time, redrawing a progress line, until it ends (then
     the whole page again, with the results) or the page run's budget is spent. A click
     anywhere interrupts it at its next redraw; Streamlit's own Stop holds it until Resume."""

@@ -18,7 +18,7 @@ from dataclasses import asdict
 import streamlit as st
 
 from invmel_core import offload, pipeline
-from invmel_core.plots import FREQ_AXES
+from invmel_core.freq_axis import FREQ_AXES
 from invmel_core.settings import Settings
 from pages import _widgets as widgets
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from invmel_core import InputError, pipeline, stft
+from invmel_core import InputError, comparison, pipeline, stft
 from invmel_core.audio import rms
 from invmel_core.settings import Settings
 
@@ -64,7 +64,7 @@ def test_run_solver_records_the_residual_curve_and_respects_the_time_limit():
     fb = SETTINGS.filterbank()
     spec = stft.spectrogram(tone(), SETTINGS.n_fft, SETTINGS.hop)
     mel = stft.mel_spectrogram(spec, fb)
-    run = pipeline.run_solver(mel, SETTINGS.replace(max_iter=200), time_limit=60.0, original=spec)
+    run = comparison.run_solver(mel, SETTINGS.replace(max_iter=200), time_limit=60.0, original=spec)
     assert run.solver == "sgd" and run.steps == 200 and run.reason == "max_iter"
     assert len(run.times) == len(run.residuals) == 200 // 4 and run.times == sorted(run.times)
     assert run.residuals[-1] < run.residuals[0]                  # it converges
@@ -72,13 +72,13 @@ def test_run_solver_records_the_residual_curve_and_respects_the_time_limit():
     assert run.scores.spectral_convergence is not None
 
     ticks = iter(range(10**6))                                    # a clock that advances 1 s per call
-    slow = pipeline.run_solver(mel, SETTINGS.replace(max_iter=10**6), time_limit=3.0, clock=lambda: next(ticks))
+    slow = comparison.run_solver(mel, SETTINGS.replace(max_iter=10**6), time_limit=3.0, clock=lambda: next(ticks))
     assert slow.reason == "time_limit" and slow.seconds == 3.0 and len(slow.residuals) == 3
 
 
 def test_run_solver_refuses_a_bad_time_limit():
     with pytest.raises(InputError, match="time_limit"):
-        pipeline.run_solver(np.ones((24, 3), np.float32), SETTINGS, time_limit=0)
+        comparison.run_solver(np.ones((24, 3), np.float32), SETTINGS, time_limit=0)
 
 
 def test_score_uses_the_same_mel_residual_as_the_metrics_module():
