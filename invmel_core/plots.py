@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from .errors import InputError
 from .filterbank import MelFilterbank, default_zoom_hz
 from .freq_axis import FREQ_AXES, FrequencyRows, downsample_max
+from .validation import check_number
 
 FONT = 13          # base font size: readable when projected
 TITLE = 15
@@ -69,24 +70,32 @@ def render_png(make: Callable[..., Figure], /, *args, **kwargs) -> bytes:
         fig.clear()
 
 
-def power_to_db(power: np.ndarray, ref: float | None = None, floor_db: float = -DB_RANGE) -> np.ndarray:
-    """``10 log10(power / ref)``, floored ``floor_db`` below 0 dB (ref: the array's peak).
+def power_to_db(power: np.ndarray, ref: float | None = None, floor_db: float = -DB_RANGE, *,
+                exponent: float = 2.0) -> np.ndarray:
+    """Decibels re. ``ref``, floored ``floor_db`` below 0 dB (ref: the array's peak):
+    ``10 log10(power / ref)`` for a power spectrogram, ``20 log10`` for magnitudes
+    (``exponent=1``; in general ``(20 / exponent) log10``), so both show the same levels.
 
     Silence (all zeros) maps to ``floor_db`` everywhere instead of ``-inf`` or NaN.
+
+    >>> power_to_db(np.array([1.0, 0.1]), exponent=1.0).tolist()
+    [0.0, -20.0]
     """
     p = np.asarray(power, dtype=np.float64)
     if ref is None:
         ref = float(p.max(initial=0.0))
     if not ref > 0:
         return np.full(p.shape, floor_db, dtype=np.float32)
-    floor = ref * 10.0 ** (floor_db / 10.0)
-    return (10.0 * np.log10(np.maximum(p, floor) / ref)).astype(np.float32)
+    factor = 20.0 / check_number("exponent", exponent, minimum=0, strict=True)
+    floor = ref * 10.0 ** (floor_db / factor)
+    return (factor * np.log10(np.maximum(p, floor) / ref)).astype(np.float32)
 
 
 def spectrogram_rgb(power: np.ndarray, ref: float | None = None, *, rows: int = 256, min_cols: int = 640,
-                    max_cols: int = 960, cmap: str = SPEC_CMAP) -> np.ndarray:
-    """A power spectrogram ``(freq, time)`` as an RGB uint8 image in dB re. ``ref`` (its own
-    peak if None), ``DB_RANGE`` dB deep, low frequencies at the bottom.
+                    max_cols: int = 960, cmap: str = SPEC_CMAP, exponent: float = 2.0) -> np.ndarray:
+    """A spectrogram ``(freq, time)`` of ``exponent`` (2: power, 1: magnitude) as an RGB
+    uint8 image in dB re. ``ref`` (its own peak if None), ``DB_RANGE`` dB deep, low
+    frequencies at the bottom.
 
     Cheap enough to redraw several times a second (max-pooling, then a colour lookup
     table; no matplotlib): the app's live view while a solver runs. Pooling happens before
@@ -96,7 +105,7 @@ def spectrogram_rgb(power: np.ndarray, ref: float | None = None, *, rows: int = 
     the picture keeps about the same landscape shape for every input, never a thin strip.
     """
     small = downsample_max(np.asarray(power, dtype=np.float32), rows, max_cols)
-    db = power_to_db(small, ref if ref is not None else float(np.max(power, initial=0.0)))
+    db = power_to_db(small, ref if ref is not None else float(np.max(power, initial=0.0)), exponent=exponent)
     if db.shape[1] < min_cols:
         db = np.repeat(db, -(-min_cols // db.shape[1]), axis=1)
     if db.shape[0] < rows:
@@ -181,10 +190,11 @@ def _colourbar(fig: Figure, image, cax, label: str) -> None:
 def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, sample_rate: float,
                       hop_length: int, *, mel: np.ndarray | None = None, top_hz: float | None = None,
                       max_cols: int = 1000, freq_axis: str = "linear", freq_range=None,
-                      mel_type: str = "htk") -> Figure:
+                      mel_type: str = "htk", power: float = 2.0) -> Figure:
     """Original, reconstruction and their dB difference, on one dB scale with colour bars.
 
-    Both spectrograms are power ``(n_stft, time)`` and share one reference (the original's
+    Both spectrograms are ``(n_stft, time)`` of ``power`` (2: power, 1: magnitude; the mel
+    input's too), shown in dB either way, and share one reference (the original's
     peak, or the reconstruction's when there is no original), so equal colours mean
     equal levels. With no original (a mel spectrogram was uploaded), the mel input is
     shown instead of the original and there is no error map.
@@ -214,14 +224,14 @@ def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, s
     extent = (0.0, recon.shape[1] * hop_s, *rows.extent)
     kw = dict(origin="lower", aspect="auto", extent=extent, interpolation="nearest")
     if original is not None:
-        orig_db = power_to_db(original, ref)
-        recon_db = power_to_db(recon, ref)
+        orig_db = power_to_db(original, ref, exponent=power)
+        recon_db = power_to_db(recon, ref, exponent=power)
         im = axes[0].imshow(rows.pool(orig_db, max_cols), cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0, **kw)
         axes[1].imshow(rows.pool(recon_db, max_cols), cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0, **kw)
         # Pool keeping the largest |error| so the loudest mistakes survive downsampling.
         err = axes[2].imshow(rows.pool(recon_db - orig_db, max_cols, signed=True), cmap=ERROR_CMAP,
                              vmin=-ERROR_DB, vmax=ERROR_DB, **kw)
-        _style(axes[0], "Original power spectrogram", None, rows.label)
+        _style(axes[0], "Original spectrogram", None, rows.label)
         _style(axes[1], "Reconstruction from the mel spectrogram", None, rows.label)
         _style(axes[2], "Error: reconstruction − original (red: too loud, blue: too quiet)", "time (s)", rows.label)
         _colourbar(fig, im, caxes[0], "dB re. original peak")
@@ -231,10 +241,10 @@ def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, s
             rows.ticks(ax)
     else:
         mel_arr = np.asarray(mel if mel is not None else np.zeros((1, recon.shape[1])), dtype=np.float32)
-        m_im = axes[0].imshow(downsample_max(power_to_db(mel_arr), 512, max_cols), cmap=SPEC_CMAP,
+        m_im = axes[0].imshow(downsample_max(power_to_db(mel_arr, exponent=power), 512, max_cols), cmap=SPEC_CMAP,
                               vmin=-DB_RANGE, vmax=0, origin="lower", aspect="auto", interpolation="nearest",
                               extent=(0.0, mel_arr.shape[1] * hop_s, 0, mel_arr.shape[0]))
-        im = axes[1].imshow(rows.pool(power_to_db(recon, ref), max_cols), cmap=SPEC_CMAP,
+        im = axes[1].imshow(rows.pool(power_to_db(recon, ref, exponent=power), max_cols), cmap=SPEC_CMAP,
                             vmin=-DB_RANGE, vmax=0, **kw)
         _style(axes[0], "Mel spectrogram (input)", None, "mel band")
         _style(axes[1], "Reconstruction", "time (s)", rows.label)

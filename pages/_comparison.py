@@ -17,7 +17,9 @@ from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from invmel_core import offload, pipeline, plots
 from invmel_core.comparison import Comparison
 from invmel_core.live import slice_seconds
+from invmel_core.settings import Settings
 from pages import _state as session
+from pages import _widgets as widgets
 
 LIVE, RESULT, INPUT = "compare_live", "compare_result", "compare_input"
 SLICE_S = 0.2       # solver time between two redraws of the progress line
@@ -68,16 +70,32 @@ def finish_if_done(comparison) -> None:
             finish(comparison)
 
 
-def players(result: dict, phase_iter: int) -> list[bytes]:
-    """Each run's sound (:func:`invmel_core.pipeline.to_wav`, in a worker process), made once
-    per number of phase-reconstruction iterations."""
-    if phase_iter not in result["wavs"]:
-        problem, base = result["problem"], result["settings"].replace(phase_iter=phase_iter)
-        result["wavs"][phase_iter] = [
+def players(result: dict, settings: Settings) -> list[bytes]:
+    """Each run's sound, made once per number of iterations: Griffin-Lim on its estimate
+    (:func:`invmel_core.pipeline.to_wav` by the cascade, in a worker process), so each solver
+    is heard; the joint method would make the same sound from the mel for all of them."""
+    cascade = settings.replace(method="cascade")
+    key = ("cascade", cascade.sound_iterations)
+    if key not in result["wavs"]:
+        problem, base = result["problem"], result["settings"].replace(method="cascade", phase_iter=settings.phase_iter)
+        result["wavs"][key] = [
             offload.call(pipeline.to_wav, run.estimate, base.replace(solver=run.solver), problem.samples,
                          mel=problem.mel, max_seconds=PREVIEW_S)
             for run in result["runs"]]
-    return result["wavs"][phase_iter]
+    return result["wavs"][key]
+
+
+def joint_player(result: dict, settings: Settings) -> bytes:
+    """The joint method's sound of the same mel (what the Invert page plays by default), for
+    reference: made once per number of iterations, its progress shown."""
+    joint = result["settings"].replace(method="joint", phase_iter=settings.phase_iter)
+    key = ("joint", joint.sound_iterations)
+    if key not in result["wavs"]:
+        problem = result["problem"]
+        result["wavs"][key] = widgets.in_worker(("compare", id(result), key), "Making the joint method's sound",
+                                                pipeline.to_wav, None, joint, problem.samples, mel=problem.mel,
+                                                max_seconds=PREVIEW_S)
+    return result["wavs"][key]
 
 
 def drive(comparison: Comparison) -> None:
