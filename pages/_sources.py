@@ -247,7 +247,7 @@ def _offer_fixes(exc: NMelsMismatch) -> None:
     n_mels its number of columns, when that differs), or set n_mels to its number of rows
     (only if n_mels can be that; 2000 cannot)."""
     refused = session.refusal("n_mels", exc.found)
-    show_error(f"{exc} ({refused}.)" if refused and not (exc.transposed_upload or exc.other) else exc)
+    show_error(f"{exc} ({refused}.)" if refused and not exc.transposed_upload else exc)
     if exc.transposed_upload:
         st.button("Read it as (time, n_mels)", key="transpose_npy", type="primary", on_click=set_transposed,
                   args=(exc.transposed_upload, True))

@@ -327,3 +327,38 @@ def test_audio_input_reconstruction_is_labelled_with_the_original_loudness():
     run_until_result(at)
     labels = " ".join(m.value for m in at.markdown)
     assert "at the original's loudness" in labels and "dBFS" not in labels
+
+
+# ------------------------------------------------------------------ issue 10.3: where the sound is lost
+
+def test_where_the_sound_is_lost_plays_four_renditions_with_their_scores():
+    at = small(open_page("invert"), solver="nnls")
+    assert at.session_state["_settings_ok"].method == "joint"
+    at.button(key="oracle_run").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    rows = at.session_state["_oracle"]["rows"]
+    assert [row.key for row in rows] == ["original", "true_magnitude", "true_phase", "estimated"]
+    original, true_magnitude, true_phase, estimated = (row.scores for row in rows)
+    assert original["re_mel"] == 0 and original["estoi"] == pytest.approx(1.0)
+    # Each reconstruction loses something; the true phase keeps the mel closest... to the detail lost.
+    assert all(row.scores["re_mel"] > 0 and row.scores["estoi"] < 1 for row in rows[1:])
+    assert all(row.wav[:4] == b"RIFF" for row in rows)
+    players = [a for a in at.get("audio")]
+    assert len(players) == 1 + 4                                  # the input's, then the four
+    captions = " ".join(c.value for c in at.caption)
+    assert all(row.lesson in captions for row in rows)
+    table = at.dataframe[-1].value
+    assert list(table["ESTOI"]) == pytest.approx([row.scores["estoi"] for row in rows])
+    assert list(table["re-mel"]) == pytest.approx([row.scores["re_mel"] for row in rows])
+    # Another setting: the rows stay, marked as of the earlier settings, until asked again.
+    at.slider(key="n_mels").set_value(64).run()
+    assert any("press the button again" in c.value for c in at.caption)
+
+
+def test_where_the_sound_is_lost_is_for_audio_inputs_only():
+    fb = MelFilterbank(257, 0.0, None, 40, 16000)
+    at = small(open_page("invert"))
+    at.radio(key="source").set_value("npy").run()
+    at.file_uploader(key="npy").upload("mel.npy", npy_bytes(fb.dense.T @ np.ones((257, 8), np.float32)))
+    at.run()
+    assert not [b for b in at.button if b.key == "oracle_run"]

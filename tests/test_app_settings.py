@@ -25,6 +25,9 @@ HOSTILE = [
     {"mel_type": "[click](https://example.com)"}, {"mel_type": "ｈｔｋ"}, {"f_min": "$x^2$"},
     {"n_mels": "٨٠"},                                   # Arabic-Indic digits: Python reads 80
     {"frobnicate": "1", "<b>": "x", "n_mels": "80"},     # unknown names
+    # issues 9.4 and 10.3: the mel's power and compression, the sound's method
+    {"power": "0.5"}, {"power": "nan"}, {"method": "../joint"}, {"compression": "<b>db</b>"},
+    {"compression": "db30"}, {"method": "CASCADE", "power": "1"},
 ]
 
 
