@@ -158,10 +158,13 @@ def test_the_fit_chart_has_a_bar_per_candidate_in_order_coloured_by_verdict():
             Row(name="espnet", verdict="cannot tell", residual=3e-3, residual_lower=1e-4, duration=4.17)]
     spec = charts.fit_chart(rows)
     bars, ticks = spec["layer"]
-    values = bars["data"]["values"]
+    values = spec["data"]["values"]
     assert [v["candidate"] for v in values] == ["hifigan", "whisper", "espnet"]
-    assert [v["order"] for v in values] == [0, 1, 2] and bars["encoding"]["y"]["sort"] == {"field": "order"}
+    assert [v["order"] for v in values] == [0, 1, 2]
+    assert bars["encoding"]["y"]["sort"] == ticks["encoding"]["y"]["sort"] == {"field": "order", "op": "min"}
     assert values[0]["lower"] == 1e-7                       # 0 on a log axis: drawn at its floor
-    assert bars["encoding"]["x"]["scale"]["type"] == "log" and ticks["encoding"]["x"]["field"] == "lower"
+    # Bars from the floor to the residual, on a log axis; the certified lower bound as a tick.
+    assert bars["encoding"]["x"]["scale"]["type"] == "log" and bars["encoding"]["x2"] == {"field": "residual"}
+    assert all(v["base"] == 1e-7 for v in values) and ticks["encoding"]["x"]["field"] == "lower"
     scale = bars["encoding"]["color"]["scale"]
     assert dict(zip(scale["domain"], scale["range"])) == charts.VERDICT_COLOURS
