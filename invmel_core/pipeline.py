@@ -22,10 +22,10 @@ from .compression import Compression
 from .errors import InputError
 from .filterbank import MelFilterbank
 from .fit import FitResult
+from .live import LiveSolve, report_every
 from .mel_audio import mel_to_audio
 from .mel_input import settings_fit
 from .oracle import oracle_view
-from .live import LiveSolve, report_every
 from .settings import SAMPLES, Settings, sample_path
 from .solvers import SOLVERS
 from .transform import InverseMelScale
@@ -389,7 +389,7 @@ class Demo:
     settings: Settings         # the demo's (the default sound settings)
 
 
-def demo(solver: str | None = None, call=lambda fn, *args, **kwargs: fn(*args, **kwargs)) -> Demo:
+def demo(solver: str | None = None, call=_inline) -> Demo:
     """The inverse mel problem on the short speech sample, at 40 mel bands (coarse enough that
     the smearing is plain to see), heard with the default sound settings. ``call(fn, *args)``
     runs the figure and the sound (the app passes :func:`invmel_core.offload.call`); the
