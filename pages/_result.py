@@ -167,9 +167,10 @@ def _downloads(result: pipeline.Inversion, png: bytes, sound: pipeline.Sound, he
         d = st.columns(5)
         d[0].download_button("Spectrogram .npy", widgets.npy_bytes(result.estimate), "reconstruction.npy",
                              "application/octet-stream", key="dl_spec_npy", on_click="ignore")
+        # The linear mel that was inverted (a mel file's compression undone): what the code of the
+        # Frameworks page reads. (A help tooltip would add a second button to the container.)
         d[1].download_button("Mel input .npy", widgets.npy_bytes(result.problem.mel), "mel.npy",
-                             "application/octet-stream", key="dl_mel_npy", on_click="ignore",
-                             help="The linear mel spectrogram that was inverted (a mel file's compression undone).")
+                             "application/octet-stream", key="dl_mel_npy", on_click="ignore")
         # The full-length sound only if downloaded, computed then (in a worker process).
         full_wav = (lambda: offload.call(pipeline.Inversion.full_wav, result, heard.method, heard.phase_iter)) \
             if sound.excerpt else sound.wav
