@@ -2,8 +2,8 @@
 
 One :class:`Settings` object describes an inversion completely: the STFT (sample rate,
 n_fft, hop), the mel filterbank, the solver, how a mel file's values are read (their power
-and compression) and how an estimate becomes sound (method and iterations). The app keeps one per session, puts the
-non-default fields in the URL so a link reproduces a view, exports it as ``.json`` and
+and compression) and how an estimate becomes sound (method and iterations). The app keeps
+one per session, puts the non-default fields in the URL so a link reproduces a view, exports it as ``.json`` and
 turns it into code (:mod:`invmel_core.codegen`). Values that come from outside (a URL, a
 file) go through :meth:`Settings.from_mapping`, which never raises: a bad value falls back
 to its default and a plain-language notice says so.
@@ -49,8 +49,8 @@ class Settings:
     ``hop_length=None`` means ``n_fft // 4``; ``f_max=None`` means Nyquist
     (``sample_rate // 2``, as torchaudio and MindSpore); ``seed`` is the random start of
     the solvers that have one. ``power`` is the exponent of the spectrograms (2: power, 1:
-    magnitude, as HiFi-GAN's mels); ``compression`` how a mel file's values were stored
-    (``"auto"``: read off the values; :data:`POWERS`, :data:`invmel_core.render.COMPRESSIONS`).
+    magnitude, as HiFi-GAN's mels; :data:`POWERS`); ``compression`` how a mel file's values
+    were stored (``"auto"``: read off the values; :data:`invmel_core.render.COMPRESSIONS`).
     ``method`` and ``phase_iter`` make an estimate into sound
     (:func:`invmel_core.pipeline.to_audio`): ``"joint"`` finds magnitude and phase together
     from the mel, ``"cascade"`` runs Griffin-Lim on the solver's estimate; ``phase_iter`` is

@@ -29,7 +29,8 @@ def ranged_number(box, label: str, key: str, *, step, field: str | None = None, 
 
 
 def stft_widgets() -> None:
-    """Sample rate, n_fft and hop length (keys ``sample_rate``, ``n_fft``, ``hop_length``)."""
+    """Sample rate, n_fft, hop length and the spectrogram's power (keys ``sample_rate``,
+    ``n_fft``, ``hop_length``, ``power``)."""
     ranged_number(st, "Sample rate (Hz)", "sample_rate", step=50,
                   help="Audio is resampled to this rate. Common: " + ", ".join(map(str, SAMPLE_RATES)))
     ranged_number(st, "n_fft", "n_fft", step=2, help="FFT size; the linear spectrogram has n_stft = n_fft // 2 + 1 bins.")
@@ -143,7 +144,6 @@ def solver_widgets(container=None, *, choose_solver: bool = True, options_of: st
     ranged_number(cols[2], "seed", "seed", step=1, **option("seed"))
 
 
-METHOD_LABELS = {"joint": "joint", "cascade": "cascade"}
 METHOD_HELP = ("A mel spectrogram has no phase, and inside each band no detail. **joint** (the default) looks "
                "for a sound whose mel spectrogram matches: magnitude and phase together, from the mel itself "
                "(every solver gives the same sound). **cascade** is librosa's mel_to_audio: Griffin-Lim on the "
@@ -154,8 +154,7 @@ def sound_widgets(box=None) -> None:
     """How an inversion becomes sound (:func:`invmel_core.pipeline.to_audio`), one group for
     every player of the app (keys ``method`` and ``phase_iter``; empty: the method's default)."""
     box = box or st
-    method = box.radio("Sound from the mel", METHODS, key="method", horizontal=True, format_func=METHOD_LABELS.get,
-                       help=METHOD_HELP)
+    method = box.radio("Sound from the mel", METHODS, key="method", horizontal=True, help=METHOD_HELP)
     ranged_number(box, "Iterations", "phase_iter", step=8, value=None,
                   placeholder=f"{DEFAULT_ITERATIONS[method]} ({method}'s default)",
                   help="Each iteration is about one STFT and one inverse STFT: more sound better and take longer. "

@@ -152,3 +152,16 @@ def test_every_setting_at_both_ends_of_its_range_runs_every_page(field):
         for page in PAGES[1:]:
             at.switch_page(f"pages/{page}.py").run()
             assert not at.exception, (field, end, page, [e.value for e in at.exception])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("field", ["power", "method", "compression"])
+def test_every_choice_of_the_mel_reading_and_sound_settings_runs_every_page(field):
+    from invmel_core.settings import CHOICES
+
+    for choice in CHOICES[field]:
+        at = open_page(query={field: f"{choice:g}" if isinstance(choice, float) else choice})
+        assert getattr(at.session_state["_settings_ok"], field) == choice
+        for page in PAGES[1:]:
+            at.switch_page(f"pages/{page}.py").run()
+            assert not at.exception, (field, choice, page, [e.value for e in at.exception])
