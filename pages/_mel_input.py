@@ -35,9 +35,9 @@ COMPRESSION_LABELS = {"linear": "linear (power or magnitude)", "ln": "ln (natura
 # ---------------------------------------------------------------- format
 
 def format_choice(settings: Settings) -> None:
-    """The format selectbox (key ``mel_format``). It shows the preset the settings are (the
-    one chosen, if several are the same settings), or "custom"; choosing a preset sets the
-    sidebar's settings and the power."""
+    """The format selectbox (key ``mel_format``) and the compression's (key ``compression``).
+    The format shows the preset the settings are (the one chosen, if several are the same
+    settings), or "custom"; choosing a preset sets the sidebar's settings and the power."""
     state = st.session_state
     matching = matching_formats(settings)
     chosen = state.get(FORMAT)
@@ -55,6 +55,11 @@ def format_choice(settings: Settings) -> None:
                    f"{fmt.mel_type} mels, {fmt.f_min:g}–{fmt.f_max or fmt.sample_rate / 2:g} Hz, norm {fmt.norm}, "
                    f"{'magnitude' if fmt.power == 1 else 'power'}, stored as {fmt.compression}"
                    + (" (frames half a hop later than centred ones)" if fmt.framing == "same" else "") + ".")
+    # Here, above any error the reading may raise, so a wrong choice can always be undone.
+    st.selectbox("Stored values (compression)", COMPRESSIONS, key="compression",
+                 format_func=lambda kind: "auto (read off the values)" if kind == "auto" else COMPRESSION_LABELS[kind],
+                 help="How the file's values were made from the linear mel. 'auto' reads it off the values and says "
+                      "how sure it is; choose when it cannot tell.")
     notice = state.pop(ADOPT_NOTICE, None)
     if notice:
         st.info(notice, icon=":material/tune:")
@@ -77,8 +82,7 @@ def _adopt(values: dict, compression: str, done: str) -> None:
 
 def describe(loaded: LoadedInput, settings: Settings) -> None:
     """The file's shape and implied duration (and how it changed with the settings), how its
-    values were read and why, the compression choice, and the power (container
-    ``mel_reading``)."""
+    values were read and why, and the power (container ``mel_reading``)."""
     reading = loaded.reading
     frames = loaded.mel.shape[-1]
     seconds = settings.duration(frames)
@@ -115,14 +119,11 @@ def _values(reading) -> None:
     st.caption(f"Why: {detected.why}.")
     if detected.confidence == "low" and reading.source == "detected":
         st.warning("The values do not say how they were compressed: this reading is a guess. Choose the "
-                   "compression below (or the model's format above); 'Which settings fit?' tries each reading.",
+                   "compression above (or the model's format); 'Which settings fit?' tries each reading.",
                    icon=":material/help:")
     elif detected.kind == "db" and detected.db_factor is None and reading.source == "detected":
         st.info("dB of power (10·log10) and dB of magnitude (20·log10) look the same; read as 10·log10 here. "
-                "'Which settings fit?' says which one fits, or choose below.", icon=":material/help:")
-    st.selectbox("Stored values (compression)", COMPRESSIONS, key="compression",
-                 format_func=lambda kind: f"auto (read off the values: {detected.label})" if kind == "auto"
-                 else COMPRESSION_LABELS[kind])
+                "'Which settings fit?' says which one fits, or choose above.", icon=":material/help:")
 
 
 # ---------------------------------------------------------------- which settings fit

@@ -167,9 +167,12 @@ def test_a_low_confidence_reading_says_so_and_the_user_chooses_the_compression()
     assert reading.source == "chosen" and reading.compression.kind == "log10"
     assert not any("this reading is a guess" in w for w in warnings(at))
     assert at.query_params["compression"] in ("log10", ["log10"])
-    # Read as linear, negative values are an error a person can act on, next to the input.
+    # Read as linear, negative values are an error a person can act on, next to the input; the
+    # choice stays on screen above it, so it can be undone.
     at.selectbox(key="compression").set_value("linear").run()
     assert any("read as linear, the values go down to" in e.lower() for e in errors(at)), errors(at)
+    at.selectbox(key="compression").set_value("auto").run()
+    assert not errors(at) and at.session_state["invert_input"].reading.source == "detected"
 
 
 def test_a_preset_decides_a_reading_the_values_leave_open():
