@@ -240,3 +240,39 @@ def loss_chart(steps, losses, *, height: int = 260, title: str = "Loss (log scal
                          "y": {"field": "loss", "type": "quantitative", "title": "solver loss",
                                "scale": {"type": "log"}},
                          "tooltip": [{"field": "step"}, {"field": "loss", "format": ".4g"}]}}
+
+
+VERDICT_COLOURS = {"fits": "#2ca02c", "cannot tell": "#ff7f0e", "ruled out": "#d62728"}
+
+
+def fit_chart(rows, *, bar_height: int = 20) -> dict:
+    """Which settings fit (:func:`invmel_core.mel_input.rank_fits`'s rows), one bar per
+    candidate in the ranking's order: its residual on a log axis (the certified lower bound as
+    a black tick), coloured by verdict, the implied duration in the tooltip.
+
+    >>> from types import SimpleNamespace as Row
+    >>> spec = fit_chart([Row(name="hifigan", verdict="fits", residual=1e-5, residual_lower=0.0, duration=4.2)])
+    >>> spec["data"]["values"][0]["residual"], spec["height"]
+    (1e-05, {'step': 20})
+    """
+    floor = 1e-7  # residuals below this draw at it (a log axis has no 0); bars start there
+    values = [{"candidate": row.name, "verdict": row.verdict, "residual": max(float(row.residual), floor),
+               "lower": max(float(row.residual_lower), floor), "base": floor,
+               "duration": round(float(row.duration), 2), "order": i} for i, row in enumerate(rows)]
+    y = {"field": "candidate", "type": "nominal", "sort": {"field": "order", "op": "min"}, "title": None,
+         "axis": {"labelLimit": 240, "labelFontSize": FONT - 2, "labelOverlap": False}}
+    x = {"field": "base", "type": "quantitative", "scale": {"type": "log", "domainMin": floor},
+         "title": "relative mel residual (log)"}
+    colour = {"field": "verdict", "type": "nominal", "title": None, "legend": {"orient": "top"},
+              "scale": {"domain": list(VERDICT_COLOURS), "range": list(VERDICT_COLOURS.values())}}
+    tooltip = [{"field": "candidate"}, {"field": "verdict"}, {"field": "residual", "format": ".2g"},
+               {"field": "lower", "title": "at least (certified)", "format": ".2g"},
+               {"field": "duration", "title": "duration (s)"}]
+    return {"$schema": _VL_SCHEMA, "width": "container", "height": {"step": bar_height}, "config": _VL_CONFIG,
+            "data": {"values": values},
+            "layer": [{"mark": {"type": "bar", "height": {"band": 0.7}},
+                       "encoding": {"y": y, "x": x, "x2": {"field": "residual"}, "color": colour,
+                                    "tooltip": tooltip}},
+                      {"transform": [{"filter": f"datum.lower > {floor}"}],   # a bound of 0 says nothing
+                       "mark": {"type": "tick", "color": "black", "thickness": 2, "height": bar_height - 6},
+                       "encoding": {"y": y, "x": {**x, "field": "lower"}, "tooltip": tooltip}}]}

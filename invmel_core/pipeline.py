@@ -1,6 +1,6 @@
 """One inversion end to end: what is inverted (:class:`Problem`), a solve for some settings,
-its scores and sound (:class:`Inversion`), comparisons of several solvers, and the Home
-page's ready-made demo.
+its scores and sound (:class:`Inversion`), and the Home page's ready-made demo (several
+solvers side by side are :mod:`invmel_core.comparison`'s).
 
 The app's pages, its benchmark, the CLI and the tests go through these few functions, so
 what the app shows is what the tests check.
@@ -8,40 +8,49 @@ what the app shows is what the tests check.
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass, field
+import contextlib
+import os
+import struct
+import tempfile
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from . import audio, limits, metrics, phase, stft
+from .compression import Compression
 from .errors import InputError
 from .filterbank import MelFilterbank
-from .live import STOPPED, LiveSolve, report_every
+from .fit import FitResult
+from .live import LiveSolve, report_every
+from .mel_audio import mel_to_audio
+from .mel_input import settings_fit
+from .oracle import oracle_view
 from .settings import SAMPLES, Settings, sample_path
-from .solvers import SOLVERS, librosa_solver
+from .solvers import SOLVERS
 from .transform import InverseMelScale
-from .validation import check_positive_seconds
 
 # Loudness for playback when there is no original to match (a mel spectrogram was uploaded):
 # an RMS of 0.1 (-20 dBFS) is comfortably loud without clipping speech.
 PLAYBACK_RMS = 0.1
-# The app's spectrograms are power spectrograms (Settings has no power field).
-POWER = 2.0
 
 
 @dataclass(frozen=True)
 class Problem:
     """What is inverted: a mel spectrogram and, when it was made from audio, the truth.
 
-    ``mel`` is ``(n_mels, time)``; ``samples`` (mono float32) and ``spec`` (the true power
-    spectrogram ``(n_stft, time)``) are None for a bare mel spectrogram.
+    ``mel`` is the linear ``(n_mels, time)`` mel of the settings' power; ``samples`` (mono
+    float32) and ``spec`` (the true spectrogram ``(n_stft, time)``, same power) are None for
+    a bare mel spectrogram. A mel file also keeps its values as ``stored`` (compressed,
+    oriented as ``mel``) and the ``compression`` undone (:mod:`invmel_core.mel_input`).
     """
 
     label: str
     mel: np.ndarray
     samples: np.ndarray | None = None
     spec: np.ndarray | None = None
+    stored: np.ndarray | None = None
+    compression: Compression | None = None
 
     @property
     def kind(self) -> str:
@@ -49,9 +58,10 @@ class Problem:
         return "mel" if self.samples is None else "audio"
 
 
-def analyse(samples: np.ndarray, fb: MelFilterbank, n_fft: int, hop_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(power spectrogram, mel spectrogram)`` of ``samples``."""
-    spec = stft.spectrogram(samples, n_fft=n_fft, hop_length=hop_length, power=POWER)
+def analyse(samples: np.ndarray, fb: MelFilterbank, n_fft: int, hop_length: int,
+            power: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """``(spectrogram, mel spectrogram)`` of ``samples``, of ``power`` (2: power, 1: magnitude)."""
+    spec = stft.spectrogram(samples, n_fft=n_fft, hop_length=hop_length, power=power)
     return spec, stft.mel_spectrogram(spec, fb)
 
 
@@ -81,10 +91,6 @@ class SolveCost:
         return self.memory_bytes <= self.limit_bytes
 
 
-# Solvers whose run time can be estimated before they start: name -> seconds(batch, n_stft, n_mels, time).
-_SECONDS_ESTIMATES = {"librosa": librosa_solver.seconds_estimate}
-
-
 def solve_cost(settings: Settings, frames: int, batch: int = 1) -> SolveCost:
     """The :class:`SolveCost` of solving ``frames`` frames with ``settings``.
 
@@ -94,8 +100,7 @@ def solve_cost(settings: Settings, frames: int, batch: int = 1) -> SolveCost:
     """
     spec = SOLVERS[settings.solver]
     memory = limits.estimate_solve_bytes(batch, settings.n_stft, settings.n_mels, frames, spec)
-    estimate = _SECONDS_ESTIMATES.get(settings.solver)
-    seconds = estimate(batch, settings.n_stft, settings.n_mels, frames) if estimate else None
+    seconds = spec.seconds_estimate(batch, settings.n_stft, settings.n_mels, frames) if spec.seconds_estimate else None
     return SolveCost(int(memory), limits.max_solve_mb() * limits.MIB, seconds)
 
 
@@ -116,7 +121,7 @@ class Scores:
 
 
 def score(estimate: np.ndarray, mel: np.ndarray, fb, original: np.ndarray | None = None,
-          *, power: float = POWER) -> Scores:
+          *, power: float = 2.0) -> Scores:
     """The metrics of an estimate ``(n_stft, time)`` of ``power``, against ``mel`` and, if
     given, the original spectrogram of the same power."""
     if original is None:
@@ -126,66 +131,143 @@ def score(estimate: np.ndarray, mel: np.ndarray, fb, original: np.ndarray | None
                   metrics.log_spectral_distance(estimate, original, power=power))
 
 
-def to_audio(estimate: np.ndarray, settings: Settings, reference: np.ndarray | None = None, *,
-             mel: np.ndarray | None = None, max_seconds: float | None = None) -> np.ndarray:
-    """Sound from an estimated power spectrogram ``(n_stft, time)``: the one place the app
-    (result players, downloads, Compare's players, the Home demo) makes sound.
+def to_audio(estimate: np.ndarray | None, settings: Settings, reference: np.ndarray | None = None, *,
+             mel: np.ndarray | None = None, max_seconds: float | None = None,
+             progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Sound from an inversion: the one place the app (result players, downloads, Compare's
+    players, the Home demo) makes sound.
 
-    The phase is reconstructed by Griffin-Lim with ``settings.phase_iter`` iterations
-    (seed 0, so the same estimate always sounds the same), and the result is scaled to the
-    loudness of ``reference`` (the original samples) or, without one, to
-    :data:`PLAYBACK_RMS`. Silence stays silence. ``max_seconds`` makes only the beginning
-    (Griffin-Lim on minutes of audio takes minutes); the reference is cut to the same
-    length, so loudness still matches. ``mel`` is the mel spectrogram the estimate came
-    from: phase methods that work from the mel will read it (Griffin-Lim does not).
+    ``settings.method`` decides how: ``"joint"`` finds magnitude and phase together from the
+    linear mel spectrogram ``mel`` (:func:`invmel_core.mel_to_audio`; the estimate is not
+    used: every solver sounds the same); ``"cascade"`` runs Griffin-Lim on the solver's
+    ``estimate`` ``(n_stft, time)``. Both take ``settings.sound_iterations`` iterations and
+    seed 0 (the same input always sounds the same), and read ``mel`` and ``estimate`` as of
+    ``settings.power``. The result is scaled to the loudness of ``reference`` (the original
+    samples) or, without one, to :data:`PLAYBACK_RMS`; silence stays silence.
+    ``max_seconds`` makes only the beginning (long audio takes long); the reference is cut to
+    the same length, so loudness still matches. ``progress(step, n_iter)`` is called as the
+    iterations go.
 
     Examples
     --------
     >>> spec = np.ones((129, 20), np.float32)
-    >>> to_audio(spec, Settings.checked(n_fft=256, sample_rate=8000, phase_iter=4)).shape
+    >>> settings = Settings.checked(n_fft=256, sample_rate=8000, n_mels=16, phase_iter=4)
+    >>> to_audio(spec, settings.replace(method="cascade")).shape
+    (1216,)
+    >>> to_audio(None, settings, mel=settings.filterbank().banded.project(spec)).shape
     (1216,)
     """
+    source = mel if settings.method == "joint" else estimate
+    if source is None:
+        raise InputError(f"the {settings.method} method makes sound from "
+                         + ("the mel spectrogram: pass mel=" if settings.method == "joint"
+                            else "the solver's estimate: pass estimate="))
+    source = first_item(source)
     if max_seconds is not None:
         n_samples = max(1, int(max_seconds * settings.sample_rate))
-        estimate = np.asarray(estimate)[:, : 1 + n_samples // settings.hop]
+        source = source[:, : 1 + n_samples // settings.hop]
         if reference is not None:
             reference = np.asarray(reference)[:n_samples]
     length = None if reference is None else int(np.size(reference))
-    samples = phase.griffinlim(estimate, settings.n_fft, settings.hop, power=POWER, n_iter=settings.phase_iter,
-                               seed=0, length=length)
+    if settings.method == "joint":
+        samples = mel_to_audio(source, sample_rate=settings.sample_rate, n_fft=settings.n_fft,
+                               hop_length=settings.hop, power=settings.power, f_min=settings.f_min,
+                               f_max=settings.f_max, mel_type=settings.mel_type, norm=settings.norm,
+                               n_iter=settings.sound_iterations, length=length, seed=0, progress=progress)
+    else:
+        samples = phase.griffinlim(source, settings.n_fft, settings.hop, power=settings.power,
+                                   n_iter=settings.sound_iterations, seed=0, length=length, progress=progress)
     target = reference if reference is not None else np.array([PLAYBACK_RMS, -PLAYBACK_RMS], np.float32)
     return audio.match_loudness(samples, target)
 
 
-def to_wav(estimate: np.ndarray, settings: Settings, reference: np.ndarray | None = None, *,
-           mel: np.ndarray | None = None, max_seconds: float | None = None) -> bytes:
+def to_wav(estimate: np.ndarray | None, settings: Settings, reference: np.ndarray | None = None, *,
+           mel: np.ndarray | None = None, max_seconds: float | None = None,
+           progress: Callable[[int, int], None] | None = None) -> bytes:
     """:func:`to_audio`, as WAV file bytes."""
-    samples = to_audio(estimate, settings, reference, mel=mel, max_seconds=max_seconds)
+    samples = to_audio(estimate, settings, reference, mel=mel, max_seconds=max_seconds, progress=progress)
     return audio.to_wav_bytes(samples, settings.sample_rate)
-
-
-def resynthesize(estimate: np.ndarray, settings: Settings, reference: np.ndarray | None = None,
-                 n_iter: int | None = None, max_seconds: float | None = None) -> np.ndarray:
-    """:func:`to_audio`, with ``n_iter`` overriding ``settings.phase_iter`` if given."""
-    if n_iter is not None:
-        settings = settings.replace(phase_iter=n_iter)
-    return to_audio(estimate, settings, reference, max_seconds=max_seconds)
 
 
 def resynthesize_wav(estimate: np.ndarray, settings: Settings, reference: np.ndarray | None = None,
                      max_seconds: float | None = None) -> bytes:
-    """:func:`to_wav` (kept for callers of the earlier name)."""
-    return to_wav(estimate, settings, reference, max_seconds=max_seconds)
+    """Griffin-Lim on ``estimate`` (:func:`to_wav` by the cascade; the earlier name)."""
+    return to_wav(estimate, settings.replace(method="cascade"), reference, max_seconds=max_seconds)
+
+
+class ProgressFile:
+    """How far a computation in another process is, through a 16-byte file: the worker calls
+    it as ``progress(step, total)``, the page reads :meth:`read` while it waits.
+
+    >>> progress = ProgressFile()
+    >>> ProgressFile(progress.path)(3, 150); progress.read()
+    (3, 150)
+    >>> progress.close()
+    """
+
+    def __init__(self, path: str | None = None):
+        self.owner = path is None
+        if path is None:
+            fd, path = tempfile.mkstemp(prefix="invmel-progress-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+            os.write(fd, bytes(16))
+            os.close(fd)
+        self.path = path
+        self._last = -1
+
+    def __call__(self, step: int, total: int) -> None:
+        if step == self._last:
+            return
+        self._last = step
+        try:
+            with open(self.path, "r+b", buffering=0) as f:
+                f.write(struct.pack("<qq", int(step), int(total)))
+        except OSError:  # the waiting page went away and removed the file
+            pass
+
+    def read(self) -> tuple[int, int]:
+        try:
+            with open(self.path, "rb", buffering=0) as f:
+                step, total = struct.unpack("<qq", f.read(16))
+        except (OSError, struct.error):
+            return 0, 0
+        return max(0, min(step, total)), max(0, total)
+
+    def close(self) -> None:
+        if self.owner:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+
+
+def reporting(progress_path: str, fn: Callable, /, *args, **kwargs):
+    """``fn(*args, progress=ProgressFile(progress_path), **kwargs)``: for a worker process,
+    whose caller watches the file."""
+    return fn(*args, progress=ProgressFile(progress_path), **kwargs)
 
 
 @dataclass(frozen=True)
-class ResultMedia:
-    """What a finished inversion shows and plays."""
+class Sound:
+    """What a result plays: the reconstruction (its first ``preview_s`` if ``excerpt``), the
+    original over the same stretch (None for a mel input), and how it was made."""
 
-    png: bytes                  # original / reconstruction / error figure
-    wav: bytes                  # the reconstruction's sound (its first ``preview_s`` if excerpt)
-    original_wav: bytes | None  # the original over the same stretch (None for a mel input)
-    excerpt: bool               # True when the sound is only the beginning
+    wav: bytes
+    original_wav: bytes | None
+    excerpt: bool
+    method: str
+    iterations: int
+
+
+def result_sound(estimate: np.ndarray, settings: Settings, problem: Problem, *, preview_s: float,
+                 progress: Callable[[int, int], None] | None = None) -> Sound:
+    """The :class:`Sound` of an inversion: inputs longer than ``preview_s`` seconds are made
+    into sound only for their first ``preview_s``, and the original is cut to the same stretch."""
+    excerpt = settings.duration(estimate.shape[1]) > preview_s
+    samples = problem.samples
+    heard = to_audio(estimate, settings, samples, mel=problem.mel, max_seconds=preview_s if excerpt else None,
+                     progress=progress)
+    original = None if samples is None else samples[: heard.size if excerpt else None]
+    return Sound(audio.to_wav_bytes(heard, settings.sample_rate),
+                 None if original is None else audio.to_wav_bytes(original, settings.sample_rate), excerpt,
+                 settings.method, settings.sound_iterations)
 
 
 def result_figure(estimate: np.ndarray, settings: Settings, problem: Problem, *, top_hz: float,
@@ -197,231 +279,101 @@ def result_figure(estimate: np.ndarray, settings: Settings, problem: Problem, *,
 
     return plots.render_png(plots.comparison_figure, problem.spec, estimate, settings.sample_rate, settings.hop,
                             mel=problem.mel, top_hz=top_hz, freq_axis=freq_axis, freq_range=freq_range,
-                            mel_type=settings.mel_type)
-
-
-def result_sound(estimate: np.ndarray, settings: Settings, problem: Problem, *,
-                 preview_s: float) -> tuple[bytes, bytes | None, bool]:
-    """``(reconstruction WAV, original WAV or None, excerpt)``: inputs longer than
-    ``preview_s`` seconds are made into sound only for their first ``preview_s``, and the
-    original is cut to the same stretch."""
-    seconds = estimate.shape[1] * settings.hop / settings.sample_rate
-    excerpt = seconds > preview_s
-    samples = problem.samples
-    heard = to_audio(estimate, settings, samples, mel=problem.mel, max_seconds=preview_s if excerpt else None)
-    original = None if samples is None else samples[: heard.size if excerpt else None]
-    return (audio.to_wav_bytes(heard, settings.sample_rate),
-            None if original is None else audio.to_wav_bytes(original, settings.sample_rate), excerpt)
-
-
-def render_result(estimate: np.ndarray, settings: Settings, problem: Problem, *, top_hz: float,
-                  preview_s: float) -> ResultMedia:
-    """Figure and sound of one inversion (:func:`result_figure`, :func:`result_sound`)."""
-    return ResultMedia(result_figure(estimate, settings, problem, top_hz=top_hz),
-                       *result_sound(estimate, settings, problem, preview_s=preview_s))
+                            mel_type=settings.mel_type, power=settings.power)
 
 
 @dataclass(frozen=True)
 class Inversion:
-    """A finished (or stopped) inversion: what the result section shows and offers."""
+    """A finished (or stopped) inversion: what the result section shows and offers. Its sound
+    is made on demand (:meth:`sound`), for the sound settings of the moment."""
 
     settings: Settings
     problem: Problem
-    estimate: np.ndarray       # power spectrogram (n_stft, time)
+    estimate: np.ndarray       # spectrogram (n_stft, time) of settings.power
     scores: Scores
     notes: tuple[str, ...]
     steps: int
     reason: str
     seconds: float             # wall time of the solve, pauses excluded
-    media: ResultMedia
+    png: bytes                 # the result figure, linear axis, every frequency
     top_hz: float | None = None  # frequency of the top bin on the solver's grid
+    fit: FitResult | None = None  # do the settings fit a mel file's values (None for audio)
 
     def figure_png(self, freq_axis: str = "linear", freq_range=None) -> bytes:
-        """The result figure on another frequency axis or band (``media.png`` is linear, all)."""
+        """The result figure on another frequency axis or band (``png`` is linear, all)."""
         return result_figure(self.estimate, self.settings, self.problem, top_hz=self.top_hz,
                              freq_axis=freq_axis, freq_range=freq_range)
 
-    def sound(self, phase_iter: int, preview_s: float) -> tuple[bytes, bytes | None, bool]:
-        """:func:`result_sound` with another number of phase-reconstruction iterations."""
-        return result_sound(self.estimate, self.settings.replace(phase_iter=phase_iter), self.problem,
-                            preview_s=preview_s)
+    def sound_settings(self, method: str, phase_iter: int | None) -> Settings:
+        return self.settings.replace(method=method, phase_iter=phase_iter)
 
-    def full_wav(self, phase_iter: int | None = None) -> bytes:
-        """The whole reconstruction as WAV bytes (``media.wav`` may be only its beginning)."""
-        settings = self.settings if phase_iter is None else self.settings.replace(phase_iter=phase_iter)
-        if not self.media.excerpt and settings == self.settings:
-            return self.media.wav
-        return to_wav(self.estimate, settings, self.problem.samples, mel=self.problem.mel)
+    def sound(self, method: str, phase_iter: int | None, preview_s: float,
+              progress: Callable[[int, int], None] | None = None) -> Sound:
+        """:func:`result_sound` by ``method`` with ``phase_iter`` iterations (None: its default)."""
+        return result_sound(self.estimate, self.sound_settings(method, phase_iter), self.problem,
+                            preview_s=preview_s, progress=progress)
+
+    def full_wav(self, method: str, phase_iter: int | None) -> bytes:
+        """The whole reconstruction as WAV bytes (a result's :meth:`sound` may be its beginning)."""
+        return to_wav(self.estimate, self.sound_settings(method, phase_iter), self.problem.samples,
+                      mel=self.problem.mel)
+
+
+def _inline(fn, *args, **kwargs):
+    return fn(*args, **kwargs)
 
 
 def finish(live: LiveSolve, transform: InverseMelScale, settings: Settings, problem: Problem, *,
-           preview_s: float, render=render_result) -> Inversion:
-    """Score and render a finished (or stopped) :class:`LiveSolve` of ``problem``.
+           call=_inline) -> Inversion:
+    """Score and draw a finished (or stopped) :class:`LiveSolve` of ``problem``, and for a mel
+    file check whether the settings fit its values (:func:`invmel_core.mel_input.settings_fit`).
 
-    ``render`` makes the figure and sound; the app passes one that runs
-    :func:`render_result` in a worker process.
+    ``call(fn, *args)`` makes the figure and the check; the app passes
+    :func:`invmel_core.offload.call` (worker processes).
     """
     estimate = first_item(live.latest.spec)
-    scores = score(estimate, problem.mel, transform.fb, problem.spec)
+    scores = score(estimate, problem.mel, transform.fb, problem.spec, power=settings.power)
     top_hz = float(transform.fb.bin_hz[-1])
-    media = render(estimate, settings, problem, top_hz=top_hz, preview_s=preview_s)
+    png = call(result_figure, estimate, settings, problem, top_hz=top_hz)
+    fit = None if problem.stored is None else call(settings_fit, problem.stored, settings, problem.compression)
     return Inversion(settings, problem, estimate, scores, tuple(transform.notes(live.latest)),
-                     live.steps[-1], live.reason, live.wall_seconds(), media, top_hz)
+                     live.steps[-1], live.reason, live.wall_seconds(), png, top_hz, fit)
 
 
-# --------------------------------------------------------------------------- comparisons
+# --------------------------------------------------------------------------- where the sound is lost
 
-@dataclass
-class SolverRun:
-    """One solver's run in a comparison: its convergence curve and final scores."""
-
-    solver: str
-    seconds: float = 0.0                # solver time only (scoring excluded)
-    steps: int = 0
-    reason: str | None = None
-    times: list[float] = field(default_factory=list)       # solver seconds at each iterate
-    residuals: list[float] = field(default_factory=list)   # relative mel residual at each iterate
-    estimate: np.ndarray | None = None
-    scores: Scores | None = None
+ORACLE_SECONDS = 10.0  # the oracle view hears the first 10 s (four reconstructions take a while)
 
 
-def _timed(iterates, run: SolverRun, mel: np.ndarray, fb, time_limit: float, clock):
-    """``iterates``, recording solver time and the relative mel residual of each in ``run``,
-    ending once ``time_limit`` seconds of solver time are spent (reason ``"time_limit"``)."""
-    try:
-        while True:
-            started = clock()
-            item = next(iterates, None)
-            run.seconds += clock() - started
-            if item is None:
-                return
-            run.steps, run.reason = item.step, item.reason
-            run.times.append(run.seconds)
-            run.residuals.append(metrics.mel_residual(first_item(item.spec), mel, fb))
-            yield item
-            if item.done:
-                return
-            if run.seconds >= time_limit:
-                run.reason = "time_limit"
-                return
-    finally:
-        iterates.close()
+@dataclass(frozen=True)
+class Heard:
+    """One rendition of :func:`invmel_core.oracle_view` as the app plays it."""
+
+    key: str
+    label: str
+    lesson: str
+    wav: bytes
+    scores: dict
 
 
-class Comparison:
-    """Several solvers on one :class:`Problem`, one after another, each for at most
-    ``time_limit`` seconds of solver time, advanced a slice of time at a time (so a page can
-    draw its progress between slices) and stoppable at any point.
+def oracle_sounds(samples: np.ndarray, settings: Settings, *, max_seconds: float = ORACLE_SECONDS) -> tuple[Heard, ...]:
+    """Where the sound is lost, for the first ``max_seconds`` of ``samples`` with ``settings``
+    (STFT, filterbank, power, and the sound's method and iterations): the four renditions of
+    :func:`invmel_core.oracle_view` as WAV bytes at the original's loudness, with their scores.
 
-    Each run records the relative mel residual at every iterate (comparable across
-    solvers, whose own losses are defined differently); time spent scoring is not counted.
-    A solver that refuses the input (:class:`InputError`) is listed in ``failures``.
-    :meth:`stop` ends the run under way (reason ``"stopped"``, its scores kept) and skips
-    the rest. Thread-safe like :class:`~invmel_core.live.LiveSolve`: a page's callback may
-    stop it while another thread is inside :meth:`advance`.
-
-    Examples
-    --------
-    >>> from invmel_core.settings import Settings
-    >>> s = Settings.checked(n_fft=64, n_mels=8, sample_rate=8000, max_iter=20)
-    >>> mel = np.ones((8, 3), np.float32)
-    >>> c = Comparison(Problem("ones", mel), s, ["sgd", "nnls"], time_limit=5.0)
-    >>> c.run_to_end().done, [run.solver for run in c.runs]
-    (True, ['sgd', 'nnls'])
+    >>> rows = oracle_sounds(np.sin(np.arange(8000) * 0.2).astype(np.float32),
+    ...                      Settings.checked(sample_rate=8000, n_fft=256, n_mels=24, phase_iter=4))
+    >>> [row.key for row in rows], rows[1].wav[:4]
+    (['original', 'true_magnitude', 'true_phase', 'estimated'], b'RIFF')
     """
-
-    def __init__(self, problem: Problem, settings: Settings, solvers, time_limit: float,
-                 clock=time.perf_counter):
-        self.time_limit = check_positive_seconds("time_limit", time_limit)
-        self.problem, self.settings, self._clock = problem, settings, clock
-        self.mel = first_item(problem.mel)
-        self.pending = list(solvers)
-        self.total = len(self.pending)
-        self.runs: list[SolverRun] = []
-        self.failures: list[tuple[str, InputError]] = []
-        self.stopped = self.paused = False
-        self._live: LiveSolve | None = None
-        self._current: tuple[SolverRun, MelFilterbank] | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def done(self) -> bool:
-        return self._current is None and (self.stopped or not self.pending)
-
-    @property
-    def current(self) -> str | None:
-        """The solver running now (None between solvers and at the end)."""
-        return self._current[0].solver if self._current else None
-
-    def advance(self, budget: float) -> None:
-        """Run solvers for about ``budget`` seconds (starting the next one when one ends)."""
-        deadline = time.perf_counter() + budget
-        while not self.done and not self.paused and time.perf_counter() < deadline:
-            live = self._live or self._start_next()
-            if live is None:
-                continue
-            live.advance(max(deadline - time.perf_counter(), 1e-3))
-            if live.done:
-                self._end_current(live)
-
-    def _start_next(self) -> LiveSolve | None:
-        with self._lock:
-            if self.stopped or not self.pending:
-                return None
-            name = self.pending.pop(0)
-            settings = self.settings.replace(solver=name)
-            try:
-                transform = InverseMelScale(**settings.transform_kwargs())
-                iterates = transform.iterate(self.mel, every=report_every(settings.max_iter))
-            except InputError as exc:
-                self.failures.append((name, exc))
-                return None
-            run = SolverRun(name)
-            self._current = (run, transform.fb)
-            self._live = LiveSolve(_timed(iterates, run, self.mel, transform.fb, self.time_limit, self._clock))
-            return self._live
-
-    def _end_current(self, live: LiveSolve) -> None:
-        with self._lock:
-            if self._live is not live or self._current is None:
-                return
-            run, fb = self._current
-            if live.latest is not None:
-                run.estimate = first_item(live.latest.spec)
-                run.scores = score(run.estimate, self.mel, fb, self.problem.spec)
-            if live.reason == STOPPED:
-                run.reason = STOPPED
-            if run.steps or live.latest is not None:
-                self.runs.append(run)
-            self._live = self._current = None
-
-    def stop(self) -> None:
-        """End the run under way (keeping what it reached) and skip the others."""
-        self.stopped = True
-        live = self._live
-        if live is not None:
-            live.stop()
-            self._end_current(live)
-
-    def run_to_end(self) -> "Comparison":
-        """Advance until every solver has run (for scripts and tests)."""
-        while not self.done:
-            self.advance(1.0)
-        return self
-
-
-def run_solver(mel, settings: Settings, time_limit: float, original: np.ndarray | None = None,
-               clock=time.perf_counter) -> SolverRun:
-    """Run ``settings.solver`` on ``mel`` for at most ``time_limit`` seconds of solver time
-    (a :class:`Comparison` of one solver).
-
-    Raises :class:`InputError` for bad settings, input or ``time_limit``.
-    """
-    comparison = Comparison(Problem(settings.solver, mel, spec=original), settings, [settings.solver],
-                            time_limit, clock=clock).run_to_end()
-    if comparison.failures:
-        raise comparison.failures[0][1]
-    return comparison.runs[0] if comparison.runs else SolverRun(settings.solver)
+    y = np.asarray(samples, dtype=np.float32)[: max(1, int(max_seconds * settings.sample_rate))]
+    rows = oracle_view(y, sample_rate=settings.sample_rate, n_fft=settings.n_fft, n_mels=settings.n_mels,
+                       hop_length=settings.hop, power=settings.power, f_min=settings.f_min, f_max=settings.f_max,
+                       mel_type=settings.mel_type, norm=settings.norm, method=settings.method,
+                       n_iter=settings.sound_iterations, seed=0)
+    return tuple(Heard(row.key, row.label, row.lesson,
+                       audio.to_wav_bytes(audio.match_loudness(row.samples, y), settings.sample_rate), row.scores)
+                 for row in rows)
 
 
 # --------------------------------------------------------------------------- the Home demo
@@ -434,12 +386,14 @@ class Demo:
     original_wav: bytes
     reconstructed_wav: bytes
     caption: str
+    settings: Settings         # the demo's (the default sound settings)
 
 
-def demo(solver: str | None = None, call=lambda fn, *args, **kwargs: fn(*args, **kwargs)) -> Demo:
+def demo(solver: str | None = None, call=_inline) -> Demo:
     """The inverse mel problem on the short speech sample, at 40 mel bands (coarse enough that
-    the smearing is plain to see). ``call(fn, *args)`` runs the figure and Griffin-Lim (the
-    app passes :func:`invmel_core.offload.call`); the solve takes CPU slots slice by slice."""
+    the smearing is plain to see), heard with the default sound settings. ``call(fn, *args)``
+    runs the figure and the sound (the app passes :func:`invmel_core.offload.call`); the
+    solve takes CPU slots slice by slice."""
     from . import loading, plots
 
     settings = Settings.checked(solver=solver or "", n_mels=40)
@@ -458,4 +412,4 @@ def demo(solver: str | None = None, call=lambda fn, *args, **kwargs: fn(*args, *
                f"The mel bands are matched to {100 * scores.mel_residual:.2g} %, yet the spectrogram's "
                f"magnitudes are {100 * scores.spectral_convergence:.0f} % off (spectral convergence).")
     return Demo(png, audio.to_wav_bytes(samples, settings.sample_rate),
-                audio.to_wav_bytes(heard, settings.sample_rate), caption)
+                audio.to_wav_bytes(heard, settings.sample_rate), caption, settings)

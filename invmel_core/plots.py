@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from .errors import InputError
 from .filterbank import MelFilterbank, default_zoom_hz
+from .freq_axis import FREQ_AXES, FrequencyRows, downsample_max
 from .validation import check_number
 
 FONT = 13          # base font size: readable when projected
@@ -69,61 +70,32 @@ def render_png(make: Callable[..., Figure], /, *args, **kwargs) -> bytes:
         fig.clear()
 
 
-# --------------------------------------------------------------------------- arrays
-
-def downsample_max(array: np.ndarray, max_rows: int = 512, max_cols: int = 1000) -> np.ndarray:
-    """Max-pool a 2-D array to at most ``max_rows x max_cols`` (display only).
-
-    Max (not mean) pooling keeps short loud events and thin harmonics visible when
-    thousands of frames share one screen pixel.
-
-    Examples
-    --------
-    >>> downsample_max(np.arange(12.0).reshape(2, 6), max_cols=3)
-    array([[ 1.,  3.,  5.],
-           [ 7.,  9., 11.]])
-    """
-    a = np.asarray(array)
-    if a.ndim != 2:
-        raise InputError(f"array must be 2-D (rows, columns), got shape {a.shape}")
-    max_rows = check_number("max_rows", max_rows, integer=True, minimum=1)
-    max_cols = check_number("max_cols", max_cols, integer=True, minimum=1)
-    return _pool_axis(_pool_axis(a, max_rows, 0), max_cols, 1)
-
-
-def _pool_axis(a: np.ndarray, limit: int, axis: int) -> np.ndarray:
-    n = a.shape[axis]
-    if n <= limit:
-        return a
-    factor = -(-n // limit)  # ceil
-    pad = factor * (-(-n // factor)) - n
-    if pad:
-        widths = [(0, 0), (0, 0)]
-        widths[axis] = (0, pad)
-        a = np.pad(a, widths, mode="edge")
-    shape = list(a.shape)
-    shape[axis:axis + 1] = [shape[axis] // factor, factor]
-    return a.reshape(shape).max(axis=axis + 1)
-
-
-def power_to_db(power: np.ndarray, ref: float | None = None, floor_db: float = -DB_RANGE) -> np.ndarray:
-    """``10 log10(power / ref)``, floored ``floor_db`` below 0 dB (ref: the array's peak).
+def power_to_db(power: np.ndarray, ref: float | None = None, floor_db: float = -DB_RANGE, *,
+                exponent: float = 2.0) -> np.ndarray:
+    """Decibels re. ``ref``, floored ``floor_db`` below 0 dB (ref: the array's peak):
+    ``10 log10(power / ref)`` for a power spectrogram, ``20 log10`` for magnitudes
+    (``exponent=1``; in general ``(20 / exponent) log10``), so both show the same levels.
 
     Silence (all zeros) maps to ``floor_db`` everywhere instead of ``-inf`` or NaN.
+
+    >>> power_to_db(np.array([1.0, 0.1]), exponent=1.0).tolist()
+    [0.0, -20.0]
     """
     p = np.asarray(power, dtype=np.float64)
     if ref is None:
         ref = float(p.max(initial=0.0))
     if not ref > 0:
         return np.full(p.shape, floor_db, dtype=np.float32)
-    floor = ref * 10.0 ** (floor_db / 10.0)
-    return (10.0 * np.log10(np.maximum(p, floor) / ref)).astype(np.float32)
+    factor = 20.0 / check_number("exponent", exponent, minimum=0, strict=True)
+    floor = ref * 10.0 ** (floor_db / factor)
+    return (factor * np.log10(np.maximum(p, floor) / ref)).astype(np.float32)
 
 
 def spectrogram_rgb(power: np.ndarray, ref: float | None = None, *, rows: int = 256, min_cols: int = 640,
-                    max_cols: int = 960, cmap: str = SPEC_CMAP) -> np.ndarray:
-    """A power spectrogram ``(freq, time)`` as an RGB uint8 image in dB re. ``ref`` (its own
-    peak if None), ``DB_RANGE`` dB deep, low frequencies at the bottom.
+                    max_cols: int = 960, cmap: str = SPEC_CMAP, exponent: float = 2.0) -> np.ndarray:
+    """A spectrogram ``(freq, time)`` of ``exponent`` (2: power, 1: magnitude) as an RGB
+    uint8 image in dB re. ``ref`` (its own peak if None), ``DB_RANGE`` dB deep, low
+    frequencies at the bottom.
 
     Cheap enough to redraw several times a second (max-pooling, then a colour lookup
     table; no matplotlib): the app's live view while a solver runs. Pooling happens before
@@ -133,7 +105,7 @@ def spectrogram_rgb(power: np.ndarray, ref: float | None = None, *, rows: int = 
     the picture keeps about the same landscape shape for every input, never a thin strip.
     """
     small = downsample_max(np.asarray(power, dtype=np.float32), rows, max_cols)
-    db = power_to_db(small, ref if ref is not None else float(np.max(power, initial=0.0)))
+    db = power_to_db(small, ref if ref is not None else float(np.max(power, initial=0.0)), exponent=exponent)
     if db.shape[1] < min_cols:
         db = np.repeat(db, -(-min_cols // db.shape[1]), axis=1)
     if db.shape[0] < rows:
@@ -215,17 +187,14 @@ def _colourbar(fig: Figure, image, cax, label: str) -> None:
     bar.ax.tick_params(labelsize=FONT - 2)
 
 
-FREQ_AXES = ("linear", "log", "mel")
-_TICKS_HZ = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000)
-
-
 def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, sample_rate: float,
                       hop_length: int, *, mel: np.ndarray | None = None, top_hz: float | None = None,
                       max_cols: int = 1000, freq_axis: str = "linear", freq_range=None,
-                      mel_type: str = "htk") -> Figure:
+                      mel_type: str = "htk", power: float = 2.0) -> Figure:
     """Original, reconstruction and their dB difference, on one dB scale with colour bars.
 
-    Both spectrograms are power ``(n_stft, time)`` and share one reference (the original's
+    Both spectrograms are ``(n_stft, time)`` of ``power`` (2: power, 1: magnitude; the mel
+    input's too), shown in dB either way, and share one reference (the original's
     peak, or the reconstruction's when there is no original), so equal colours mean
     equal levels. With no original (a mel spectrogram was uploaded), the mel input is
     shown instead of the original and there is no error map.
@@ -245,7 +214,7 @@ def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, s
         raise InputError(f"freq_axis must be one of {FREQ_AXES}, got {freq_axis!r}")
     hop_s = hop_length / float(sample_rate)
     top = float(top_hz if top_hz is not None else sample_rate / 2)
-    rows = _FrequencyRows(np.linspace(0.0, top, recon.shape[0]), freq_axis, freq_range, mel_type)
+    rows = FrequencyRows(np.linspace(0.0, top, recon.shape[0]), freq_axis, freq_range, mel_type)
     ref = float(np.max(original)) if original is not None else float(recon.max(initial=0.0))
     ref = ref if ref > 0 else 1.0
     panels = 3 if original is not None else 2
@@ -255,14 +224,14 @@ def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, s
     extent = (0.0, recon.shape[1] * hop_s, *rows.extent)
     kw = dict(origin="lower", aspect="auto", extent=extent, interpolation="nearest")
     if original is not None:
-        orig_db = power_to_db(original, ref)
-        recon_db = power_to_db(recon, ref)
+        orig_db = power_to_db(original, ref, exponent=power)
+        recon_db = power_to_db(recon, ref, exponent=power)
         im = axes[0].imshow(rows.pool(orig_db, max_cols), cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0, **kw)
         axes[1].imshow(rows.pool(recon_db, max_cols), cmap=SPEC_CMAP, vmin=-DB_RANGE, vmax=0, **kw)
         # Pool keeping the largest |error| so the loudest mistakes survive downsampling.
         err = axes[2].imshow(rows.pool(recon_db - orig_db, max_cols, signed=True), cmap=ERROR_CMAP,
                              vmin=-ERROR_DB, vmax=ERROR_DB, **kw)
-        _style(axes[0], "Original power spectrogram", None, rows.label)
+        _style(axes[0], "Original spectrogram", None, rows.label)
         _style(axes[1], "Reconstruction from the mel spectrogram", None, rows.label)
         _style(axes[2], "Error: reconstruction − original (red: too loud, blue: too quiet)", "time (s)", rows.label)
         _colourbar(fig, im, caxes[0], "dB re. original peak")
@@ -272,10 +241,10 @@ def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, s
             rows.ticks(ax)
     else:
         mel_arr = np.asarray(mel if mel is not None else np.zeros((1, recon.shape[1])), dtype=np.float32)
-        m_im = axes[0].imshow(downsample_max(power_to_db(mel_arr), 512, max_cols), cmap=SPEC_CMAP,
+        m_im = axes[0].imshow(downsample_max(power_to_db(mel_arr, exponent=power), 512, max_cols), cmap=SPEC_CMAP,
                               vmin=-DB_RANGE, vmax=0, origin="lower", aspect="auto", interpolation="nearest",
                               extent=(0.0, mel_arr.shape[1] * hop_s, 0, mel_arr.shape[0]))
-        im = axes[1].imshow(rows.pool(power_to_db(recon, ref), max_cols), cmap=SPEC_CMAP,
+        im = axes[1].imshow(rows.pool(power_to_db(recon, ref, exponent=power), max_cols), cmap=SPEC_CMAP,
                             vmin=-DB_RANGE, vmax=0, **kw)
         _style(axes[0], "Mel spectrogram (input)", None, "mel band")
         _style(axes[1], "Reconstruction", "time (s)", rows.label)
@@ -283,84 +252,6 @@ def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, s
         _colourbar(fig, m_im, caxes[0], "dB re. peak")
         _colourbar(fig, im, caxes[1], "dB re. peak")
     return fig
-
-
-class _FrequencyRows:
-    """The rows of a spectrogram image on a linear, log or mel frequency axis, over a band.
-
-    On a warped axis the image gets ``rows`` rows evenly spaced in log(f) or mel(f); each
-    shows the loudest bin inside it, or the nearest bin where rows are finer than bins.
-    The axis is drawn in warped units with ticks labelled in Hz.
-    """
-
-    def __init__(self, bin_hz: np.ndarray, axis: str, freq_range, mel_type: str, rows: int = 512):
-        low, high = (0.0, float(bin_hz[-1])) if freq_range is None else map(float, freq_range)
-        low, high = max(low, 0.0), min(high, float(bin_hz[-1]))
-        if axis == "log":
-            low = max(low, float(bin_hz[1]) if bin_hz.size > 1 else 1.0, 20.0)  # the audible floor
-        if not high > low:
-            raise InputError(f"freq_range must be a band inside 0..{bin_hz[-1]:g} Hz, got {freq_range!r}")
-        self.bin_hz, self.axis, self.mel_type = bin_hz, axis, mel_type
-        self.label = {"linear": "Hz", "log": "Hz (log scale)", "mel": f"Hz ({mel_type.upper() if mel_type == 'htk' else 'Slaney'} mel scale)"}[axis]
-        lo, hi = self._warp(low), self._warp(high)
-        self.extent = (lo, hi)
-        if axis == "linear":
-            self.index = None
-            self.keep = slice(int(np.searchsorted(bin_hz, low, "left")), int(np.searchsorted(bin_hz, high, "right")))
-            self.extent = (float(bin_hz[self.keep][0]), float(bin_hz[self.keep][-1])) if bin_hz[self.keep].size > 1 \
-                else (low, high)
-            return
-        edges = self._unwarp(np.linspace(lo, hi, rows + 1))
-        centres = self._unwarp(np.linspace(lo, hi, 2 * rows + 1)[1::2])
-        step = float(bin_hz[1] - bin_hz[0]) if bin_hz.size > 1 else 1.0
-        starts = np.searchsorted(bin_hz, edges[:-1], "left")
-        stops = np.searchsorted(bin_hz, edges[1:], "left")
-        self.nearest = np.clip(np.round(centres / step), 0, bin_hz.size - 1).astype(np.intp)
-        self.filled = stops > starts            # rows with at least one bin inside
-        self.starts, self.stop = starts[self.filled], int(stops[self.filled][-1]) if self.filled.any() else 0
-
-    def _warp(self, hz):
-        from .scales import hz_to_mel
-
-        if self.axis == "log":
-            return np.log10(hz)
-        return hz_to_mel(hz, self.mel_type) if self.axis == "mel" else hz
-
-    def _unwarp(self, u):
-        from .scales import mel_to_hz
-
-        if self.axis == "log":
-            return 10.0 ** np.asarray(u)
-        return np.asarray(mel_to_hz(u, self.mel_type)) if self.axis == "mel" else np.asarray(u)
-
-    def pool(self, image: np.ndarray, max_cols: int, signed: bool = False) -> np.ndarray:
-        """``image`` (bins, frames) as display rows, at most ``max_cols`` columns (max-pooled,
-        or largest-magnitude-pooled if ``signed``)."""
-        if signed:
-            hi, lo = self.pool(image, max_cols), -self.pool(-image, max_cols)
-            return np.where(np.abs(hi) >= np.abs(lo), hi, lo)
-        image = downsample_max(np.asarray(image), image.shape[0], max_cols)
-        if self.axis == "linear":
-            return downsample_max(image[self.keep], 512, max_cols)
-        out = image[self.nearest]
-        if self.filled.any():
-            out[self.filled] = np.maximum.reduceat(image[: self.stop], self.starts, axis=0)
-        return out
-
-    def ticks(self, ax) -> None:
-        """Ticks labelled in Hz at round frequencies (a warped axis is in warped units)."""
-        if self.axis == "linear":
-            return
-        lo, hi = self.extent
-        hz = [f for f in _TICKS_HZ if lo <= self._warp(f) <= hi]
-        ax.set_yticks([float(self._warp(f)) for f in hz], [f"{f // 1000}k" if f >= 1000 else str(f) for f in hz])
-
-
-def _signed_max_pool(a: np.ndarray, max_rows: int, max_cols: int) -> np.ndarray:
-    """Pool keeping, in each cell, the value of largest magnitude (with its sign)."""
-    hi = downsample_max(a, max_rows, max_cols)
-    lo = -downsample_max(-a, max_rows, max_cols)
-    return np.where(np.abs(hi) >= np.abs(lo), hi, lo)
 
 
 def problem_figure(spec: np.ndarray, mel: np.ndarray, reconstruction: np.ndarray, fb: MelFilterbank,

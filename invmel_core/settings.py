@@ -1,8 +1,9 @@
 """The settings a view of the app is made of, validated, with URL and JSON round trips.
 
 One :class:`Settings` object describes an inversion completely: the STFT (sample rate,
-n_fft, hop), the mel filterbank and the solver. The app keeps one per session, puts the
-non-default fields in the URL so a link reproduces a view, exports it as ``.json`` and
+n_fft, hop), the mel filterbank, the solver, how a mel file's values are read (their power
+and compression) and how an estimate becomes sound (method and iterations). The app keeps
+one per session, puts the non-default fields in the URL so a link reproduces a view, exports it as ``.json`` and
 turns it into code (:mod:`invmel_core.codegen`). Values that come from outside (a URL, a
 file) go through :meth:`Settings.from_mapping`, which never raises: a bad value falls back
 to its default and a plain-language notice says so.
@@ -17,8 +18,11 @@ from pathlib import Path
 
 from .errors import InputError
 from .filterbank import MelFilterbank
+from .formats import FORMATS, MelFormat
+from .mel_audio import DEFAULT_ITERATIONS, METHODS
+from .render import COMPRESSIONS
 from .solvers import SOLVERS, default_solver
-from .validation import check_mel_params, check_mel_type, check_norm, check_number
+from .validation import check_choice, check_mel_params, check_mel_type, check_norm, check_number
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -44,8 +48,13 @@ class Settings:
 
     ``hop_length=None`` means ``n_fft // 4``; ``f_max=None`` means Nyquist
     (``sample_rate // 2``, as torchaudio and MindSpore); ``seed`` is the random start of
-    the solvers that have one; ``phase_iter`` is the number of iterations of the phase
-    reconstruction that turns an estimate into sound (:func:`invmel_core.pipeline.to_audio`).
+    the solvers that have one. ``power`` is the exponent of the spectrograms (2: power, 1:
+    magnitude, as HiFi-GAN's mels; :data:`POWERS`); ``compression`` how a mel file's values
+    were stored (``"auto"``: read off the values; :data:`invmel_core.render.COMPRESSIONS`).
+    ``method`` and ``phase_iter`` make an estimate into sound
+    (:func:`invmel_core.pipeline.to_audio`): ``"joint"`` finds magnitude and phase together
+    from the mel, ``"cascade"`` runs Griffin-Lim on the solver's estimate; ``phase_iter`` is
+    their iterations, None: the method's default (:attr:`sound_iterations`).
     Construct with :meth:`checked` to validate.
     """
 
@@ -65,7 +74,10 @@ class Settings:
     momentum: float = 0.9
     seed: int = 0
     sample: str = "speech_short"
-    phase_iter: int = 32
+    phase_iter: int | None = None
+    method: str = "joint"
+    power: float = 2.0
+    compression: str = "auto"
 
     def __post_init__(self):
         # Fields that are fine alone may not fit together (f_min >= f_max).
@@ -90,6 +102,24 @@ class Settings:
     def hop(self) -> int:
         """The hop length in samples (``hop_length`` or ``n_fft // 4``)."""
         return self.hop_length if self.hop_length is not None else max(1, self.n_fft // 4)
+
+    @property
+    def sound_iterations(self) -> int:
+        """``phase_iter``, or the method's default (joint 150, cascade 32) when it is None.
+
+        >>> Settings.checked().sound_iterations, Settings.checked(method="cascade").sound_iterations
+        (150, 32)
+        """
+        return self.phase_iter if self.phase_iter is not None else DEFAULT_ITERATIONS[self.method]
+
+    def duration(self, n_frames: int) -> float:
+        """Seconds of sound ``n_frames`` frames stand for: ``n_frames * hop / sample_rate``
+        (a mel file's implied duration; a wrong hop or sample rate shows here first).
+
+        >>> Settings.checked(sample_rate=22050, n_fft=1024, hop_length=256).duration(861)
+        9.996...
+        """
+        return int(n_frames) * self.hop / self.sample_rate
 
     @property
     def nyquist(self) -> float:
@@ -118,7 +148,8 @@ class Settings:
 
     def to_json(self) -> str:
         """All fields (and the derived n_stft and hop) as indented JSON."""
-        return json.dumps({**asdict(self), "n_stft": self.n_stft, "hop": self.hop}, indent=2)
+        return json.dumps({**asdict(self), "n_stft": self.n_stft, "hop": self.hop,
+                           "sound_iterations": self.sound_iterations}, indent=2)
 
     @classmethod
     def from_mapping(cls, values, base: "Settings | None" = None) -> tuple["Settings", list[str]]:
@@ -206,7 +237,7 @@ def _from_text(name: str, raw):
     if not isinstance(raw, str):
         return raw
     text = raw.strip()
-    if name in ("hop_length", "f_max", "norm") and text.lower() in ("", "none", "null"):
+    if name in _OPTIONAL_FIELDS and text.lower() in ("", "none", "null"):
         return None
     if name in _INT_FIELDS or name in _FLOAT_FIELDS:
         try:
@@ -222,8 +253,9 @@ def _from_text(name: str, raw):
 
 
 _INT_FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "max_iter", "seed", "phase_iter")
-_FLOAT_FIELDS = ("f_min", "f_max", "tolerance_loss", "tolerance_change", "lr", "momentum",
+_FLOAT_FIELDS = ("f_min", "f_max", "tolerance_loss", "tolerance_change", "lr", "momentum", "power",
                  "compare_time_limit", "readout_hz")
+_OPTIONAL_FIELDS = ("hop_length", "f_max", "norm", "phase_iter")  # None has a meaning (see Settings)
 
 # The allowed range of every number the app takes: the one source of truth for the checks
 # below, for links and files (Settings.from_mapping) and for the app's widgets
@@ -249,11 +281,16 @@ RANGES = {
 }
 
 
+# The allowed values of the settings that are a choice (the widgets' options too).
+POWERS = (2.0, 1.0)   # power spectrogram, magnitude spectrogram
+CHOICES = {"power": POWERS, "method": METHODS, "compression": COMPRESSIONS}
+
+
 def _ranged(name):
     low, high = RANGES[name]
 
     def check(value, _all):
-        if value is None and name in ("hop_length", "f_max"):
+        if value is None and name in _OPTIONAL_FIELDS:
             return None
         number = check_number(name, value, integer=name in _INT_FIELDS)
         if not low <= number <= high:
@@ -275,10 +312,63 @@ def _check_sample(value, _all):
     return value
 
 
+def _check_power(value, _all):
+    number = check_number("power", value)
+    if number not in POWERS:
+        raise InputError(f"power must be 2 (a power spectrogram) or 1 (magnitudes), got {value!r}")
+    return float(number)
+
+
 _FIELD_CHECKS = {
     **{name: _ranged(name) for name in RANGES},
     "norm": lambda v, _all: check_norm(v),
     "mel_type": lambda v, _all: check_mel_type(v),
     "solver": _check_solver,
     "sample": _check_sample,
+    "power": _check_power,
+    "method": lambda v, _all: check_choice("method", v, METHODS),
+    "compression": lambda v, _all: check_choice("compression", v, COMPRESSIONS),
 }
+
+
+# --------------------------------------------------------------------------- mel formats
+
+# The settings a mel format fixes (the rest of a MelFormat, e.g. HiFi-GAN's half-hop framing,
+# changes no Settings field).
+FORMAT_FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "f_min", "f_max", "mel_type", "norm", "power")
+
+
+def format_values(fmt: MelFormat | str) -> dict:
+    """The :class:`Settings` fields a mel format sets (a name in :data:`~invmel_core.FORMATS`
+    or a :class:`~invmel_core.MelFormat`).
+
+    >>> values = format_values("hifigan")
+    >>> values["n_fft"], values["hop_length"], values["power"], values["mel_type"]
+    (1024, 256, 1.0, 'slaney')
+    """
+    fmt = FORMATS[fmt] if isinstance(fmt, str) and fmt in FORMATS else fmt
+    if not isinstance(fmt, MelFormat):
+        raise InputError(f"format must be a MelFormat or one of {sorted(FORMATS)}, got {fmt!r}")
+    values = {name: getattr(fmt, name) for name in FORMAT_FIELDS}
+    values.update(f_min=float(fmt.f_min), power=float(fmt.power),
+                  f_max=None if fmt.f_max is None else float(fmt.f_max))
+    return values
+
+
+def matching_formats(settings: Settings) -> list[str]:
+    """The presets whose STFT, filterbank and power are exactly ``settings``' (several can:
+    HiFi-GAN and Tacotron 2 differ only in framing, librosa and librosa-db in storage).
+
+    >>> matching_formats(Settings.checked(**format_values("hifigan")))
+    ['hifigan', 'tacotron2']
+    >>> matching_formats(Settings.checked())
+    []
+    """
+    def resolved(values: dict) -> tuple:
+        nyquist = values["sample_rate"] / 2
+        return (values["sample_rate"], values["n_fft"], values["hop_length"] or max(1, values["n_fft"] // 4),
+                values["n_mels"], values["f_min"], min(values["f_max"] or nyquist, nyquist), values["mel_type"],
+                values["norm"], values["power"])
+
+    mine = resolved({name: getattr(settings, name) for name in FORMAT_FIELDS})
+    return [name for name in FORMATS if resolved(format_values(name)) == mine]

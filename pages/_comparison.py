@@ -1,8 +1,8 @@
 """The Compare page's run: its session state, the Run all / Stop / Resume actions, the
 progress loop inside the page run, and the players (Streamlit only; the solving is
-invmel_core.pipeline.Comparison's).
+invmel_core.comparison.Comparison's).
 
-Session keys: ``compare_live`` (the :class:`~invmel_core.pipeline.Comparison` in progress),
+Session keys: ``compare_live`` (the :class:`~invmel_core.comparison.Comparison` in progress),
 ``compare_result`` (what the result section shows), ``compare_input`` (the input on screen,
 for the Run all callback).
 """
@@ -15,8 +15,11 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from invmel_core import offload, pipeline, plots
+from invmel_core.comparison import Comparison
 from invmel_core.live import slice_seconds
+from invmel_core.settings import Settings
 from pages import _state as session
+from pages import _widgets as widgets
 
 LIVE, RESULT, INPUT = "compare_live", "compare_result", "compare_input"
 SLICE_S = 0.2       # solver time between two redraws of the progress line
@@ -36,7 +39,7 @@ def start() -> None:
     old = state.get(LIVE)
     if old is not None:
         old.stop()
-    state[LIVE] = pipeline.Comparison(loaded, current, chosen, float(state["compare_time_limit"]))
+    state[LIVE] = Comparison(loaded, current, chosen, float(state["compare_time_limit"]))
 
 
 def stop() -> None:
@@ -49,7 +52,7 @@ def resume() -> None:
         st.session_state[LIVE].paused = False
 
 
-def finish(comparison: pipeline.Comparison) -> None:
+def finish(comparison: Comparison) -> None:
     """The figure of a finished (or stopped) comparison; kept, with its runs, as the result."""
     runs = comparison.runs
     result = {"runs": runs, "failures": [f"{name}: {exc}" for name, exc in comparison.failures],
@@ -67,19 +70,35 @@ def finish_if_done(comparison) -> None:
             finish(comparison)
 
 
-def players(result: dict, phase_iter: int) -> list[bytes]:
-    """Each run's sound (:func:`invmel_core.pipeline.to_wav`, in a worker process), made once
-    per number of phase-reconstruction iterations."""
-    if phase_iter not in result["wavs"]:
-        problem, base = result["problem"], result["settings"].replace(phase_iter=phase_iter)
-        result["wavs"][phase_iter] = [
+def players(result: dict, settings: Settings) -> list[bytes]:
+    """Each run's sound, made once per number of iterations: Griffin-Lim on its estimate
+    (:func:`invmel_core.pipeline.to_wav` by the cascade, in a worker process), so each solver
+    is heard; the joint method would make the same sound from the mel for all of them."""
+    cascade = settings.replace(method="cascade")
+    key = ("cascade", cascade.sound_iterations)
+    if key not in result["wavs"]:
+        problem, base = result["problem"], result["settings"].replace(method="cascade", phase_iter=settings.phase_iter)
+        result["wavs"][key] = [
             offload.call(pipeline.to_wav, run.estimate, base.replace(solver=run.solver), problem.samples,
                          mel=problem.mel, max_seconds=PREVIEW_S)
             for run in result["runs"]]
-    return result["wavs"][phase_iter]
+    return result["wavs"][key]
 
 
-def drive(comparison: pipeline.Comparison) -> None:
+def joint_player(result: dict, settings: Settings) -> bytes:
+    """The joint method's sound of the same mel (what the Invert page plays by default), for
+    reference: made once per number of iterations, its progress shown."""
+    joint = result["settings"].replace(method="joint", phase_iter=settings.phase_iter)
+    key = ("joint", joint.sound_iterations)
+    if key not in result["wavs"]:
+        problem = result["problem"]
+        result["wavs"][key] = widgets.in_worker(("compare", id(result), key), "Making the joint method's sound",
+                                                pipeline.to_wav, None, joint, problem.samples, mel=problem.mel,
+                                                max_seconds=PREVIEW_S)
+    return result["wavs"][key]
+
+
+def drive(comparison: Comparison) -> None:
     """Advance the comparison a slice at a time, redrawing a progress line, until it ends (then
     the whole page again, with the results) or the page run's budget is spent. A click
     anywhere interrupts it at its next redraw; Streamlit's own Stop holds it until Resume."""

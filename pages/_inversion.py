@@ -49,12 +49,6 @@ class Context:
     transform: InverseMelScale
 
 
-def _render_in_worker(*args, **kwargs) -> pipeline.ResultMedia:
-    # The figure and Griffin-Lim in a worker process: they would hold this server's
-    # interpreter lock for seconds (see invmel_core/offload.py).
-    return offload.call(pipeline.render_result, *args, **kwargs)
-
-
 def format_bytes(n: float) -> str:
     return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{max(n / 2**20, 1):.0f} MiB"
 
@@ -147,13 +141,15 @@ def stop() -> None:
 
 
 def finish(live: LiveSolve) -> None:
-    """Score, resynthesise and draw a finished (or stopped) solve; keep it as the result."""
+    """Score and draw a finished (or stopped) solve (and check a mel file's settings); keep
+    it as the result."""
     state = st.session_state
     if live.latest is None or state.get(RESULT_OF) is live:
         return
     ctx: Context = state[CONTEXT]
-    state[RESULT] = pipeline.finish(live, ctx.transform, ctx.settings, ctx.problem, preview_s=PREVIEW_S,
-                                    render=_render_in_worker)
+    # The figure and the fit check in a worker process: they would hold this server's
+    # interpreter lock (see invmel_core/offload.py). The sound is made by the result section.
+    state[RESULT] = pipeline.finish(live, ctx.transform, ctx.settings, ctx.problem, call=offload.call)
     state[RESULT_OF] = live
 
 
@@ -209,7 +205,8 @@ def draw_live(live: LiveSolve, ctx: Context, status, chart, picture) -> None:
     if last is not None:
         estimate = pipeline.first_item(last.spec)
         ref = float(ctx.problem.spec.max()) if ctx.problem.spec is not None else None
-        picture.image(plots.spectrogram_rgb(estimate, ref or None), output_format="JPEG", width="stretch",
+        picture.image(plots.spectrogram_rgb(estimate, ref or None, exponent=ctx.settings.power), output_format="JPEG",
+                      width="stretch",
                       caption="Current estimate X̂ (dB re. the original's peak, low frequencies at the bottom)")
 
 
@@ -247,6 +244,6 @@ def live_panel(live: LiveSolve, ctx: Context) -> None:
         state[INTERRUPTED] = live
         raise
     if live.done and state.get(RESULT_OF) is not live:
-        with st.spinner("Scoring and resynthesising…"):
+        with st.spinner("Scoring and drawing…"):
             finish(live)
         st.rerun()  # the whole page again: the result, and Run/Pause/Stop as they now are

@@ -1,12 +1,13 @@
-"""The Invert page's result section: metrics, notes, figure, players and downloads of the last
-finished solve (Streamlit only).
+"""The Invert page's result section: metrics, whether the settings fit a mel file, notes,
+figure, players and downloads of the last finished solve (Streamlit only).
 
 Containers: result_metrics (with result_residual holding the mel-residual metric),
-result_notes, result_figure, result_audio, result_downloads; download buttons dl_spec_npy,
-dl_mel_npy, dl_wav, dl_png, dl_json. View widgets: result_freq_axis (linear / log / mel),
-result_band (a frequency band to zoom on); sound: phase_iter (pages/_widgets.sound_widgets).
-Another view or number of iterations is drawn or played again (in a worker process) from the
-same estimate, without solving again.
+result_fit (a mel file: do the settings fit its values), result_notes, result_figure,
+result_audio, result_downloads; download buttons dl_spec_npy, dl_mel_npy, dl_wav, dl_png,
+dl_json. View widgets: result_freq_axis (linear / log / mel), result_band (a frequency band to
+zoom on); sound: method, phase_iter (pages/_widgets.sound_widgets). Another view or sound is
+drawn or made again (in a worker process, with its progress shown) from the same estimate,
+without solving again.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from dataclasses import asdict
 import streamlit as st
 
 from invmel_core import offload, pipeline
-from invmel_core.plots import FREQ_AXES
+from invmel_core.freq_axis import FREQ_AXES
 from invmel_core.settings import Settings
 from pages import _widgets as widgets
 
 VIEWS = "_result_views"   # {"result": the Inversion, key: figure or sound made for it}
 AXIS_LABELS = {"linear": "Linear", "log": "Log", "mel": "Mel"}
+SOUND_FIELDS = ("method", "phase_iter")   # settings a result is heard with, not solved with
 
 # What each solver's picture shows, for the caption under the result.
 SOLVER_NOTES = {
@@ -54,7 +56,8 @@ def show_result(result: pipeline.Inversion, settings: Settings, label: str | Non
     """Section 3, for the result of an earlier Run; ``settings`` and ``label`` are what is on
     screen now (the section says when the result is for something else)."""
     st.subheader("3. Result")
-    if result.settings.replace(phase_iter=settings.phase_iter) != settings or result.problem.label != label:
+    heard = result.sound_settings(settings.method, settings.phase_iter)
+    if heard != settings or result.problem.label != label:
         st.caption(f"This result is for {result.problem.label} with the settings at the time it ran; press Run "
                    "to update it.")
     scores = result.scores
@@ -69,6 +72,9 @@ def show_result(result: pipeline.Inversion, settings: Settings, label: str | Non
                     else f"{scores.log_spectral_distance_db:.1f} dB")
         m[3].metric("steps", f"{result.steps:,}", help=f"stopped by: {result.reason}")
         m[4].metric("time", f"{result.seconds:.2f} s")
+    if result.fit is not None:
+        with st.container(key="result_fit"):
+            fit_verdict(result.fit)
     with st.container(key="result_notes"):
         for note in result.notes:
             st.info(note, icon=":material/lightbulb:")
@@ -79,8 +85,28 @@ def show_result(result: pipeline.Inversion, settings: Settings, label: str | Non
         "frequencies, where the bands are wide (a log or mel axis shows the low notes apart). Red in the error "
         "map: energy the solver put where there was none; blue: energy it missed. "
         + SOLVER_NOTES.get(result.settings.solver, ""))
-    wav, original_wav, excerpt = _sound(result, settings.phase_iter, preview_s)
-    _downloads(result, png, wav, excerpt, settings.phase_iter)
+    sound = _sound(result, heard, preview_s)
+    _downloads(result, png, sound, heard)
+
+
+def fit_verdict(fit) -> None:
+    """Do the settings fit the mel file's values (:func:`invmel_core.mel_input.settings_fit`)?
+    Ruled out: the solve ended on a plateau, not a solution; say so first."""
+    if fit.verdict == "ruled out":
+        st.warning(f"**No spectrogram fits these mel values with these settings.** Every X ≥ 0 leaves at least "
+                   f"{fit.residual_lower:.2g} of the mel unexplained (certified, over all {fit.n_frames} frames): the "
+                   "solve stopped on a plateau, and the sound is of the wrong settings. Check n_fft, the mel scale, "
+                   "the norm, f_min/f_max and the sample rate: 'Which settings fit?' under the input ranks the "
+                   "common ones.", icon=":material/report:")
+    elif fit.verdict == "cannot tell":
+        st.info(f"**These settings can be neither confirmed nor ruled out** (residual {fit.residual:.2g}, at least "
+                f"{fit.residual_lower:.2g}): the values are not exactly a filterbank's image (a model's prediction, "
+                "lossy storage), or the settings are close but not right.", icon=":material/help:")
+    else:
+        st.success(f"**These settings fit the values** (residual {fit.residual:.2g}). A fit shows they are possible, "
+                   "not that they are the ones used: finer settings fit many mels (see 'Which settings fit?').",
+                   icon=":material/check_circle:")
+    st.caption(fit.why)
 
 
 def _figure(result: pipeline.Inversion) -> bytes:
@@ -93,7 +119,7 @@ def _figure(result: pipeline.Inversion) -> bytes:
     band = widgets.band_slider(b, "Frequency band", "result_band", top)
     whole = band == (0.0, top)
     if axis == "linear" and whole:
-        png = result.media.png
+        png = result.png
     else:
         with st.spinner("Drawing…"):
             png = _view(result, ("figure", axis, band),
@@ -103,52 +129,60 @@ def _figure(result: pipeline.Inversion) -> bytes:
     return png
 
 
-def _sound(result: pipeline.Inversion, phase_iter: int, preview_s: float):
-    """Players (and the sound options beside them); returns (wav, original wav, excerpt)."""
-    media = result.media
-    if phase_iter == result.settings.phase_iter:
-        sound = (media.wav, media.original_wav, media.excerpt)
-    else:
-        with st.spinner(f"Making the sound with {phase_iter} iterations…"):
-            sound = _view(result, ("sound", phase_iter),
-                          lambda: offload.call(pipeline.Inversion.sound, result, phase_iter, preview_s))
-    wav, original_wav, excerpt = sound
+def _sound(result: pipeline.Inversion, heard: Settings, preview_s: float) -> pipeline.Sound:
+    """Players and the sound options beside them; the sound is made (in a worker, its
+    progress shown) once per method and number of iterations."""
     with st.container(key="result_audio"):
         a, b, c = st.columns([2, 2, 1])
-        if original_wav is not None:
+        with c:
+            widgets.sound_widgets()
+        slot = b if result.problem.samples is not None else a
+        with slot:
+            sound = _view(result, ("sound", heard.method, heard.sound_iterations),
+                          lambda: widgets.in_worker(("sound", id(result), heard.method, heard.sound_iterations),
+                                                    f"Making the sound ({heard.method})", pipeline.Inversion.sound,
+                                                    result, heard.method, heard.phase_iter, preview_s))
+        if sound.original_wav is not None:
             a.markdown("**Original**")
-            a.audio(original_wav, format="audio/wav")
+            a.audio(sound.original_wav, format="audio/wav")
             loudness = "at the original's loudness"
         else:
             loudness = (f"at {20 * math.log10(pipeline.PLAYBACK_RMS):.0f} dBFS RMS: a mel spectrogram alone does "
                         "not say how loud the sound was")
-        (b if original_wav is not None else a).markdown(
-            f"**Reconstruction** (phase by Griffin-Lim, {phase_iter} iterations; {loudness})")
-        (b if original_wav is not None else a).audio(wav, format="audio/wav")
-        widgets.sound_widgets(c)
-        if excerpt:
-            players = "Both players hold" if original_wav is not None else "The player holds"
+        slot.markdown(f"**Reconstruction** ({widgets.describe_sound(heard)}; {loudness})")
+        slot.audio(sound.wav, format="audio/wav")
+        if heard.method == "joint":
+            st.caption("The joint method makes the sound from the mel spectrogram itself, not from the solver's "
+                       "estimate: every solver sounds the same here. Choose 'cascade' to hear the estimate above "
+                       "through Griffin-Lim (as librosa's mel_to_audio does).")
+        if sound.excerpt:
+            players = "Both players hold" if sound.original_wav is not None else "The player holds"
             st.caption(f"{players} the first {preview_s:.0f} s. The full-length reconstruction is made when you "
-                       "download it (phase reconstruction takes a while on long audio).")
+                       "download it (making sound takes a while on long audio).")
     return sound
 
 
-def _downloads(result: pipeline.Inversion, png: bytes, wav: bytes, excerpt: bool, phase_iter: int) -> None:
+def _downloads(result: pipeline.Inversion, png: bytes, sound: pipeline.Sound, heard: Settings) -> None:
     with st.container(key="result_downloads"):
         d = st.columns(5)
         d[0].download_button("Spectrogram .npy", widgets.npy_bytes(result.estimate), "reconstruction.npy",
                              "application/octet-stream", key="dl_spec_npy", on_click="ignore")
+        # The linear mel that was inverted (a mel file's compression undone): what the code of the
+        # Frameworks page reads. (A help tooltip would add a second button to the container.)
         d[1].download_button("Mel input .npy", widgets.npy_bytes(result.problem.mel), "mel.npy",
                              "application/octet-stream", key="dl_mel_npy", on_click="ignore")
         # The full-length sound only if downloaded, computed then (in a worker process).
-        full_wav = (lambda: offload.call(pipeline.Inversion.full_wav, result, phase_iter)) if excerpt else wav
+        full_wav = (lambda: offload.call(pipeline.Inversion.full_wav, result, heard.method, heard.phase_iter)) \
+            if sound.excerpt else sound.wav
         d[2].download_button("Audio .wav", full_wav, "reconstruction.wav", "audio/wav", key="dl_wav",
                              on_click="ignore")
         d[3].download_button("Figure .png", png, "reconstruction.png", "image/png", key="dl_png",
                              on_click="ignore")
-        report = {"input": result.problem.label,
-                  "settings": json.loads(result.settings.replace(phase_iter=phase_iter).to_json()),
+        report = {"input": result.problem.label, "settings": json.loads(heard.to_json()),
                   "scores": asdict(result.scores), "steps": result.steps, "stopped_by": result.reason,
                   "seconds": result.seconds}
+        if result.fit is not None:
+            report["settings_fit"] = {"verdict": result.fit.verdict, "residual": result.fit.residual,
+                                      "residual_lower": result.fit.residual_lower}
         d[4].download_button("Parameters .json", json.dumps(report, indent=2), "parameters.json",
                              "application/json", key="dl_json", on_click="ignore")

@@ -9,12 +9,13 @@ the last good input of each kind. Decoded audio and its analysis are cached once
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
 from invmel_core import InputError, MelFilterbank, audio, loading, pipeline
+from invmel_core.mel_input import MelReading, read_mel
 from invmel_core.settings import SAMPLES, Settings, sample_path
 from pages import _state as session
 from pages._widgets import show_error
@@ -52,11 +53,27 @@ def _sample_audio(name: str, sample_rate: int) -> np.ndarray:
 
 
 @st.cache_resource(max_entries=8, ttl=1800, show_spinner=False)
-def _analyse(key: str, n_fft: int, hop: int, fb: MelFilterbank, _samples: np.ndarray):
-    """(power spectrogram, mel spectrogram) of the samples identified by ``key``."""
-    spec, mel = pipeline.analyse(_samples, fb, n_fft, hop)
+def _analyse(key: str, n_fft: int, hop: int, fb: MelFilterbank, power: float, _samples: np.ndarray):
+    """(spectrogram, mel spectrogram) of ``power`` of the samples identified by ``key``."""
+    spec, mel = pipeline.analyse(_samples, fb, n_fft, hop, power)
     _read_only(spec, mel)
     return spec, mel
+
+
+@st.cache_resource(max_entries=6, ttl=1800, show_spinner=False)
+def _stored_mel(key: str, _data: bytes, name: str) -> np.ndarray:
+    """A mel file's values as stored (its first item if batched), never unpickled."""
+    stored = pipeline.first_item(loading.load_melspec(_data, name=name, compressed=True))
+    _read_only(stored)
+    return stored
+
+
+@st.cache_resource(max_entries=12, ttl=1800, show_spinner=False)
+def _reading(key: str, settings: Settings, _stored: np.ndarray) -> MelReading:
+    """The stored values made linear for ``settings`` (their compression and format)."""
+    reading = read_mel(_stored, settings)
+    _read_only(reading.mel)
+    return reading
 
 
 @st.cache_resource(max_entries=4, ttl=1800, show_spinner=False)
@@ -75,6 +92,7 @@ class LoadedInput(pipeline.Problem):
     source_key: str = ""           # identifies the source file
     raw: bytes | None = None       # an upload's file contents, to decode again at another rate
     name: str = ""                 # an upload's file name
+    reading: MelReading | None = None  # a mel file: how its values were made linear
 
 
 def _digest(*parts) -> str:
@@ -88,7 +106,7 @@ def audio_input(label: str, samples: np.ndarray, settings: Settings, fb: MelFilt
                 raw: bytes | None = None) -> LoadedInput:
     """Spectrogram and mel spectrogram of ``samples`` (source ``key``) for ``settings``."""
     digest = f"{key}@{settings.sample_rate}"
-    spec, mel = _analyse(digest, settings.n_fft, settings.hop, fb, samples)
+    spec, mel = _analyse(digest, settings.n_fft, settings.hop, fb, settings.power, samples)
     return LoadedInput(label, mel, samples, spec, digest=digest, source_key=key, raw=raw)
 
 
@@ -99,31 +117,37 @@ def _upload_key(uploaded, data: bytes) -> str:
 
 
 class NMelsMismatch(InputError):
-    """A mel spectrogram whose number of bands differs from the n_mels setting; ``upload``
-    names it when its other axis has n_mels entries (it looks saved as ``(time, n_mels)``)."""
+    """A mel spectrogram whose number of bands differs from the n_mels setting. ``upload``
+    names it when its other axis has n_mels entries (it looks saved as ``(time, n_mels)``);
+    ``other`` is the number of entries of that other axis, another possible n_mels."""
 
-    def __init__(self, found: int, message: str, upload: str | None = None):
+    def __init__(self, found: int, message: str, upload: str | None = None, other: int | None = None,
+                 source: str | None = None):
         super().__init__(message)
-        self.found = found
+        self.found, self.other = found, other
         self.transposed_upload = upload
+        self.source = source
 
 
 TRANSPOSED = "_npy_transposed"   # uploads the user asked to read as (time, n_mels)
+MEL_FILE = "_mel_file"           # (upload key, name, values as stored) of the mel file on screen
 
 
-def _adopt_n_mels(found: int) -> None:
+def _adopt_n_mels(found: int, transposed_upload: str | None = None) -> None:
     session.adopt("n_mels", found)
+    if transposed_upload:
+        set_transposed(transposed_upload, True)
 
 
-def _transpose(upload: str) -> None:
-    st.session_state.setdefault(TRANSPOSED, set()).add(upload)
+def set_transposed(upload: str, transposed: bool) -> None:
+    """Read the upload ``upload`` as ``(time, n_mels)`` (True) or as stored (False)."""
+    chosen = st.session_state.setdefault(TRANSPOSED, set())
+    (chosen.add if transposed else chosen.discard)(upload)
 
 
 def _mel_bands(mel: np.ndarray, name: str, key: str, settings: Settings) -> np.ndarray:
-    """``mel`` (its first item if batched), transposed if the user asked; refused with
-    :class:`NMelsMismatch` if its bands are not n_mels."""
-    if mel.ndim > 2:
-        mel = mel.reshape(-1, *mel.shape[-2:])[0]
+    """``mel`` (2-D) transposed if the user asked; refused with :class:`NMelsMismatch` if
+    its bands are not n_mels."""
     if key in st.session_state.get(TRANSPOSED, ()):
         mel = np.ascontiguousarray(mel.T)
     found = mel.shape[-2]
@@ -132,13 +156,26 @@ def _mel_bands(mel: np.ndarray, name: str, key: str, settings: Settings) -> np.n
     if mel.shape[-1] == settings.n_mels:
         raise NMelsMismatch(found, f"{name} has {found} rows and {mel.shape[-1]} columns: it looks saved as "
                             f"(time, n_mels) with n_mels = {settings.n_mels}, while this app reads "
-                            "(n_mels, time).", upload=key)
-    return _refuse_bands(found, name, settings)
-
-
-def _refuse_bands(found: int, name: str, settings: Settings):
+                            "(n_mels, time).", upload=key, source=key)
+    other = mel.shape[-1] if mel.shape[-1] < found else None    # fewer columns than rows: maybe the bands
+    hint = (f" Or, if it holds (time, n_mels), it has {other} mel bands." if other else "")
     raise NMelsMismatch(found, f"{name} has {found} mel bands but n_mels is {settings.n_mels}. Set n_mels to "
-                        f"{found} (and the sample rate, n_fft and f_min/f_max it was made with).")
+                        f"{found} (and the sample rate, n_fft and f_min/f_max it was made with), or choose its "
+                        f"format.{hint}", other=other, source=key)
+
+
+def mel_file_input(data: bytes, name: str, key: str, settings: Settings) -> LoadedInput:
+    """A mel file (``.npy``/``.npz``, values as a model stores them) as a :class:`LoadedInput`:
+    read as stored, oriented, its compression undone for ``settings``. Remembers the stored
+    values (``MEL_FILE``) even when n_mels does not match, for the "Which settings fit?" panel."""
+    stored = _stored_mel(key, data, name)
+    st.session_state[MEL_FILE] = (key, name, stored)
+    oriented = _mel_bands(stored, name, key, settings)
+    flipped = oriented is not stored
+    reading = _reading(f"{key}{'T' if flipped else ''}", settings, oriented)
+    digest = f"{key}{'T' if flipped else ''}:{reading.compression.label}:{settings.power:g}"
+    return LoadedInput(f"mel spectrogram {name}", reading.mel, stored=oriented, compression=reading.compression,
+                       digest=digest, source_key=key, raw=data, name=name, reading=reading)
 
 
 def load_upload(uploaded, settings: Settings, fb: MelFilterbank, *, kind: str) -> LoadedInput:
@@ -150,19 +187,18 @@ def load_upload(uploaded, settings: Settings, fb: MelFilterbank, *, kind: str) -
     data = uploaded.getvalue()
     name = getattr(uploaded, "name", "upload")
     if kind == "npy":
-        key = _upload_key(uploaded, data)
-        mel = _mel_bands(loading.load_melspec(data, name=name), name, key, settings)
-        return LoadedInput(f"mel spectrogram {name}", mel, digest=key, source_key=key, raw=data, name=name)
+        return mel_file_input(data, name, _upload_key(uploaded, data), settings)
     key = _upload_key(uploaded, data)
     samples = _decode(key, settings.sample_rate, data, None if kind == "mic" else name)
     return audio_input(f"{'recording' if kind == 'mic' else name}", samples, settings, fb, key, data)
 
 
-def source_section(settings: Settings, fb: MelFilterbank) -> LoadedInput | None:
+def source_section(settings: Settings, fb: MelFilterbank, *, mel_tools=None) -> LoadedInput | None:
     """The input picker; returns the loaded input, or None (with an error shown under it).
 
     A failed load never discards anything: the last good input of that kind is kept
-    (and used if the widget is empty, e.g. after visiting another page).
+    (and used if the widget is empty, e.g. after visiting another page). ``mel_tools()``,
+    if given, draws under the mel file uploader (the Invert page's format choice).
     """
     state = st.session_state
     remembered = state.setdefault(INPUTS, {})
@@ -179,10 +215,13 @@ def source_section(settings: Settings, fb: MelFilterbank) -> LoadedInput | None:
             elif kind == "mic":
                 widget = st.audio_input("Record a clip", key="mic", sample_rate=None)
             else:
-                widget = st.file_uploader("Mel spectrogram, power, (n_mels, time): .npy or .npz",
+                widget = st.file_uploader("Mel spectrogram as your model stores it: .npy or .npz",
                                           type=list(loading.MELSPEC_EXTENSIONS), key="npy")
-                st.caption("The mel spectrogram must be a power (not dB) mel spectrogram; set the sample "
-                           "rate, n_fft, n_mels and f_min/f_max it was made with in the sidebar.")
+                st.caption("Values as stored (ln, log10, dB, Whisper's, or linear: read off the values), "
+                           "(n_mels, time) or (time, n_mels). Pick its format, or set the sample rate, n_fft, hop, "
+                           "n_mels, f_min/f_max and power it was made with in the sidebar.")
+                if mel_tools is not None:
+                    mel_tools()
             if widget is None:
                 earlier = remembered.get(kind)
                 if earlier is None:
@@ -204,13 +243,17 @@ def source_section(settings: Settings, fb: MelFilterbank) -> LoadedInput | None:
 
 
 def _offer_fixes(exc: NMelsMismatch) -> None:
-    """The error, and a button for each fix that will work: read the file transposed, or
-    set n_mels to its number of bands (only if n_mels can be that; 2000 cannot)."""
+    """The error, and a button for each fix that will work: read the file transposed (with
+    n_mels its number of columns, when that differs), or set n_mels to its number of rows
+    (only if n_mels can be that; 2000 cannot)."""
     refused = session.refusal("n_mels", exc.found)
     show_error(f"{exc} ({refused}.)" if refused and not exc.transposed_upload else exc)
     if exc.transposed_upload:
-        st.button("Read it as (time, n_mels)", key="transpose_npy", type="primary", on_click=_transpose,
-                  args=(exc.transposed_upload,))
+        st.button("Read it as (time, n_mels)", key="transpose_npy", type="primary", on_click=set_transposed,
+                  args=(exc.transposed_upload, True))
+    elif exc.other and not session.refusal("n_mels", exc.other):
+        st.button(f"Read it as (time, n_mels): n_mels = {exc.other}", key="transpose_adopt_npy", type="primary",
+                  on_click=_adopt_n_mels, args=(exc.other, exc.source))
     if not refused:
         st.button(f"Use n_mels = {exc.found}", key="adopt_n_mels", on_click=_adopt_n_mels, args=(exc.found,))
 
@@ -219,17 +262,16 @@ def _reload(earlier: LoadedInput, settings: Settings, fb: MelFilterbank) -> Load
     """An earlier input under the current settings (audio is re-analysed; a mel file is read
     again if n_mels or its orientation changed since)."""
     if earlier.kind == "mel":
-        mel = _mel_bands(loading.load_melspec(earlier.raw, name=earlier.name), earlier.name, earlier.source_key,
-                         settings)
-        return earlier if mel.shape == earlier.mel.shape else replace(earlier, mel=mel, digest=f"{earlier.digest}T")
+        return mel_file_input(earlier.raw, earlier.name, earlier.source_key, settings)
     samples = _decode(earlier.source_key, settings.sample_rate, earlier.raw)
     return audio_input(earlier.label, samples, settings, fb, earlier.source_key, earlier.raw)
 
 
 def show_input(loaded: LoadedInput, settings: Settings) -> None:
-    """A one-line description of the input and, for audio, a player."""
+    """A one-line description of the input and, for audio, a player (a mel file's duration
+    is what its frames imply at the settings' hop and sample rate)."""
     frames = loaded.mel.shape[-1]
-    seconds = frames * settings.hop / settings.sample_rate
+    seconds = settings.duration(frames)
     if loaded.samples is not None:
         seconds = loaded.samples.size / settings.sample_rate
         st.audio(_wav(loaded.digest, settings.sample_rate, loaded.samples), format="audio/wav")

@@ -4,12 +4,16 @@ the solver's options, errors and warnings (Streamlit only; numerics live in invm
 from __future__ import annotations
 
 import io
+import threading
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
 
-from invmel_core import SOLVERS, MelFilterbank
-from invmel_core.settings import RANGES, Settings
+from invmel_core import SOLVERS, MelFilterbank, offload, pipeline
+from invmel_core.mel_audio import DEFAULT_ITERATIONS, METHODS
+from invmel_core.settings import POWERS, RANGES, Settings
 from pages._state import current_settings
 
 SAMPLE_RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]
@@ -25,7 +29,8 @@ def ranged_number(box, label: str, key: str, *, step, field: str | None = None, 
 
 
 def stft_widgets() -> None:
-    """Sample rate, n_fft and hop length (keys ``sample_rate``, ``n_fft``, ``hop_length``)."""
+    """Sample rate, n_fft, hop length and the spectrogram's power (keys ``sample_rate``,
+    ``n_fft``, ``hop_length``, ``power``)."""
     ranged_number(st, "Sample rate (Hz)", "sample_rate", step=50,
                   help="Audio is resampled to this rate. Common: " + ", ".join(map(str, SAMPLE_RATES)))
     ranged_number(st, "n_fft", "n_fft", step=2, help="FFT size; the linear spectrogram has n_stft = n_fft // 2 + 1 bins.")
@@ -33,6 +38,12 @@ def stft_widgets() -> None:
     st.caption(f"n_stft = {n_fft // 2 + 1} bins, {st.session_state.get('sample_rate', 0) / max(n_fft, 1):.3g} Hz apart")
     ranged_number(st, "Hop length (samples)", "hop_length", step=1, value=None,
                   placeholder=f"n_fft / 4 = {max(1, n_fft // 4)}", help="Samples between frames. Empty: n_fft // 4.")
+    st.radio("Spectrogram", POWERS, key="power", horizontal=True, format_func=POWER_LABELS.get,
+             help="What the mel bands sum: power |X|² (torchaudio, librosa, Whisper) or magnitude |X| (HiFi-GAN, "
+                  "Tacotron 2, BigVGAN, Vocos, ESPnet). A mel file's values cannot show which.")
+
+
+POWER_LABELS = {2.0: "power |X|²", 1.0: "magnitude |X|"}
 
 
 def n_mels_widgets() -> None:
@@ -133,13 +144,90 @@ def solver_widgets(container=None, *, choose_solver: bool = True, options_of: st
     ranged_number(cols[2], "seed", "seed", step=1, **option("seed"))
 
 
+METHOD_HELP = ("A mel spectrogram has no phase, and inside each band no detail. **joint** (the default) looks "
+               "for a sound whose mel spectrogram matches: magnitude and phase together, from the mel itself "
+               "(every solver gives the same sound). **cascade** is librosa's mel_to_audio: Griffin-Lim on the "
+               "solver's estimate, which no sound has as its spectrogram, hence the phasey, metallic ring.")
+
+
 def sound_widgets(box=None) -> None:
-    """How an estimate becomes sound (:func:`invmel_core.pipeline.to_audio`), one group for
-    every player of the app (key ``phase_iter``; a choice of method will join it)."""
-    ranged_number(box or st, "Phase reconstruction: Griffin-Lim iterations", "phase_iter", step=8,
-                  help="A mel spectrogram has no phase; Griffin-Lim guesses one by going back and forth between "
-                       "the spectrogram and the waveform. More iterations: fewer phasey, metallic artefacts, "
-                       "and more time (each iteration is one STFT and one inverse STFT).")
+    """How an inversion becomes sound (:func:`invmel_core.pipeline.to_audio`), one group for
+    every player of the app (keys ``method`` and ``phase_iter``; empty: the method's default)."""
+    box = box or st
+    method = box.radio("Sound from the mel", METHODS, key="method", horizontal=True, help=METHOD_HELP)
+    ranged_number(box, "Iterations", "phase_iter", step=8, value=None,
+                  placeholder=f"{DEFAULT_ITERATIONS[method]} ({method}'s default)",
+                  help="Each iteration is about one STFT and one inverse STFT: more sound better and take longer. "
+                       f"Empty: the method's default ({', '.join(f'{m} {n}' for m, n in DEFAULT_ITERATIONS.items())}).")
+
+
+def describe_sound(settings: Settings) -> str:
+    """How a player's sound was made, in a few words."""
+    how = ("joint: magnitude and phase found together from the mel" if settings.method == "joint"
+           else "cascade: Griffin-Lim on the solver's estimate")
+    return f"{how}, {settings.sound_iterations} iterations"
+
+
+# --------------------------------------------------------------------------- work in a worker, watched
+
+JOBS = "_worker_jobs"   # {key: _Job} of this session: work under way in a worker process
+
+
+@dataclass
+class _Job:
+    thread: threading.Thread
+    progress: pipeline.ProgressFile | None
+    started: float = field(default_factory=time.perf_counter)
+    outcome: dict = field(default_factory=dict)    # "value" or "error"
+
+
+def in_worker(key, label: str, fn, /, *args, steps: bool = True, **kwargs):
+    """``fn(*args, **kwargs)`` in a worker process (:func:`invmel_core.offload.call`), with a
+    progress bar (``steps``: ``fn`` takes ``progress=``) or the elapsed time and ``label``
+    meanwhile; returns its value (or raises its error).
+
+    A click meanwhile reruns the page: the work goes on, and the next run that asks for the
+    same ``key`` waits for it instead of starting it again.
+    """
+    jobs = st.session_state.setdefault(JOBS, {})
+    for other in [k for k, job in jobs.items() if k != key and not job.thread.is_alive()]:
+        _drop(jobs, other)       # finished work nobody asked for again (settings changed meanwhile)
+    job = jobs.get(key)
+    if job is None:
+        progress = pipeline.ProgressFile() if steps else None
+        call = (lambda: offload.call(pipeline.reporting, progress.path, fn, *args, **kwargs)) if steps \
+            else (lambda: offload.call(fn, *args, **kwargs))
+        outcome: dict = {}
+        job = _Job(threading.Thread(target=_run, args=(call, outcome), daemon=True), progress, outcome=outcome)
+        jobs[key] = job
+        job.thread.start()
+    box = st.empty()
+    while job.thread.is_alive():
+        elapsed = time.perf_counter() - job.started
+        step, total = job.progress.read() if job.progress else (0, 0)
+        if total:
+            box.progress(step / total, text=f"{label}: step {step} of {total} · {elapsed:.1f} s")
+        else:
+            box.info(f"{label} · {elapsed:.1f} s", icon=":material/hourglass_top:")
+        job.thread.join(0.2)
+    box.empty()
+    _drop(jobs, key)
+    if "error" in job.outcome:
+        raise job.outcome["error"]
+    return job.outcome["value"]
+
+
+def _run(call, outcome: dict) -> None:
+    try:
+        outcome["value"] = call()
+    except Exception as exc:  # noqa: BLE001  (handed to the page run that waits for it)
+        outcome["error"] = exc
+
+
+def _drop(jobs: dict, key) -> None:
+    job = jobs.pop(key)
+    if job.progress is not None:
+        job.progress.close()
 
 
 def band_options(top_hz: float) -> list[float]:

@@ -1,10 +1,11 @@
 """Compare solvers: several solvers on the same input, convergence overlaid, one table, a player each.
 
-Keys. Sidebar: sample_rate, n_fft, hop_length, n_mels, f_min, f_max, mel_type, norm.
+Keys. Sidebar: sample_rate, n_fft, hop_length, power, n_mels, f_min, f_max, mel_type, norm.
 Input: source, sample, upload, mic, npy (adopt_n_mels, transpose_npy). Solvers: compare_solvers
 (multiselect), max_iter, tolerance_loss, tolerance_change, lr, momentum, seed, compare_time_limit,
-phase_iter; buttons compare_run, compare_stop, compare_resume. Progress: container compare_status.
-Result (containers): compare_chart, compare_table, compare_audio (one player per solver);
+method, phase_iter; buttons compare_run, compare_stop, compare_resume. Progress: container
+compare_status. Result (containers): compare_chart, compare_table, compare_audio (one player per
+solver: Griffin-Lim on its estimate), compare_joint (the joint method's sound, for reference);
 download compare_png.
 
 The solvers run inside the page run, a slice at a time (like the Invert page), so Stop — or
@@ -66,8 +67,8 @@ comparing.finish_if_done(comparison)
 result = state.get(comparing.RESULT)
 if result is not None:
     st.subheader("3. Results")
-    if result["settings"].replace(solver=settings.solver, phase_iter=settings.phase_iter) != settings or (
-            loaded and result["label"] != loaded.label):
+    if result["settings"].replace(solver=settings.solver, phase_iter=settings.phase_iter,
+                                  method=settings.method) != settings or (loaded and result["label"] != loaded.label):
         st.caption(f"For {result['label']} with the settings at the time; press Run all to update.")
     for text in result["failures"]:
         widgets.show_error(text)
@@ -96,9 +97,10 @@ if result is not None:
                                         "spectral convergence": st.column_config.NumberColumn(format="%.3g"),
                                         "log-spectral distance (dB)": st.column_config.NumberColumn(format="%.1f")})
         with st.spinner("Making each reconstruction's sound…"):
-            wavs = comparing.players(result, settings.phase_iter)
+            wavs = comparing.players(result, settings)
+        cascade = settings.replace(method="cascade")
         with st.container(key="compare_audio"):
-            st.markdown(f"**Listen** (phase by Griffin-Lim, {settings.phase_iter} iterations"
+            st.markdown(f"**Listen** to each solver's estimate ({widgets.describe_sound(cascade)}"
                         + ("; the original is the player above" if result["problem"].samples is not None
                            else "; played at -20 dBFS RMS: a mel spectrogram alone does not say how loud")
                         + ")")
@@ -106,6 +108,11 @@ if result is not None:
                 for col, run, wav in zip(st.columns(3), result["runs"][row:row + 3], wavs[row:row + 3]):
                     col.caption(f"**{run.solver}** ({run.reason})")
                     col.audio(wav, format="audio/wav")
+        with st.container(key="compare_joint"):
+            joint = settings.replace(method="joint")
+            st.markdown(f"**For reference: the joint method** ({widgets.describe_sound(joint)}), from the mel "
+                        "spectrogram itself, whichever solver: what the Invert page plays by default.")
+            st.audio(comparing.joint_player(result, settings), format="audio/wav")
         st.download_button("Figure .png", result["png"], "solvers.png", "image/png", key="compare_png",
                            on_click="ignore")
 

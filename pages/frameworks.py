@@ -1,6 +1,6 @@
 """Frameworks: torchaudio vs MindSpore vs librosa — parameters, the documented example, code.
 
-Keys. Sidebar: sample_rate, n_fft, hop_length, n_mels, f_min, f_max, mel_type, norm.
+Keys. Sidebar: sample_rate, n_fft, hop_length, power, n_mels, f_min, f_max, mel_type, norm.
 Main: fw_seed_torch, fw_seed_mindspore (seeds of the documented example); containers
 param_table, doc_example, doc_filterbank, code_export (one tab per framework).
 """
@@ -88,10 +88,14 @@ st.caption("The four filters of the example (dashed red: empty) and the two STFT
 # ---------------------------------------------------------------- code
 st.header("3. Code for the current settings")
 st.markdown(
-    f"n_fft {settings.n_fft} (n_stft {settings.n_stft}), {settings.n_mels} "
+    f"n_fft {settings.n_fft} (n_stft {settings.n_stft}), hop {settings.hop}, {settings.n_mels} "
     f"{'HTK' if settings.mel_type == 'htk' else 'Slaney'} mels, {settings.f_min:g}–{settings.nyquist:g} Hz, "
-    f"norm {settings.norm}, solver '{settings.solver}'. Each snippet reads `mel.npy` (download it on the Invert "
-    "page) and produces the power spectrogram `spec`; the SGD ones use the solver settings of the Invert page.")
+    f"norm {settings.norm}, {'magnitude' if settings.power == 1 else 'power'} (power={settings.power:g}), solver "
+    f"'{settings.solver}'. Each snippet reads `mel.npy` (download it on the Invert page: the linear mel, a model's "
+    "compression undone), recovers the spectrogram `spec` and goes on to the sound, `reconstruction.wav`: the "
+    f"frameworks by Griffin-Lim on `spec` ({settings.replace(method='cascade').sound_iterations} iterations), "
+    f"invmel_core as the app makes it ({widgets.describe_sound(settings)}). The SGD ones use the solver settings "
+    "of the Invert page.")
 with st.container(key="code_export"):
     codes = generate_all(settings)
     for tab, (target, code) in zip(st.tabs(list(TARGETS.values())), codes.items()):

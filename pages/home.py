@@ -8,6 +8,7 @@ import streamlit as st
 from invmel_core import offload, pipeline
 from invmel_core.solvers import default_solver
 from pages import _state as session
+from pages import _widgets as widgets
 
 session.require_app()
 
@@ -39,7 +40,7 @@ with st.container(key="home_demo"):
     left, right = st.columns(2)
     left.markdown("**Original**")
     left.audio(demo.original_wav, format="audio/wav")
-    right.markdown("**Reconstruction** (from the mel spectrogram, phase by Griffin-Lim)")
+    right.markdown(f"**Reconstruction** (from the mel spectrogram; {widgets.describe_sound(demo.settings)})")
     right.audio(demo.reconstructed_wav, format="audio/wav")
 
 st.subheader("Explore")

@@ -1,18 +1,22 @@
 """Invert: pick an input, pick a solver, watch it converge, look at and listen to the result.
 
-Keys. Sidebar: sample_rate, n_fft, hop_length, n_mels, f_min, f_max, mel_type, norm.
-Input: source (radio), sample, upload, mic, npy (and adopt_n_mels / transpose_npy, buttons offered
-when an uploaded mel spectrogram has another number of bands). Solver: solver, and in an expander
+Keys. Sidebar: sample_rate, n_fft, hop_length, power, n_mels, f_min, f_max, mel_type, norm.
+Input: source (radio), sample, upload, mic, npy (and adopt_n_mels / transpose_npy /
+transpose_adopt_npy, buttons offered when an uploaded mel spectrogram has another number of
+bands); for a mel file: mel_format, compression and the "Which settings fit?" panel
+(pages/_mel_input.py). Solver: solver, and in an expander
 max_iter, tolerance_loss, tolerance_change, lr, momentum, seed; container solve_cost (what the
 solve will take). Buttons: run, pause, resume, stop (and resume_interrupted, pages/_inversion.py).
 Live view (containers): live_status, loss_chart, live_spec (pages/_inversion.py).
-Result: see pages/_result.py.
+Result: see pages/_result.py. For audio inputs, "Where the sound is lost": pages/_oracle.py.
 """
 
 import streamlit as st
 
 from invmel_core import SOLVERS
 from pages import _inversion as inversion
+from pages import _mel_input as mel_input
+from pages import _oracle as oracle
 from pages import _result
 from pages import _state as session
 from pages import _sources as sources
@@ -36,10 +40,14 @@ widgets.empty_filter_warning(fb, brief=True)
 left, right = st.columns([1, 1], gap="large")
 with left:
     st.subheader("1. Input")
-    loaded = sources.source_section(settings, fb)
+    loaded = sources.source_section(settings, fb, mel_tools=lambda: mel_input.format_choice(settings))
     state[inversion.INPUT] = loaded
-    if loaded is not None:
+    if loaded is not None and loaded.kind == "mel":
+        mel_input.describe(loaded, settings)
+    elif loaded is not None:
         sources.show_input(loaded, settings)
+    if state.get("source") == "npy":
+        mel_input.fit_panel(settings)
 with right:
     st.subheader("2. Solver")
     widgets.solver_choice()
@@ -77,6 +85,8 @@ result = state.get(inversion.RESULT)
 if result is not None:
     with result_box:
         _result.show_result(result, settings, loaded.label if loaded else None, inversion.PREVIEW_S)
+if loaded is not None and loaded.kind == "audio":
+    oracle.oracle_section(loaded, settings)
 session.sync_url(settings)
 if live is not None and inversion.CONTEXT in state:
     with progress_box:

@@ -1,6 +1,6 @@
 """Mel scales: Hz <-> mel for HTK and Slaney, the filterbank, empty filters, frameworks' grids.
 
-Keys: sample_rate, n_fft, hop_length, n_mels_box, n_mels, f_min, f_max, mel_type, norm (sidebar);
+Keys: sample_rate, n_fft, hop_length, power, n_mels_box, n_mels, f_min, f_max, mel_type, norm (sidebar);
 readout_hz (a frequency to convert) and container mel_readout; filterbank_wheel_zoom (a toggle:
 the mouse wheel zooms the filterbank chart); containers mel_curves,
 filter_spacing, spacing_caption, filterbank_chart, filterbank_zoom, grid_table, filter_table;

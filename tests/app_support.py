@@ -68,3 +68,12 @@ def run_until_result(at: AppTest, max_runs: int = 20) -> AppTest:
         at.run()
         assert not at.exception, [e.value for e in at.exception]
     raise AssertionError("the solve did not finish")
+
+
+def shown_sound(at: AppTest):
+    """The :class:`invmel_core.pipeline.Sound` the Invert page's result plays now (the last
+    one made for the result on screen)."""
+    views = at.session_state["_result_views"]
+    sounds = [value for key, value in views.items() if isinstance(key, tuple) and key[0] == "sound"]
+    assert sounds, f"no sound made; views: {[k for k in views if k != 'result']}"
+    return sounds[-1]

@@ -87,12 +87,15 @@ def test_compare_has_a_player_per_solver():
     assert not at.exception and not errors(at), errors(at)
     result = at.session_state["compare_result"]
     players = [a for a in at.get("audio")]
-    assert len(players) == 1 + len(result["runs"]) == 3              # the input's, then one per solver
-    wavs = result["wavs"][32]
+    # The input's, one per solver (Griffin-Lim on its estimate), and the joint method's for reference.
+    assert len(players) == 1 + len(result["runs"]) + 1 == 4
+    wavs = result["wavs"][("cascade", 32)]
     assert all(soundfile.info(io.BytesIO(w)).duration == pytest.approx(4.2, abs=0.05) for w in wavs)
-    assert wavs[0] != wavs[1]
+    assert wavs[0] != wavs[1]                                         # each solver is heard
+    joint = result["wavs"][("joint", 150)]
+    assert soundfile.info(io.BytesIO(joint)).duration == pytest.approx(4.2, abs=0.05) and joint not in wavs
     at.number_input(key="phase_iter").set_value(4).run()             # the one sound setting, here too
-    assert 4 in at.session_state["compare_result"]["wavs"] and not at.exception
+    assert {("cascade", 4), ("joint", 4)} <= set(at.session_state["compare_result"]["wavs"]) and not at.exception
 
 
 def test_compare_stop_keeps_what_ran_and_skips_the_rest(monkeypatch):
@@ -108,5 +111,18 @@ def test_compare_stop_keeps_what_ran_and_skips_the_rest(monkeypatch):
     assert comparison.done
     runs = at.session_state["compare_result"]["runs"]
     assert [(r.solver, r.reason) for r in runs] == [("sgd", "stopped")]
-    assert runs[0].scores.mel_residual > 0 and len(at.get("audio")) == 2
+    assert runs[0].scores.mel_residual > 0 and len(at.get("audio")) == 3        # input, sgd, joint
     assert at.button(key="compare_stop").disabled
+
+
+def test_frameworks_code_goes_on_to_audio_with_the_sound_settings():
+    at = open_page("frameworks", query={"power": "1", "method": "cascade", "phase_iter": "48"})
+    settings = at.session_state["_settings_ok"]
+    assert (settings.power, settings.method, settings.phase_iter) == (1.0, "cascade", 48)
+    shown = [c.value.rstrip("\n") for c in at.code][2:]
+    assert shown == [generate(settings, target).rstrip("\n") for target in
+                     ("torchaudio_sgd", "torchaudio", "mindspore", "librosa", "invmel_core")]
+    assert all("reconstruction.wav" in code for code in shown)
+    assert "GriffinLim(n_fft=2048, hop_length=512, power=1.0," in shown[0] and "n_iter=48" in shown[0]
+    assert "griffinlim(spec, n_fft=2048, hop_length=512, power=1.0, n_iter=48, seed=0)" in shown[4]
+    assert any("reconstruction.wav" in m.value and "Griffin-Lim" in m.value for m in at.markdown)

@@ -6,7 +6,7 @@ import pytest
 
 from invmel_core import MelFilterbank, offload
 from pages import _inversion
-from app_support import errors, metric, npy_bytes, open_page, run_until_result, warnings, wav_bytes
+from app_support import errors, metric, npy_bytes, open_page, run_until_result, shown_sound, warnings, wav_bytes
 
 
 def small(at, **extra):
@@ -40,8 +40,9 @@ def test_bundled_sample_runs_to_a_scored_result_with_downloads():
     assert result.scores.spectral_convergence > 0
     keys = {d.key for d in at.download_button}
     assert keys == {"dl_spec_npy", "dl_mel_npy", "dl_wav", "dl_png", "dl_json"}
-    assert result.media.png[:8] == b"\x89PNG\r\n\x1a\n"
-    assert result.media.wav[:4] == b"RIFF"
+    assert result.png[:8] == b"\x89PNG\r\n\x1a\n"
+    sound = shown_sound(at)
+    assert sound.wav[:4] == b"RIFF" and (sound.method, sound.iterations) == ("joint", 150)   # the default
     assert result.estimate.shape == (257, result.problem.mel.shape[1])
     assert not errors(at)
 
@@ -83,7 +84,8 @@ def test_uploaded_mel_spectrogram_is_inverted_without_an_original():
     result = at.session_state["invert_result"]
     assert result.scores.spectral_convergence is None      # no original to compare with
     assert metric(at, "spectral convergence") == "—"
-    assert result.media.original_wav is None and result.media.wav[:4] == b"RIFF"
+    sound = shown_sound(at)
+    assert sound.original_wav is None and sound.wav[:4] == b"RIFF"
 
 
 @pytest.mark.parametrize("name,content,expected", [
@@ -109,7 +111,6 @@ def test_bad_audio_shows_an_error_and_keeps_the_last_result(name, content, expec
 
 @pytest.mark.parametrize("array,allow_pickle,expected", [
     (np.array([{"evil": 1}], dtype=object), True, "pickle"),
-    (-40.0 + np.zeros((40, 5), np.float32), False, "db"),
     (np.full((40, 5), np.nan, np.float32), False, "nan"),
     (np.ones((80, 5), np.float32), False, "n_mels"),
 ])
@@ -208,11 +209,12 @@ def test_long_audio_is_computed_in_full_and_plays_an_excerpt():
     run_until_result(at)
     result = at.session_state["invert_result"]
     assert result.estimate.shape[1] == 1 + 45 * rate // 128      # computed at full resolution
-    assert result.media.excerpt
-    assert abs(soundfile.info(io.BytesIO(result.full_wav())).duration - 45.0) < 0.01  # made on download
-    played = soundfile.info(io.BytesIO(result.media.wav))
+    sound = shown_sound(at)
+    assert sound.excerpt
+    assert abs(soundfile.info(io.BytesIO(result.full_wav("joint", None))).duration - 45.0) < 0.01  # made on download
+    played = soundfile.info(io.BytesIO(sound.wav))
     assert abs(played.duration - 30.0) < 0.01
-    assert abs(soundfile.info(io.BytesIO(result.media.original_wav)).duration - 30.0) < 0.01
+    assert abs(soundfile.info(io.BytesIO(sound.original_wav)).duration - 30.0) < 0.01
     assert any("first 30 s" in c.value for c in at.caption)
 
 
@@ -229,7 +231,7 @@ def test_result_figure_on_a_log_or_mel_axis_and_a_frequency_band():
     assert not at.exception
     views = at.session_state["_result_views"]
     png = views[("figure", "log", (0.0, result.top_hz))]
-    assert png[:4] == b"\x89PNG" and png != result.media.png
+    assert png[:4] == b"\x89PNG" and png != result.png
     at.select_slider(key="result_band").set_range("100 Hz", "2 kHz")
     at.run()
     assert ("figure", "log", (100.0, 2000.0)) in at.session_state["_result_views"]
@@ -286,7 +288,7 @@ def test_streamlit_stop_holds_the_solve_as_interrupted_until_resume(monkeypatch)
     assert live.reason == "stopped" and at.session_state["invert_result"].reason == "stopped"
 
 
-def test_mel_input_has_no_original_loudness_and_phase_iterations_are_exposed():
+def test_mel_input_has_no_original_loudness_and_the_sound_settings_are_exposed():
     from invmel_core import pipeline
 
     fb = MelFilterbank(257, 0.0, None, 40, 16000)
@@ -299,15 +301,24 @@ def test_mel_input_has_no_original_loudness_and_phase_iterations_are_exposed():
     run_until_result(at)
     labels = " ".join(m.value for m in at.markdown)
     assert "same loudness as the original" not in labels and "original's loudness" not in labels
-    assert "-20 dBFS" in labels and "32 iterations" in labels
+    assert "-20 dBFS" in labels and "joint" in labels and "150 iterations" in labels
     result = at.session_state["invert_result"]
+    default = shown_sound(at)
     at.number_input(key="phase_iter").set_value(8).run()
     assert not at.exception
-    wav = at.session_state["_result_views"][("sound", 8)][0]
-    assert wav == pipeline.to_wav(result.estimate, result.settings.replace(phase_iter=8))
-    assert wav != result.media.wav
+    sound = shown_sound(at)
+    assert (sound.method, sound.iterations) == ("joint", 8)
+    assert sound.wav == pipeline.to_wav(None, result.settings.replace(phase_iter=8), mel=result.problem.mel)
+    assert sound.wav != default.wav
     assert "8 iterations" in " ".join(m.value for m in at.markdown)
     assert at.query_params["phase_iter"] in ("8", ["8"])          # shareable, like every setting
+    at.radio(key="method").set_value("cascade").run()               # Griffin-Lim on the solver's estimate
+    sound = shown_sound(at)
+    assert (sound.method, sound.iterations) == ("cascade", 8)
+    assert sound.wav == pipeline.to_wav(result.estimate, result.settings.replace(method="cascade", phase_iter=8))
+    assert at.query_params["method"] in ("cascade", ["cascade"])
+    at.number_input(key="phase_iter").set_value(None).run()        # empty: the method's default
+    assert shown_sound(at).iterations == 32 and "phase_iter" not in at.query_params
 
 
 def test_audio_input_reconstruction_is_labelled_with_the_original_loudness():
@@ -316,3 +327,38 @@ def test_audio_input_reconstruction_is_labelled_with_the_original_loudness():
     run_until_result(at)
     labels = " ".join(m.value for m in at.markdown)
     assert "at the original's loudness" in labels and "dBFS" not in labels
+
+
+# ------------------------------------------------------------------ issue 10.3: where the sound is lost
+
+def test_where_the_sound_is_lost_plays_four_renditions_with_their_scores():
+    at = small(open_page("invert"), solver="nnls")
+    assert at.session_state["_settings_ok"].method == "joint"
+    at.button(key="oracle_run").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    rows = at.session_state["_oracle"]["rows"]
+    assert [row.key for row in rows] == ["original", "true_magnitude", "true_phase", "estimated"]
+    original, true_magnitude, true_phase, estimated = (row.scores for row in rows)
+    assert original["re_mel"] == 0 and original["estoi"] == pytest.approx(1.0)
+    # Each reconstruction loses something; the true phase keeps the mel closest... to the detail lost.
+    assert all(row.scores["re_mel"] > 0 and row.scores["estoi"] < 1 for row in rows[1:])
+    assert all(row.wav[:4] == b"RIFF" for row in rows)
+    players = [a for a in at.get("audio")]
+    assert len(players) == 1 + 4                                  # the input's, then the four
+    captions = " ".join(c.value for c in at.caption)
+    assert all(row.lesson in captions for row in rows)
+    table = at.dataframe[-1].value
+    assert list(table["ESTOI"]) == pytest.approx([row.scores["estoi"] for row in rows])
+    assert list(table["re-mel"]) == pytest.approx([row.scores["re_mel"] for row in rows])
+    # Another setting: the rows stay, marked as of the earlier settings, until asked again.
+    at.slider(key="n_mels").set_value(64).run()
+    assert any("press the button again" in c.value for c in at.caption)
+
+
+def test_where_the_sound_is_lost_is_for_audio_inputs_only():
+    fb = MelFilterbank(257, 0.0, None, 40, 16000)
+    at = small(open_page("invert"))
+    at.radio(key="source").set_value("npy").run()
+    at.file_uploader(key="npy").upload("mel.npy", npy_bytes(fb.dense.T @ np.ones((257, 8), np.float32)))
+    at.run()
+    assert not [b for b in at.button if b.key == "oracle_run"]

@@ -16,6 +16,18 @@ def test_home_shows_the_demo_without_errors():
     assert any("spectral convergence" in c.value for c in at.caption)
 
 
+def test_home_demo_is_heard_with_the_default_sound_settings():
+    """It used a fixed 32 Griffin-Lim iterations; now the defaults (joint, its 150)."""
+    from invmel_core import pipeline
+    from invmel_core.settings import Settings
+
+    at = open_page()
+    label = " ".join(m.value for m in at.markdown)
+    assert "joint" in label and "150 iterations" in label, label
+    made = pipeline.demo(call=lambda fn, *a, **k: fn(*a, **k))
+    assert (made.settings.method, made.settings.sound_iterations) == (Settings.checked().method, 150)
+
+
 def test_mel_scales_page_draws_and_tracks_n_mels():
     at = open_page("mel_scales")
     assert not errors(at)

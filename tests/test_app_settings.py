@@ -25,6 +25,9 @@ HOSTILE = [
     {"mel_type": "[click](https://example.com)"}, {"mel_type": "ｈｔｋ"}, {"f_min": "$x^2$"},
     {"n_mels": "٨٠"},                                   # Arabic-Indic digits: Python reads 80
     {"frobnicate": "1", "<b>": "x", "n_mels": "80"},     # unknown names
+    # issues 9.4 and 10.3: the mel's power and compression, the sound's method
+    {"power": "0.5"}, {"power": "nan"}, {"method": "../joint"}, {"compression": "<b>db</b>"},
+    {"compression": "db30"}, {"method": "CASCADE", "power": "1"},
 ]
 
 
@@ -149,3 +152,16 @@ def test_every_setting_at_both_ends_of_its_range_runs_every_page(field):
         for page in PAGES[1:]:
             at.switch_page(f"pages/{page}.py").run()
             assert not at.exception, (field, end, page, [e.value for e in at.exception])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("field", ["power", "method", "compression"])
+def test_every_choice_of_the_mel_reading_and_sound_settings_runs_every_page(field):
+    from invmel_core.settings import CHOICES
+
+    for choice in CHOICES[field]:
+        at = open_page(query={field: f"{choice:g}" if isinstance(choice, float) else choice})
+        assert getattr(at.session_state["_settings_ok"], field) == choice
+        for page in PAGES[1:]:
+            at.switch_page(f"pages/{page}.py").run()
+            assert not at.exception, (field, choice, page, [e.value for e in at.exception])

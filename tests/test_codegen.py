@@ -106,3 +106,64 @@ def test_every_target_is_valid_python_and_bad_requests_are_refused():
         generate(SETTINGS, "tensorflow")
     with pytest.raises(InputError, match="Settings"):
         generate({"n_mels": 40}, "librosa")
+
+
+# ------------------------------------------------------------------ issue 10.4: on to audio
+
+def test_invmel_core_code_makes_the_apps_sound_by_either_method(mel_file):
+    import soundfile
+
+    from invmel_core import mel_to_audio, pipeline
+    from invmel_core.audio import match_loudness
+
+    joint = SETTINGS.replace(phase_iter=6)
+    made = run(generate(joint, "invmel_core"))
+    want = mel_to_audio(mel_file, sample_rate=16000, n_fft=400, hop_length=100, power=2.0, f_min=20.0, f_max=7600.0,
+                        mel_type="slaney", norm="slaney", method="joint", n_iter=6, seed=0)
+    np.testing.assert_array_equal(made["audio"], want)
+    app = pipeline.to_audio(None, joint, mel=mel_file)                     # the app's, loudness matched
+    np.testing.assert_allclose(match_loudness(made["audio"], app), app, rtol=1e-5, atol=1e-7)
+    assert soundfile.info("reconstruction.wav").frames == want.size
+    cascade = SETTINGS.replace(method="cascade", phase_iter=5)
+    made = run(generate(cascade, "invmel_core"))
+    app = pipeline.to_audio(made["spec"], cascade)                          # Griffin-Lim on the estimate
+    np.testing.assert_allclose(match_loudness(made["audio"], app), app, rtol=1e-5, atol=1e-7)
+
+
+def test_librosa_code_makes_the_sound_mel_to_audio_makes(mel_file, monkeypatch):
+    import librosa
+
+    import inspect
+
+    calls = []
+    real = librosa.griffinlim
+    spy = lambda S, **kw: calls.append((S, kw)) or real(S, **kw)  # noqa: E731
+    monkeypatch.setattr(librosa, "griffinlim", spy)
+    monkeypatch.setattr(librosa.feature.inverse, "griffinlim", spy)         # what mel_to_audio calls
+    made = run(generate(SETTINGS.replace(phase_iter=7), "librosa"))
+    assert made["audio"].ndim == 1 and made["audio"].size > 0
+    librosa.feature.inverse.mel_to_audio(mel_file, sr=16000, n_fft=400, hop_length=100, power=2.0, n_iter=7,
+                                         fmin=20.0, fmax=7600.0, htk=False, norm="slaney")
+    (ours, ours_kw), (theirs, theirs_kw) = calls
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)                      # the same magnitude...
+    defaults = {name: p.default for name, p in inspect.signature(real).parameters.items()}
+    for name, value in theirs_kw.items():                                   # ...and the same Griffin-Lim
+        expected = ours_kw.get(name, defaults[name])
+        if name == "dtype" and expected is None:                            # inferred from the float32 magnitude
+            expected = ours.dtype
+        assert value == expected, (name, value, expected)
+
+
+def test_framework_snippets_go_on_to_audio_with_their_griffin_lim():
+    magnitude = SETTINGS.replace(power=1.0, phase_iter=50, method="cascade")
+    for target in ("torchaudio_sgd", "torchaudio"):
+        kw = call_keywords(generate(magnitude, target), "GriffinLim")
+        assert kw == {"n_fft": 400, "hop_length": 100, "power": 1.0, "n_iter": 50}, (target, kw)
+    kw = call_keywords(generate(magnitude, "mindspore"), "GriffinLim")
+    assert kw == {"n_fft": 400, "n_iter": 50, "hop_length": 100, "power": 1.0}
+    kw = call_keywords(generate(magnitude, "librosa"), "mel_to_stft")
+    assert kw["power"] == 1.0 and "spec = magnitude ** 1.0" in generate(magnitude, "librosa")
+    # The frameworks have no joint method: their Griffin-Lim runs its own default, 32, not joint's 150.
+    assert call_keywords(generate(SETTINGS, "torchaudio"), "GriffinLim")["n_iter"] == 32
+    for code in generate_all(magnitude).values():
+        assert "reconstruction.wav" in code and "magnitudes (power=1)" in code

@@ -133,3 +133,38 @@ def test_long_spectrograms_are_drawn_at_screen_resolution():
         rows, cols = image.get_array().shape[:2]
         assert rows <= 512 and cols <= 1000
     assert plots.spectrogram_rgb(long).shape[:2] == (256, 924)
+
+
+# ------------------------------------------------------------------ issue 9.4: magnitude spectrograms, fit chart
+
+def test_a_magnitude_spectrogram_is_drawn_at_the_same_levels_as_its_power():
+    rng = np.random.default_rng(0)
+    magnitude = rng.random((129, 40), dtype=np.float32) ** 3
+    original = magnitude * 1.1
+    mel = rng.random((16, 40), dtype=np.float32)
+    assert plots.power_to_db(np.array([1.0, 0.1]), exponent=1.0).tolist() == pytest.approx([0.0, -20.0])
+    np.testing.assert_array_equal(plots.spectrogram_rgb(magnitude, exponent=1.0), plots.spectrogram_rgb(magnitude ** 2))
+    as_magnitude = plots.render_png(plots.comparison_figure, original, magnitude, 8000, 64, mel=mel, power=1.0)
+    as_power = plots.render_png(plots.comparison_figure, original ** 2, magnitude ** 2, 8000, 64, mel=mel ** 2)
+    assert as_magnitude == as_power
+    assert as_magnitude != plots.render_png(plots.comparison_figure, original, magnitude, 8000, 64, mel=mel)
+
+
+def test_the_fit_chart_has_a_bar_per_candidate_in_order_coloured_by_verdict():
+    from types import SimpleNamespace as Row
+
+    rows = [Row(name="hifigan", verdict="fits", residual=1e-5, residual_lower=0.0, duration=4.17),
+            Row(name="whisper", verdict="ruled out", residual=0.09, residual_lower=0.085, duration=3.59),
+            Row(name="espnet", verdict="cannot tell", residual=3e-3, residual_lower=1e-4, duration=4.17)]
+    spec = charts.fit_chart(rows)
+    bars, ticks = spec["layer"]
+    values = spec["data"]["values"]
+    assert [v["candidate"] for v in values] == ["hifigan", "whisper", "espnet"]
+    assert [v["order"] for v in values] == [0, 1, 2]
+    assert bars["encoding"]["y"]["sort"] == ticks["encoding"]["y"]["sort"] == {"field": "order", "op": "min"}
+    assert values[0]["lower"] == 1e-7                       # 0 on a log axis: drawn at its floor
+    # Bars from the floor to the residual, on a log axis; the certified lower bound as a tick.
+    assert bars["encoding"]["x"]["scale"]["type"] == "log" and bars["encoding"]["x2"] == {"field": "residual"}
+    assert all(v["base"] == 1e-7 for v in values) and ticks["encoding"]["x"]["field"] == "lower"
+    scale = bars["encoding"]["color"]["scale"]
+    assert dict(zip(scale["domain"], scale["range"])) == charts.VERDICT_COLOURS

@@ -80,3 +80,48 @@ def test_json_has_every_field_and_the_derived_ones():
 def test_every_bundled_sample_exists():
     for name in SAMPLES:
         assert sample_path(name).is_file()
+
+
+# ------------------------------------------------------------------ issues 9.4 and 10.3: power, compression, sound
+
+def test_power_compression_and_sound_round_trip_through_a_link():
+    s = Settings.checked(power=1, compression="ln", method="cascade", phase_iter=64)
+    assert (s.power, s.compression, s.method, s.phase_iter, s.sound_iterations) == (1.0, "ln", "cascade", 64, 64)
+    query = s.to_query()
+    assert query == {"power": "1", "compression": "ln", "method": "cascade", "phase_iter": "64"}
+    back, notices = Settings.from_mapping(query)
+    assert notices == [] and back == s
+    # phase_iter None is "the method's default", and a link can say so.
+    assert Settings.from_mapping({"phase_iter": "none", "method": "cascade"})[0].sound_iterations == 32
+    assert json.loads(Settings.checked().to_json())["sound_iterations"] == 150
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("power", 3, "power must be 2"), ("power", "two", "power must be a number"),
+    ("method", "magic", "method must be one of"), ("compression", "mp3", "compression must be one of"),
+    ("phase_iter", 0, "phase_iter must be between"),
+])
+def test_bad_sound_and_mel_reading_fields_are_refused_naming_them(field, value, message):
+    with pytest.raises(InputError, match=message):
+        Settings.checked(**{field: value})
+    s, notices = Settings.from_mapping({field: str(value)})
+    assert getattr(s, field) == getattr(Settings.checked(), field) and field in notices[0]
+
+
+def test_a_format_sets_every_field_it_fixes_and_is_recognised_back():
+    from invmel_core import FORMATS
+    from invmel_core.settings import format_values, matching_formats
+
+    for name, fmt in FORMATS.items():
+        s = Settings.checked(**format_values(name))
+        assert (s.sample_rate, s.n_fft, s.hop, s.n_mels, s.power) == (
+            fmt.sample_rate, fmt.n_fft, fmt.hop_length, fmt.n_mels, fmt.power)
+        assert s.filterbank("librosa").dense.shape == fmt.filterbank.dense.shape
+        assert name in matching_formats(s)
+    hifigan = Settings.checked(**format_values("hifigan"))
+    assert matching_formats(hifigan.replace(n_fft=2048)) == []      # one field off: custom
+    assert matching_formats(hifigan.replace(power=2.0)) == []
+    # f_max None is Nyquist: Whisper's 8000 Hz at 16 kHz is the same filterbank.
+    assert "whisper" in matching_formats(Settings.checked(**{**format_values("whisper"), "f_max": None}))
+    with pytest.raises(InputError, match="format must be"):
+        format_values("wavenet")

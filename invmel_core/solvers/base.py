@@ -83,6 +83,9 @@ class SolverSpec:
     # Peak bytes of a solve, ``(batch, n_stft, n_mels, time) -> bytes``; None: the usual
     # few float32 copies of the output (invmel_core.limits.BYTES_PER_ELEMENT per element).
     memory_estimate: Callable[[int, int, int, int], int] | None = None
+    # Rough seconds of a whole solve, ``(batch, n_stft, n_mels, time) -> seconds``, said before
+    # it starts; None: an iterative solver runs to its budget (max_iter or the tolerances).
+    seconds_estimate: Callable[[int, int, int, int], float] | None = None
 
     def __post_init__(self):
         unknown = set(self.uses) - OPTION_NAMES

@@ -295,4 +295,5 @@ SPEC = register(SolverSpec(
              "tolerances are not used."),
     uses=frozenset(),
     memory_estimate=memory_estimate,
+    seconds_estimate=seconds_estimate,
 ))

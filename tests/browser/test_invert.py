@@ -254,11 +254,15 @@ def test_mel_npy_input(page, tmp_path):
     m = metrics(page)
     assert float(m["mel residual"]) < 0.05, m
     # No original audio for a bare mel spectrogram: only the reconstruction plays, and says at
-    # what level (not "the original's loudness": there is none). The phase iterations are there.
+    # what level (not "the original's loudness": there is none). The sound settings are there:
+    # the joint method by default, its iterations empty (= its default, 150).
     assert key(page, "result_audio").locator("audio").count() == 1
     label = key(page, "result_audio").inner_text()
     assert "-20 dBFS" in label and "original" not in label.lower(), label
-    assert key(page, "phase_iter").locator("input").input_value() == "32"
+    assert "joint" in label and "150 iterations" in label, label
+    box = key(page, "phase_iter").locator("input")
+    assert box.input_value() == "" and box.get_attribute("placeholder") == "150 (joint's default)"
+    assert key(page, "method").locator("input[type='radio']").first.is_checked()
     assert visible_errors(page) == []
 
 
