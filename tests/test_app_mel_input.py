@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from invmel_core import FORMATS, load_audio, mel_from_audio
-from invmel_core.settings import ASSETS, format_values
+from invmel_core.settings import ASSETS
 from app_support import errors, npy_bytes, open_page, run_until_result, shown_sound, warnings
 
 

@@ -221,8 +221,7 @@ def test_ranking_of_a_hifigan_mel(mels):
     candidates = {k: v for k, v in candidate_formats(80).items() if k.split(",")[0] in ("hifigan", "whisper")}
     rows = rank_settings(stored, candidates)
     verdicts = {row.name: row.verdict for row in rows}
-    assert verdicts["hifigan"] == verdicts["hifigan, norm None"] == verdicts["hifigan, magnitude" if False else
-                                                                             "hifigan, power"] == "fits"
+    assert verdicts["hifigan"] == verdicts["hifigan, norm None"] == verdicts["hifigan, power"] == "fits"
     assert verdicts["hifigan, n_fft 512"] == verdicts["hifigan, htk mels"] == verdicts["whisper"] == "ruled out"
     assert [row.verdict for row in rows] == sorted((row.verdict for row in rows),
                                                    key=["fits", "cannot tell", "ruled out"].index)
