@@ -2,6 +2,8 @@
 app_support.py, not here)."""
 
 
+import functools
+
 import pytest
 
 from fixture_data import filterbank_grid, load_fixture
@@ -26,3 +28,19 @@ def fb_grid():
 @pytest.fixture(scope="session")
 def mel_inputs():
     return load_fixture("mel_inputs.npz")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scan_streamlit_components_once():
+    """Every new ``AppTest`` scans all installed distributions for Streamlit components
+    (about 0.3 s with a few hundred installed; a few hundred AppTests per run). The installed
+    set does not change during a test run, so the scan runs once."""
+    try:
+        from streamlit.components.v2 import manifest_scanner
+    except ImportError:  # an older or newer Streamlit without the scanner: nothing to save
+        yield
+        return
+    scan = manifest_scanner.scan_component_manifests
+    manifest_scanner.scan_component_manifests = functools.cache(scan)
+    yield
+    manifest_scanner.scan_component_manifests = scan

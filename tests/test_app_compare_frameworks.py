@@ -77,6 +77,7 @@ def small_compare(at, solvers, max_iter=100, time_limit=2.0):
     return at
 
 
+@pytest.mark.slow
 def test_compare_has_a_player_per_solver():
     import io
 
@@ -98,6 +99,7 @@ def test_compare_has_a_player_per_solver():
     assert {("cascade", 4), ("joint", 4)} <= set(at.session_state["compare_result"]["wavs"]) and not at.exception
 
 
+@pytest.mark.slow
 def test_compare_stop_keeps_what_ran_and_skips_the_rest(monkeypatch):
     from pages import _comparison
 

@@ -94,6 +94,7 @@ def test_uploaded_mel_spectrogram_is_inverted_without_an_original():
     ("notes.wav", b"just some text, not audio at all", "could not read 'notes.wav' as audio: its contents are "
                                                        "not in any supported audio format"),
 ])
+@pytest.mark.slow
 def test_bad_audio_shows_an_error_and_keeps_the_last_result(name, content, expected):
     at = small(open_page("invert"))
     at.button(key="run").click().run()
@@ -220,6 +221,7 @@ def test_long_audio_is_computed_in_full_and_plays_an_excerpt():
 
 # ------------------------------------------------------------------ issue 11, items 5, 6 and 7
 
+@pytest.mark.slow
 def test_result_figure_on_a_log_or_mel_axis_and_a_frequency_band():
     at = small(open_page("invert"), solver="nnls")
     at.button(key="run").click().run()
@@ -238,6 +240,7 @@ def test_result_figure_on_a_log_or_mel_axis_and_a_frequency_band():
     assert linear is None or at.image[-1].proto.imgs[0].url != linear
 
 
+@pytest.mark.slow
 def test_closed_form_solver_has_no_loss_chart():
     at = small(open_page("invert"), solver="lstsq")
     at.button(key="run").click().run()
@@ -247,6 +250,7 @@ def test_closed_form_solver_has_no_loss_chart():
     assert any("no loss curve" in c.value for c in at.caption)
 
 
+@pytest.mark.slow
 def test_iterative_solver_shows_elapsed_time_in_the_status(monkeypatch):
     monkeypatch.setattr(_inversion, "PAGE_RUN_BUDGET_S", 1.0)
     at = small(open_page("invert"), max_iter=10_000_000)
@@ -256,6 +260,7 @@ def test_iterative_solver_shows_elapsed_time_in_the_status(monkeypatch):
     at.button(key="stop").click().run()
 
 
+@pytest.mark.slow
 def test_streamlit_stop_holds_the_solve_as_interrupted_until_resume(monkeypatch):
     """Streamlit's toolbar Stop raises StopException at the next redraw; the solve must not
     stay 'running' with Pause enabled, nor go on by itself: it waits for Resume or Run."""
@@ -321,6 +326,7 @@ def test_mel_input_has_no_original_loudness_and_the_sound_settings_are_exposed()
     assert shown_sound(at).iterations == 32 and "phase_iter" not in at.query_params
 
 
+@pytest.mark.slow
 def test_audio_input_reconstruction_is_labelled_with_the_original_loudness():
     at = small(open_page("invert"), solver="nnls")
     at.button(key="run").click().run()
@@ -331,6 +337,7 @@ def test_audio_input_reconstruction_is_labelled_with_the_original_loudness():
 
 # ------------------------------------------------------------------ issue 10.3: where the sound is lost
 
+@pytest.mark.slow
 def test_where_the_sound_is_lost_plays_four_renditions_with_their_scores():
     at = small(open_page("invert"), solver="nnls")
     assert at.session_state["_settings_ok"].method == "joint"

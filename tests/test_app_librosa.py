@@ -55,6 +55,7 @@ def test_a_solve_over_the_memory_limit_is_refused_before_run(monkeypatch):
     assert at.button(key="run").disabled
 
 
+@pytest.mark.slow
 def test_chunks_bound_memory_and_report_progress(monkeypatch):
     monkeypatch.setenv("INVMEL_MAX_SOLVE_MB", "24")               # n_stft 129: ~45-frame chunks
     mel = speech_mel(256, 40)[:, :200] * 1e-4                     # quiet: L-BFGS-B stops quickly

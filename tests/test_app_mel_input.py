@@ -131,6 +131,7 @@ def test_a_transposed_model_mel_is_recognised_by_the_ranking_and_by_the_buttons(
     assert at.session_state["invert_input"].mel.shape == (80, 359)
 
 
+@pytest.mark.slow
 def test_a_solve_with_settings_that_cannot_fit_warns_with_the_result():
     at = upload_mel(open_page("invert"), model_mel())
     at.selectbox(key="mel_format").set_value("hifigan").run()
@@ -186,6 +187,7 @@ def test_a_preset_decides_a_reading_the_values_leave_open():
     assert "as format hifigan stores them" in texts(at)
 
 
+@pytest.mark.slow
 def test_db_of_unknown_base_is_settled_by_the_candidate_adopted():
     at = upload_mel(open_page("invert"), model_mel("librosa-db"))
     at.selectbox(key="mel_format").set_value("librosa").run()
@@ -199,6 +201,7 @@ def test_db_of_unknown_base_is_settled_by_the_candidate_adopted():
     assert at.session_state["invert_input"].reading.compression.db_factor == 10
 
 
+@pytest.mark.slow
 def test_an_audio_input_follows_the_power_setting():
     from invmel_core import stft
 

@@ -16,6 +16,7 @@ def test_home_shows_the_demo_without_errors():
     assert any("spectral convergence" in c.value for c in at.caption)
 
 
+@pytest.mark.slow
 def test_home_demo_is_heard_with_the_default_sound_settings():
     """It used a fixed 32 Griffin-Lim iterations; now the defaults (joint, its 150)."""
     from invmel_core import pipeline

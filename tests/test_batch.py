@@ -227,6 +227,7 @@ def test_a_killed_worker_costs_only_its_file_and_a_rerun_finishes(tmp_path):
     assert final_files(out) == {n.replace(".npy", ".wav") for n in names} and not temporaries(out)
 
 
+@pytest.mark.slow
 def test_a_run_killed_halfway_resumes_where_it_stopped(tmp_path):
     """The whole batch (main process and worker) is killed with SIGKILL mid-run."""
     src, out = tmp_path / "in", tmp_path / "out"
@@ -349,6 +350,7 @@ def test_bad_arguments_fail_before_any_file_is_rendered(tmp_path, capsys, case):
     assert sorted(tmp_path.rglob("*")) == before  # nothing written, not even OUTDIR
 
 
+@pytest.mark.slow
 def test_the_local_path_shows_progress_and_never_imports_dask(tmp_path):
     make_mels(tmp_path / "in", ["a.npy", "b.npy"])
     code = ("import sys; from invmel_core.batch_cli import main; status = main(sys.argv[1:]); "

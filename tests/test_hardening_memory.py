@@ -55,8 +55,9 @@ rng = np.random.default_rng(0)
 
 @pytest.mark.parametrize("n, n_fft, hop", [
     (220_500, 2048, 512),  # 10 s at 22.05 kHz
-    (220_500, 2048, 1),  # the output dominates
-    (22_050, 2**18, 256),  # n_fft at its maximum: the chunk's temporaries dominate (6x under before)
+    pytest.param(220_500, 2048, 1, marks=pytest.mark.slow),  # the output dominates
+    # n_fft at its maximum: the chunk's temporaries dominate (6x under before)
+    pytest.param(22_050, 2**18, 256, marks=pytest.mark.slow),
     (100_000, 64, 1),
     (50_000, 255, 7),
 ])
@@ -88,7 +89,7 @@ def test_mel_projection_and_wav_estimates_cover_their_peaks(monkeypatch):
     assert_covers(*estimate_and_peak(monkeypatch, lambda: to_wav_bytes(y, 22050)), "WAV bytes")
 
 
-@pytest.mark.parametrize("n_freqs, n_mels", [(1025, 128), (8193, 512)])
+@pytest.mark.parametrize("n_freqs, n_mels", [(1025, 128), pytest.param(8193, 512, marks=pytest.mark.slow)])
 def test_filterbank_estimate_covers_its_peak(monkeypatch, n_freqs, n_mels):
     def build():
         from invmel_core import filterbank

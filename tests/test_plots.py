@@ -126,6 +126,7 @@ def test_loss_chart_drops_values_a_log_axis_cannot_show():
     assert spec["encoding"]["y"]["scale"]["type"] == "log"
 
 
+@pytest.mark.slow
 def test_long_spectrograms_are_drawn_at_screen_resolution():
     long = np.random.default_rng(0).random((1025, 12000)).astype(np.float32)
     fig = plots.comparison_figure(long, long, 22050, 512)
