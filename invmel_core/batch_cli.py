@@ -20,8 +20,8 @@ from .batch_render import DONE, FAILED, SKIPPED
 from .errors import InputError
 
 EXIT_FAILED_FILES = 1
-EXIT_BAD_ARGUMENTS = 2
-EXIT_INTERRUPTED = 130
+EXIT_BAD_ARGUMENTS = cli.EXIT_INPUT_ERROR  # the statuses the one-file command line gives too
+EXIT_INTERRUPTED = cli.EXIT_INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,11 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scheduler", default=None, metavar="ADDRESS",
                      help="run on the dask.distributed cluster at ADDRESS (tcp://host:8786) instead; its "
                           "workers need invmel installed and the same paths (shared storage)")
-    cli.add_sound_options(p)
-    cli.add_signal_options(p)
-    cli.add_solver_options(p)
-    p.add_argument("--max-duration", type=float, default=None, metavar="S",
-                   help="longest audio input accepted, seconds (default: $INVMEL_MAX_DURATION_S or 900)")
+    cli.add_render_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 

@@ -54,13 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--npy", action="store_true", help="write STEM.linear.npy, float32 (n_stft, time)")
     out.add_argument("--wav", action="store_true", help="write STEM.wav (16-bit PCM)")
     out.add_argument("--png", action="store_true", help="write STEM.comparison.png")
+    add_render_options(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    return p
+
+
+def add_render_options(p: argparse.ArgumentParser) -> None:
+    """What decides a file's outputs, :class:`~invmel_core.render.RenderOptions` (shared with ``batch``)."""
     add_sound_options(p)
     add_signal_options(p)
     add_solver_options(p)
     p.add_argument("--max-duration", type=float, default=None, metavar="S",
-                   help="longest audio accepted, seconds (default: $INVMEL_MAX_DURATION_S or 900)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    return p
+                   help="longest audio input accepted, seconds (default: $INVMEL_MAX_DURATION_S or 900)")
 
 
 def add_sound_options(p: argparse.ArgumentParser) -> None:

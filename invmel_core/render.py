@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -25,7 +25,7 @@ from .filterbank import MelFilterbank
 from .formats import FORMATS, format_spectrogram, get_format, mel_from_audio
 from .mel_audio import DEFAULT_ITERATIONS, METHODS, mel_to_audio
 from .phase import check_iterations
-from .solvers import default_solver, get_solver
+from .solvers import SolverChoice, get_solver
 from .transform import InverseMelScale
 from .validation import (check_choice, check_mel_params, check_mel_type, check_norm, check_number, check_power,
                          check_positive_seconds, check_sample_rate, check_seed, check_stft_params)
@@ -40,7 +40,7 @@ FORMAT_FIELDS = ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "
 
 
 @dataclass(frozen=True)
-class RenderOptions:
+class RenderOptions(SolverChoice):
     """Everything that decides a file's outputs (the command lines' options; their hash,
     :meth:`digest`, is what a batch rerun compares).
 
@@ -66,13 +66,6 @@ class RenderOptions:
     f_max: float | None = None
     norm: str | None = None
     mel_type: str | None = None
-    solver: str = field(default_factory=default_solver)
-    max_iter: int = 1000
-    tolerance_loss: float = 1e-5
-    tolerance_change: float = 1e-8
-    lr: float = 0.1
-    momentum: float = 0.9
-    seed: int = 0
     max_duration: float | None = None
     write_npy: bool = False
 
@@ -225,10 +218,8 @@ def _load_mel(source, options: RenderOptions) -> Loaded:
 
 def transform(options: RenderOptions, n_mels: int, rate: int) -> InverseMelScale:
     """The :class:`InverseMelScale` of ``options`` for a mel of ``n_mels`` bands at ``rate``."""
-    return InverseMelScale(options.n_fft // 2 + 1, n_mels, rate, options.f_min, options.f_max, options.max_iter,
-                           options.tolerance_loss, options.tolerance_change,
-                           {"lr": options.lr, "momentum": options.momentum}, options.filterbank_norm,
-                           options.mel_type, solver=options.solver, seed=options.seed)
+    return InverseMelScale(options.n_fft // 2 + 1, n_mels, rate, options.f_min, options.f_max,
+                           norm=options.filterbank_norm, mel_type=options.mel_type, **options.solver_kwargs())
 
 
 def synthesize(loaded: Loaded, options: RenderOptions, *, spec: np.ndarray | None = None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .errors import InputError
@@ -21,7 +21,7 @@ from .filterbank import MelFilterbank
 from .formats import FORMATS, MelFormat
 from .mel_audio import DEFAULT_ITERATIONS, METHODS
 from .render import COMPRESSIONS
-from .solvers import SOLVERS, default_solver
+from .solvers import SOLVERS, SolverChoice, default_solver
 from .validation import check_choice, check_mel_params, check_mel_type, check_norm, check_number
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -43,7 +43,7 @@ def sample_path(name: str) -> Path:
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(SolverChoice):
     """Everything that decides an inversion (frozen and hashable, so it can key caches).
 
     ``hop_length=None`` means ``n_fft // 4``; ``f_max=None`` means Nyquist
@@ -66,13 +66,6 @@ class Settings:
     f_max: float | None = None
     norm: str | None = None
     mel_type: str = "htk"
-    solver: str = field(default_factory=default_solver)
-    max_iter: int = 1000
-    tolerance_loss: float = 1e-5
-    tolerance_change: float = 1e-8
-    lr: float = 0.1
-    momentum: float = 0.9
-    seed: int = 0
     sample: str = "speech_short"
     phase_iter: int | None = None
     method: str = "joint"
@@ -134,21 +127,19 @@ class Settings:
 
     def transform_kwargs(self) -> dict:
         """Keyword arguments of :class:`~invmel_core.InverseMelScale` for these settings."""
-        return dict(n_stft=self.n_stft, n_mels=self.n_mels, sample_rate=self.sample_rate,
-                    f_min=self.f_min, f_max=self.f_max, max_iter=self.max_iter,
-                    tolerance_loss=self.tolerance_loss, tolerance_change=self.tolerance_change,
-                    sgdargs={"lr": self.lr, "momentum": self.momentum}, norm=self.norm,
-                    mel_type=self.mel_type, solver=self.solver, seed=self.seed)
+        return dict(n_stft=self.n_stft, n_mels=self.n_mels, sample_rate=self.sample_rate, f_min=self.f_min,
+                    f_max=self.f_max, norm=self.norm, mel_type=self.mel_type, **self.solver_kwargs())
 
     def to_query(self) -> dict[str, str]:
         """The fields that differ from the defaults, as URL query strings."""
         default = Settings.checked()
-        return {f.name: _to_text(getattr(self, f.name)) for f in fields(self)
-                if getattr(self, f.name) != getattr(default, f.name)}
+        return {name: _to_text(getattr(self, name)) for name in READING_ORDER
+                if getattr(self, name) != getattr(default, name)}
 
     def to_json(self) -> str:
         """All fields (and the derived n_stft and hop) as indented JSON."""
-        return json.dumps({**asdict(self), "n_stft": self.n_stft, "hop": self.hop,
+        values = {name: getattr(self, name) for name in READING_ORDER}
+        return json.dumps({**values, "n_stft": self.n_stft, "hop": self.hop,
                            "sound_iterations": self.sound_iterations}, indent=2)
 
     @classmethod
@@ -166,19 +157,19 @@ class Settings:
         """
         current = asdict(base or cls.checked())
         notices = []
-        for f in fields(cls):
-            if f.name not in values:
+        for name in READING_ORDER:
+            if name not in values:
                 continue
-            raw = values[f.name]
+            raw = values[name]
             if isinstance(raw, (list, tuple)):  # repeated URL keys: the last one wins
                 raw = raw[-1] if raw else ""
             try:
-                current[f.name] = _FIELD_CHECKS[f.name](_from_text(f.name, raw), current)
+                current[name] = _FIELD_CHECKS[name](_from_text(name, raw), current)
             except (InputError, ValueError, TypeError, OverflowError) as exc:
                 shown = _shortened(raw)
                 reason = _reason(exc).replace(repr(raw), shown)
-                notices.append(f"Ignored {f.name}={shown} from the link: {reason}. "
-                               f"Using {_to_text(current[f.name]) or 'the default'}.")
+                notices.append(f"Ignored {name}={shown} from the link: {reason}. "
+                               f"Using {_to_text(current[name]) or 'the default'}.")
         try:
             return cls.checked(**current), notices
         except InputError as exc:  # fields valid alone but not together
@@ -196,6 +187,12 @@ class Settings:
         """A validated copy with some fields changed."""
         return Settings.checked(**{**asdict(self), **changes})
 
+
+# The fields as a reader meets them: the STFT, the mel and the sound, then the solver (dataclass
+# order puts the inherited solver fields first). Links, JSON exports and notices list them so.
+_SOLVER_FIELDS = {f.name for f in fields(SolverChoice)}
+READING_ORDER = (tuple(f.name for f in fields(Settings) if f.name not in _SOLVER_FIELDS)
+                 + tuple(f.name for f in fields(Settings) if f.name in _SOLVER_FIELDS))
 
 def check_value(name: str, value):
     """One setting (a :class:`Settings` field or another number in :data:`RANGES`) checked

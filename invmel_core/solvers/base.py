@@ -9,7 +9,7 @@ keep. A closed-form solver yields once. Closing the generator stops the solve.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Callable, Iterator
 
 import numpy as np
@@ -119,6 +119,31 @@ def default_solver() -> str:
     'nnls'
     """
     return next((name for name in PREFERRED_SOLVERS if name in SOLVERS), next(iter(SOLVERS)))
+
+
+
+@dataclass(frozen=True)
+class SolverChoice:
+    """A solver and its options as the app (:class:`~invmel_core.settings.Settings`) and the
+    command lines (:class:`~invmel_core.render.RenderOptions`) take them: both inherit these
+    fields, so their names and defaults have one home. The defaults differ from
+    :class:`SolverOptions` (torchaudio's) on purpose: a thousand steps and a fixed seed, so a
+    first run ends in seconds and is repeatable.
+    """
+
+    solver: str = field(default_factory=default_solver)
+    max_iter: int = 1000
+    tolerance_loss: float = 1e-5
+    tolerance_change: float = 1e-8
+    lr: float = 0.1
+    momentum: float = 0.9
+    seed: int = 0
+
+    def solver_kwargs(self) -> dict:
+        """The solver's keyword arguments of :class:`~invmel_core.InverseMelScale`."""
+        return dict(max_iter=self.max_iter, tolerance_loss=self.tolerance_loss,
+                    tolerance_change=self.tolerance_change, sgdargs={"lr": self.lr, "momentum": self.momentum},
+                    solver=self.solver, seed=self.seed)
 
 
 def stop_reason(loss: float, previous: float, options: SolverOptions) -> str | None:
