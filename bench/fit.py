@@ -22,7 +22,8 @@ import numpy as np
 import scipy
 
 from invmel_core import load_audio
-from invmel_core.fit import candidate_formats, check_fit, rank_settings, ranking_summary
+from invmel_core.fit import check_fit
+from invmel_core.ranking import candidate_formats, rank_settings, ranking_summary
 from invmel_core.compression import detect_compression, undo_compression
 from invmel_core.formats import FORMATS, mel_from_audio
 

@@ -20,7 +20,8 @@ __all__ = [
 ]
 from .formats import FORMATS, MelFormat, mel_from_audio
 from .compression import Compression, detect_compression, undo_compression
-from .fit import FitResult, check_fit, rank_settings
+from .fit import FitResult, check_fit
+from .ranking import rank_settings
 from .mel_audio import mel_to_audio
 from .oracle import oracle_view
 

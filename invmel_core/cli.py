@@ -26,7 +26,8 @@ import numpy as np
 
 from . import audio, limits, mel_audio, pipeline, render
 from .errors import InputError
-from .fit import check_fit, rank_settings, ranking_summary
+from .fit import check_fit
+from .ranking import rank_settings, ranking_summary
 from .formats import FORMATS
 from .mel_audio import METHODS
 from .render import COMPRESSIONS, DEFAULT_MEL_SAMPLE_RATE, Loaded, RenderOptions

@@ -16,7 +16,8 @@ import numpy as np
 
 from .compression import Compression, detect_compression, resolve_compression, stored_values, undo_compression
 from .errors import InputError
-from .fit import FitResult, candidate_formats, check_fit, rank_settings, ranking_summary
+from .fit import FitResult, check_fit
+from .ranking import candidate_formats, rank_settings, ranking_summary
 from .formats import FORMATS, MelFormat
 from .settings import Settings, format_values, matching_formats
 from .solvers import SOLVERS
@@ -121,7 +122,7 @@ class FitRanking:
 def rank_fits(stored, settings: Settings) -> FitRanking:
     """Which settings fit ``stored``: the presets with as many bands as either axis, the
     current ``settings`` (named :data:`YOURS`) and the common variants of each
-    (:func:`invmel_core.fit.rank_settings`), read with ``settings.compression``.
+    (:func:`invmel_core.ranking.rank_settings`), read with ``settings.compression``.
 
     Where the values leave the compression open (dB of power or of magnitude, a log without
     a floor), each row's ``compression`` is the reading that fits it, so adopting the row

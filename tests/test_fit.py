@@ -10,8 +10,8 @@ import pytest
 import scipy.optimize
 
 from invmel_core import InputError, load_audio
-from invmel_core.fit import (EXACT_RULED_OUT, FIT_RESIDUAL, MODEL_RULED_OUT, candidate_formats, check_fit,
-                             orient, rank_settings, ranking_summary)
+from invmel_core.fit import EXACT_RULED_OUT, FIT_RESIDUAL, MODEL_RULED_OUT, check_fit, orient
+from invmel_core.ranking import candidate_formats, rank_settings, ranking_summary
 from invmel_core.formats import FORMATS, format_spectrogram, mel_from_audio
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
