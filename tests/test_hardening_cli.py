@@ -136,7 +136,8 @@ def test_a_solve_too_large_is_refused_before_the_stft(tmp_path, capsys, no_work,
 # Class 1: short inputs give sound of the right length.
 
 
-@pytest.mark.parametrize("n", [1, 300, 512, 700, 1023])
+@pytest.mark.parametrize("n", [1, pytest.param(300, marks=pytest.mark.slow), 512,
+                               pytest.param(700, marks=pytest.mark.slow), 1023])
 def test_short_clips_give_a_wav_of_their_length(tmp_path, capsys, n):
     path = tmp_path / "short.wav"
     soundfile.write(path, (0.3 * np.cos(np.arange(n) * 0.05)).astype(np.float32), 22050)

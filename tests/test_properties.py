@@ -17,9 +17,11 @@ from hypothesis.extra import numpy as hnp
 
 from invmel_core import SOLVERS, EmptyFilterWarning, InputError, InverseMelScale, MelFilterbank, spectrogram
 from invmel_core.validation import COMPATS
-from invmel_core.solvers.base import CLOSED_FORM, CONVERGED, MAX_ITER, TOLERANCE_CHANGE, TOLERANCE_LOSS
+from invmel_core.solvers.base import CLOSED_FORM, CONVERGED, DIVERGED, MAX_ITER, TOLERANCE_CHANGE, TOLERANCE_LOSS
 
-REASONS = {CLOSED_FORM, CONVERGED, MAX_ITER, TOLERANCE_CHANGE, TOLERANCE_LOSS}
+# DIVERGED: plain gradient steps of lr 0.1 blow up on some filterbanks (a Slaney norm over 0.1 Hz-wide
+# bands weighs ~20); the spectrogram returned is still the last finite one.
+REASONS = {CLOSED_FORM, CONVERGED, DIVERGED, MAX_ITER, TOLERANCE_CHANGE, TOLERANCE_LOSS}
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 sample_rates = st.one_of(st.sampled_from([8000, 11025, 16000, 22050, 44100, 48000, 96000]),
