@@ -36,15 +36,22 @@ def wait_for_result(page, timeout_s: float = 120.0) -> None:
     wait_for_app_run(page)
 
 
-def metrics(page) -> dict:
-    """{label: value text} of the result's st.metric boxes."""
-    out = {}
-    boxes = key(page, "result_metrics").locator("[data-testid='stMetric']")
-    for i in range(boxes.count()):
-        label = boxes.nth(i).locator("[data-testid='stMetricLabel']").inner_text().strip()
-        value = boxes.nth(i).locator("[data-testid='stMetricValue']").inner_text().strip()
-        out[label] = value
-    return out
+RESULT_METRICS = 5
+READ_METRICS_JS = """box => Object.fromEntries([...box.querySelectorAll("[data-testid='stMetric']")].map(m => [
+    m.querySelector("[data-testid='stMetricLabel']")?.innerText.trim(),
+    m.querySelector("[data-testid='stMetricValue']")?.innerText.trim()]))"""
+
+
+def metrics(page, timeout_s: float = 30.0) -> dict:
+    """{label: value text} of the result's st.metric boxes, read in one snapshot once all are
+    drawn: the sound's progress reruns the page, and a box-by-box read could catch the result
+    mid-redraw (a CI run once found no "mel residual")."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        out = key(page, "result_metrics").evaluate(READ_METRICS_JS)
+        if len(out) >= RESULT_METRICS and all(out.values()) or time.monotonic() > deadline:
+            return out
+        page.wait_for_timeout(200)
 
 
 def image_loaded(locator) -> bool:
