@@ -54,7 +54,6 @@ def _pool_axis(a: np.ndarray, limit: int, axis: int) -> np.ndarray:
     return a.reshape(shape).max(axis=axis + 1)
 
 
-
 class FrequencyRows:
     """The rows of a spectrogram image on a linear, log or mel frequency axis, over a band.
 

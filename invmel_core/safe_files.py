@@ -222,6 +222,7 @@ def decode_error(name: str, exc: Exception, fp) -> InputError:
 
 # --------------------------------------------------------------------------- npy / npz
 
+
 _MEL_KEYS = ("mel", "melspec", "mel_spec", "mel_spectrogram", "melspectrogram", "mels", "S")
 MAX_NPY_HEADER = 10_000  # numpy's own max_header_size: a real header is ~128 bytes
 MAX_NPZ_MEMBERS = 4096  # an archive listing more (~50 bytes each) costs seconds to open

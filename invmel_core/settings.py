@@ -194,6 +194,7 @@ _SOLVER_FIELDS = {f.name for f in fields(SolverChoice)}
 READING_ORDER = (tuple(f.name for f in fields(Settings) if f.name not in _SOLVER_FIELDS)
                  + tuple(f.name for f in fields(Settings) if f.name in _SOLVER_FIELDS))
 
+
 def check_value(name: str, value):
     """One setting (a :class:`Settings` field or another number in :data:`RANGES`) checked
     alone: the value, of the field's type, or :class:`InputError` naming it.

@@ -121,7 +121,6 @@ def default_solver() -> str:
     return next((name for name in PREFERRED_SOLVERS if name in SOLVERS), next(iter(SOLVERS)))
 
 
-
 @dataclass(frozen=True)
 class SolverChoice:
     """A solver and its options as the app (:class:`~invmel_core.settings.Settings`) and the
