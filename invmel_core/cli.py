@@ -197,7 +197,7 @@ def fit_lines(loaded: Loaded, options: RenderOptions) -> list[str]:
     without a format, which presets do (:func:`invmel_core.rank_settings`)."""
     result = check_fit(loaded.stored, sample_rate=loaded.rate, n_fft=options.n_fft, f_min=options.f_min,
                        f_max=options.f_max, mel_type=options.mel_type, norm=options.filterbank_norm,
-                       compression=loaded.compression or "auto")
+                       compat=SOLVERS[options.solver].compat, compression=loaded.compression)
     lines = [f"settings check: {result.verdict} (residual {result.residual:.3g}): {result.why}"]
     if result.verdict == "fits":
         lines.append("settings check: a fit shows these settings are possible, not that they are the ones "

@@ -19,10 +19,10 @@ from typing import Callable
 import numpy as np
 
 from . import limits, loading, metrics, phase, stft
-from .compression import Compression, detect_compression, undo_compression
+from .compression import Compression, resolve_compression, stored_values, undo_compression
 from .errors import InputError
 from .filterbank import MelFilterbank
-from .formats import FORMATS, format_spectrogram, get_format, mel_from_audio
+from .formats import FORMATS, compress, format_spectrogram, get_format
 from .mel_audio import DEFAULT_ITERATIONS, METHODS, mel_to_audio
 from .phase import check_iterations
 from .solvers import SolverChoice, get_solver
@@ -176,9 +176,10 @@ def load(source, options: RenderOptions) -> Loaded:
         chosen = {name: getattr(options, name) for name in FORMAT_FIELDS}
         chosen.update(norm=options.filterbank_norm, sample_rate=rate, n_mels=n_mels)
         fmt = replace(get_format(options.format), **chosen)
-        stored = mel_from_audio(samples, fmt)
+        spec = format_spectrogram(samples, fmt)
+        stored = compress(fmt.filterbank.banded.project(spec), fmt)  # mel_from_audio, keeping the spectrogram
         mel, _ = undo_compression(stored, fmt)
-        return Loaded(mel, rate, samples, format_spectrogram(samples, fmt), stored)
+        return Loaded(mel, rate, samples, spec, stored)
     spec = stft.spectrogram(samples, options.n_fft, options.hop_length, options.win_length, options.power)
     return Loaded(stft.mel_spectrogram(spec, options.filterbank(n_mels, rate)), rate, samples, spec)
 
@@ -192,13 +193,16 @@ def _load_mel(source, options: RenderOptions) -> Loaded:
     if options.n_mels is not None and stored.shape[-2] != options.n_mels:
         raise InputError(f"the mel spectrogram has {stored.shape[-2]} mel bands (shape {stored.shape}) but "
                          f"n_mels is {options.n_mels}; set n_mels (or the format) it was made with")
-    detected = detect_compression(stored)
-    if options.compression != "auto":
-        compression = options.compression
+    # Resolved once to a Compression: the sound and the settings check read the values alike.
+    values, rounding = stored_values(stored)
+    detected = None if options.compression != "auto" else resolve_compression(values, rounding, "auto")
+    if detected is None:
+        compression = resolve_compression(values, rounding, options.compression)
     elif options.format is not None:
-        compression = get_format(options.format)
-        if detected.kind != get_format(options.format).compression and detected.confidence == "high":
-            notes.append(f"the values look {detected.kind}, not {compression.compression} as format "
+        fmt = get_format(options.format)
+        compression = resolve_compression(values, rounding, fmt)
+        if detected.kind != fmt.compression and detected.confidence == "high":
+            notes.append(f"the values look {detected.kind}, not {fmt.compression} as format "
                          f"{options.format!r} stores them: {detected.why}")
     elif detected.kind != "linear" and detected.confidence == "low":
         raise InputError(f"cannot tell how this mel spectrogram's values were compressed: {detected.why}. "
@@ -212,8 +216,7 @@ def _load_mel(source, options: RenderOptions) -> Loaded:
     if rate is None:
         rate = DEFAULT_MEL_SAMPLE_RATE
         notes.append(f"assuming the mel spectrogram was made at {rate} Hz (set --sample-rate or --format)")
-    return Loaded(mel, rate, stored=stored, compression=compression if isinstance(compression, Compression)
-                  else None, notes=tuple(notes))
+    return Loaded(mel, rate, stored=stored, compression=compression, notes=tuple(notes))
 
 
 def transform(options: RenderOptions, n_mels: int, rate: int) -> InverseMelScale:
