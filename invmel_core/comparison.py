@@ -139,7 +139,7 @@ class Comparison:
             run, fb = self._current
             if live.latest is not None:
                 run.estimate = first_item(live.latest.spec)
-                run.scores = score(run.estimate, self.mel, fb, self.problem.spec)
+                run.scores = score(run.estimate, self.mel, fb, self.problem.spec, power=self.settings.power)
             if live.reason == STOPPED:
                 run.reason = STOPPED
             if run.steps or live.latest is not None:

@@ -121,9 +121,10 @@ class Scores:
 
 
 def score(estimate: np.ndarray, mel: np.ndarray, fb, original: np.ndarray | None = None,
-          *, power: float = 2.0) -> Scores:
+          *, power: float) -> Scores:
     """The metrics of an estimate ``(n_stft, time)`` of ``power``, against ``mel`` and, if
-    given, the original spectrogram of the same power."""
+    given, the original spectrogram of the same power (``power`` has no default, as in
+    :mod:`invmel_core.metrics`: a magnitude estimate scored as power is off)."""
     if original is None:
         return Scores(metrics.mel_residual(estimate, mel, fb))
     return Scores(metrics.mel_residual(estimate, mel, fb),
@@ -399,14 +400,14 @@ def demo(solver: str | None = None, call=_inline) -> Demo:
     settings = Settings.checked(solver=solver or "", n_mels=40)
     fb = settings.filterbank()
     samples, _ = loading.load_audio(sample_path(settings.sample), settings.sample_rate)
-    spec, mel = analyse(samples, fb, settings.n_fft, settings.hop)
+    spec, mel = analyse(samples, fb, settings.n_fft, settings.hop, settings.power)
     _transform, live = start_solve(mel, settings)
     while not live.done:
         live.advance(1.0)
     estimate = live.latest.spec
     png = call(plots.render_png, plots.problem_figure, spec, mel, estimate, fb, settings.sample_rate, settings.hop)
     heard = call(to_audio, first_item(estimate), settings, samples, mel=mel)
-    scores = score(estimate, mel, fb, spec)
+    scores = score(estimate, mel, fb, spec, power=settings.power)
     caption = (f"{SAMPLES[settings.sample][1]} at {settings.sample_rate} Hz; n_fft {settings.n_fft}, "
                f"{settings.n_mels} HTK mels; solver '{settings.solver}' ({live.steps[-1]} steps). "
                f"The mel bands are matched to {100 * scores.mel_residual:.2g} %, yet the spectrogram's "

@@ -41,10 +41,10 @@ def test_score_has_original_metrics_only_with_an_original():
     fb = SETTINGS.filterbank()
     spec = stft.spectrogram(tone(), SETTINGS.n_fft, SETTINGS.hop)
     mel = stft.mel_spectrogram(spec, fb)
-    perfect = pipeline.score(spec, mel, fb, spec)
+    perfect = pipeline.score(spec, mel, fb, spec, power=2.0)
     assert perfect.mel_residual < 1e-5 and perfect.spectral_convergence == 0.0
     assert perfect.log_spectral_distance_db == 0.0
-    blind = pipeline.score(spec, mel, fb)
+    blind = pipeline.score(spec, mel, fb, power=2.0)
     assert blind.spectral_convergence is None and blind.log_spectral_distance_db is None
 
 
@@ -89,7 +89,19 @@ def test_score_uses_the_same_mel_residual_as_the_metrics_module():
     rng = np.random.default_rng(0)
     spec = rng.random((SETTINGS.n_stft, 30), dtype=np.float32)
     mel = stft.mel_spectrogram(spec, fb) * 1.1
-    assert pipeline.score(spec, mel, fb).mel_residual == pytest.approx(mel_residual(spec, mel, fb), rel=1e-5)
+    assert pipeline.score(spec, mel, fb, power=2.0).mel_residual == pytest.approx(mel_residual(spec, mel, fb),
+                                                                                  rel=1e-5)
+
+
+def test_compare_scores_a_magnitude_estimate_as_magnitude():
+    magnitude = SETTINGS.replace(power=1.0, solver="nnls", max_iter=50)
+    fb = magnitude.filterbank()
+    spec = stft.spectrogram(tone(), magnitude.n_fft, magnitude.hop, power=1.0)
+    mel = stft.mel_spectrogram(spec, fb)
+    run = comparison.run_solver(mel, magnitude, time_limit=60.0, original=spec)
+    want = pipeline.score(run.estimate, mel, fb, spec, power=1.0)
+    assert run.scores.spectral_convergence == pytest.approx(want.spectral_convergence, rel=1e-6)
+    assert run.scores.log_spectral_distance_db == pytest.approx(want.log_spectral_distance_db, rel=1e-6)
 
 
 def test_resynthesis_of_the_beginning_only():
