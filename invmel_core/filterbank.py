@@ -299,18 +299,29 @@ class BandedFilterbank:
         self.matchable = nz.any(axis=0)
         self.starts = np.where(self.matchable, nz.argmax(axis=0), 0)
         self.stops = np.where(self.matchable, self.n_freqs - nz[::-1].argmax(axis=0), 0)
-        wide = dense.astype(np.float64)
-        # D = diag(fb @ fb.T @ 1) bounds the Hessian fb @ fb.T (non-negative) from above, so
-        # X - D^-1 fb (fb.T X - M) is a safe step; 0 for bins no filter sees.
+
+    # descent and spread serve the NNLS solver only: built on its first use, not for every
+    # metric, chart and table that needs the banded form (seconds at n_fft 65536).
+
+    @cached_property
+    def descent(self) -> scipy.sparse.csr_array:
+        """``D^-1 fb`` with ``D = diag(fb @ fb.T @ 1)``, which bounds the Hessian ``fb @ fb.T``
+        (non-negative) from above, so ``X - D^-1 fb (fb.T X - M)`` is a safe step; 0 for bins
+        no filter sees."""
+        wide = self.fb.toarray().astype(np.float64)
         bin_bound = wide @ wide.sum(axis=0)
         with np.errstate(divide="ignore"):
             inverse_bound = np.where(bin_bound > 0, 1.0 / bin_bound, 0.0)
-        self.descent = _csr(wide * inverse_bound[:, None])
-        # fb @ diag(1 / (G @ 1)), G = fb.T @ fb: each mel value spread over its filter in
-        # proportion to the weights, so fb.T @ spread @ M is close to M (0 for empty filters).
+        return _csr(wide * inverse_bound[:, None])
+
+    @cached_property
+    def spread(self) -> scipy.sparse.csr_array:
+        """``fb @ diag(1 / (G @ 1))``, ``G = fb.T @ fb``: each mel value spread over its filter in
+        proportion to the weights, so ``fb.T @ spread @ M`` is close to ``M`` (0 for empty filters)."""
+        wide = self.fb.toarray().astype(np.float64)
         gram_rowsums = wide.T @ wide.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            self.spread = _csr(np.where(gram_rowsums > 0, wide / gram_rowsums, 0.0))
+            return _csr(np.where(gram_rowsums > 0, wide / gram_rowsums, 0.0))
 
     def project(self, spec: np.ndarray) -> np.ndarray:
         """``fb.T @ spec``: linear ``(n_freqs, time)`` -> mel ``(n_mels, time)``."""
