@@ -19,7 +19,7 @@ from . import limits
 from .errors import InputError
 from .filterbank import BandedFilterbank, MelFilterbank
 from .validation import (check_filterbank_matrix, check_finite_array, check_flag, check_number, check_power,
-                         check_power_undone, check_spectrogram)
+                         check_power_undone, check_sample_rate, check_spectrogram)
 
 # Frames projected at a time in mel_residual: bounds the float64 temporaries.
 _CHUNK_FRAMES = 4096
@@ -260,10 +260,8 @@ def stoi(estimate, reference, sample_rate: int, *, extended: bool = False) -> fl
 
     from pystoi import stoi as pystoi_stoi
 
-    from .validation import check_number
-
     est, ref = _same_length(estimate, reference)
-    sample_rate = check_number("sample_rate", sample_rate, integer=True, minimum=1)
+    sample_rate = check_sample_rate(sample_rate)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         value = float(pystoi_stoi(ref.astype(np.float64), est.astype(np.float64), sample_rate, extended=extended))

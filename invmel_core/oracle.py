@@ -21,7 +21,8 @@ from .metrics import audio_log_spectral_distance, audio_mel_residual, audio_spec
 from .phase import check_iterations, griffinlim
 from .stft import STFTPlan, stft_frames
 from .transform import InverseMelScale
-from .validation import check_choice, check_number, check_power, check_samples, check_seed, check_stft_params
+from .validation import (check_choice, check_power, check_sample_rate, check_samples, check_seed,
+                         check_stft_params)
 
 ORACLE_ROWS = (  # key, label, what comparing it with the original teaches
     ("original", "Original", "The sound the mel spectrogram was made from."),
@@ -71,14 +72,14 @@ def oracle_view(samples, *, sample_rate: int, n_fft: int, n_mels: int, hop_lengt
     [('original', (6000,), True), ('true_magnitude', (6000,), True)]
     """
     y = check_samples(samples)
-    sample_rate = check_number("sample_rate", sample_rate, integer=True, minimum=1)
+    sample_rate = check_sample_rate(sample_rate)
     n_fft, hop_length, win_length = check_stft_params(n_fft, hop_length, win_length)
     power = check_power(power)
     method = check_choice("method", method, METHODS)
     n_iter = DEFAULT_ITERATIONS[method] if n_iter is None else check_iterations(n_iter)
     seed = check_seed(seed)
-    limits.check_filterbank_memory(n_fft // 2 + 1, check_number("n_mels", n_mels, integer=True, minimum=1))
-    fb = MelFilterbank(n_fft // 2 + 1, f_min, f_max, n_mels, sample_rate, norm, mel_type)
+    fb = MelFilterbank(n_fft // 2 + 1, f_min, f_max, n_mels, sample_rate, norm, mel_type)  # checks n_mels, memory
+    n_mels = fb.n_mels
     stft_kwargs = dict(n_fft=n_fft, hop_length=hop_length, win_length=win_length)
     plan = STFTPlan(n_fft, hop_length, win_length, n_frames=stft_frames(y.size, n_fft, hop_length), length=y.size,
                     allow_gaps=True)
