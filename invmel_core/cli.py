@@ -31,7 +31,7 @@ from .ranking import rank_settings, ranking_summary
 from .formats import FORMATS
 from .mel_audio import METHODS
 from .render import COMPRESSIONS, DEFAULT_MEL_SAMPLE_RATE, Loaded, RenderOptions
-from .solvers import SOLVERS, default_solver
+from .solvers import SOLVERS, SolverChoice, default_solver
 
 PROGRESS_PERIOD_S = 1.0
 EXIT_INPUT_ERROR = 2
@@ -114,13 +114,15 @@ def add_solver_options(p: argparse.ArgumentParser) -> None:
     solve.add_argument("--solver", choices=sorted(SOLVERS), default=default_solver(),
                        help=f"default: {default_solver()}. " + "; ".join(
                            f"{name}: {spec.summary}" for name, spec in sorted(SOLVERS.items())))
-    solve.add_argument("--max-iter", type=int, default=1000, help="iteration budget (default: 1000)")
-    solve.add_argument("--tolerance-loss", type=float, default=1e-5, help="stop below this loss")
-    solve.add_argument("--tolerance-change", type=float, default=1e-8, help="stop when the loss changes less")
-    solve.add_argument("--lr", type=float, default=0.1, help="sgd/mindspore learning rate (default: 0.1)")
-    solve.add_argument("--momentum", type=float, default=0.9, help="sgd momentum (default: 0.9)")
-    solve.add_argument("--seed", type=int, default=0,
-                       help="random start of sgd/mindspore and of the sound's phase (default: 0)")
+    d = SolverChoice  # the defaults' one home
+    solve.add_argument("--max-iter", type=int, default=d.max_iter, help=f"iteration budget (default: {d.max_iter})")
+    solve.add_argument("--tolerance-loss", type=float, default=d.tolerance_loss, help="stop below this loss")
+    solve.add_argument("--tolerance-change", type=float, default=d.tolerance_change,
+                       help="stop when the loss changes less")
+    solve.add_argument("--lr", type=float, default=d.lr, help=f"sgd/mindspore learning rate (default: {d.lr:g})")
+    solve.add_argument("--momentum", type=float, default=d.momentum, help=f"sgd momentum (default: {d.momentum:g})")
+    solve.add_argument("--seed", type=int, default=d.seed,
+                       help=f"random start of sgd/mindspore and of the sound's phase (default: {d.seed})")
 
 
 def options_from_args(args: argparse.Namespace, *, write_npy: bool = False) -> RenderOptions:

@@ -17,6 +17,7 @@ joint by default).
 from __future__ import annotations
 
 from .errors import InputError
+from .mel_audio import DEFAULT_ITERATIONS
 from .settings import Settings
 
 TARGETS = {
@@ -44,7 +45,7 @@ def _mel_line(settings: Settings, load: str = "np.load(\"mel.npy\")") -> str:
 
 def _griffinlim_iterations(settings: Settings) -> int:
     """The frameworks' sound is the cascade: its iterations (the settings', else 32)."""
-    return settings.replace(method="cascade").sound_iterations
+    return settings.phase_iter if settings.phase_iter is not None else DEFAULT_ITERATIONS["cascade"]
 
 
 def _write(settings: Settings, samples: str = "audio") -> str:

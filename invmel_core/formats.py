@@ -19,7 +19,8 @@ import scipy.fft
 from .stft import stft_window
 from .errors import InputError
 from .filterbank import MelFilterbank
-from .validation import check_compat, check_mel_type, check_norm, check_finite_array, check_number
+from .validation import (check_compat, check_finite_array, check_mel_type, check_norm, check_number, check_power,
+                         check_sample_rate, check_stft_params)
 
 KINDS = ("linear", "db", "ln", "log10", "whisper")
 FRAMINGS = ("center", "same")
@@ -75,16 +76,16 @@ class MelFormat:
     description: str = ""
 
     def __post_init__(self):
-        n_fft = check_number("n_fft", self.n_fft, integer=True, minimum=2)
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        # hop_length has no default here (check_stft_params would fill one in).
+        hop_length = check_number("hop_length", self.hop_length, integer=True, minimum=1)
+        n_fft, hop_length, win_length = check_stft_params(self.n_fft, hop_length, self.win_length)
         set_("n_fft", n_fft)
+        set_("hop_length", hop_length)
         if self.win_length is not None:  # None stays None: n_fft, also after replace(n_fft=...)
-            set_("win_length", check_number("win_length", self.win_length, integer=True, minimum=1))
-            if self.win_length > n_fft:
-                raise InputError(f"win_length must be at most n_fft={n_fft}, got {self.win_length}")
-        set_("sample_rate", check_number("sample_rate", self.sample_rate, integer=True, minimum=1))
-        set_("hop_length", check_number("hop_length", self.hop_length, integer=True, minimum=1))
-        set_("power", check_number("power", self.power, minimum=0, strict=True))
+            set_("win_length", win_length)
+        set_("sample_rate", check_sample_rate(self.sample_rate))
+        set_("power", check_power(self.power))
         set_("mel_type", check_mel_type(self.mel_type))
         set_("norm", check_norm(self.norm))
         set_("compat", check_compat(self.compat))

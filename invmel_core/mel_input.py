@@ -16,7 +16,7 @@ import numpy as np
 
 from .compression import Compression, detect_compression, resolve_compression, stored_values, undo_compression
 from .errors import InputError
-from .fit import FitResult, check_fit
+from .fit import VERDICTS, FitResult, check_fit
 from .ranking import candidate_formats, rank_settings, ranking_summary
 from .formats import FORMATS, MelFormat
 from .settings import Settings, format_values, matching_formats
@@ -24,7 +24,6 @@ from .solvers import SOLVERS
 
 # The name the ranking gives the settings on screen (and, with ", …", their variants).
 YOURS = "your settings"
-VERDICTS = ("fits", "cannot tell", "ruled out")  # best first, as invmel_core.fit ranks them
 
 
 @dataclass(frozen=True)
@@ -67,8 +66,8 @@ def read_mel(stored, settings: Settings) -> MelReading:
     detected = detect_compression(stored)
     if settings.compression != "auto":
         compression, source = resolve_compression(values, rounding, settings.compression), "chosen"
-    elif detected.confidence == "low" and matching_formats(settings):
-        name = matching_formats(settings)[0]
+    elif detected.confidence == "low" and (matching := matching_formats(settings)):
+        name = matching[0]
         compression, source = resolve_compression(values, rounding, FORMATS[name]), f"format {name}"
     else:
         compression, source = detected, "detected"

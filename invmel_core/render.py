@@ -88,7 +88,6 @@ class RenderOptions(SolverChoice):
             for name in FORMAT_FIELDS:
                 if values[name] is None:
                     values[name] = getattr(fmt, name)
-            values["norm"] = values["norm"] or "none"
         for name, default in DEFAULTS.items():
             if values[name] is None:
                 values[name] = default
