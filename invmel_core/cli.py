@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio, limits, mel_audio, pipeline, render
+from . import audio, limits, mel_audio, phase, pipeline, render
 from .errors import InputError
 from .fit import check_fit
 from .ranking import rank_settings, ranking_summary
@@ -177,7 +177,7 @@ def check_sound_memory(loaded: Loaded, options: RenderOptions, args) -> None:
                                options.win_length or options.n_fft, length)
     else:
         limits.check_griffinlim_memory(options.n_fft // 2 + 1, max(frames, 2),
-                                       options.hop_length * max(frames - 1, 1), length or 0)
+                                       phase.natural_length(frames, options.n_fft, options.hop_length), length or 0)
 
 
 def solve(inv, melspec: np.ndarray, args):

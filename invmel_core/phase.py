@@ -23,7 +23,7 @@ import numpy as np
 
 from . import limits
 from .errors import InputError
-from .stft import STFTPlan, signal_length, stft_frames
+from .stft import STFTPlan, istft_length, signal_length, stft_frames
 from .validation import (check_choice, check_number, check_power, check_power_undone, check_seed,
                          check_spectrogram, check_spectrogram_shape, check_stft_params)
 
@@ -264,7 +264,7 @@ def natural_length(n_frames: int, n_fft: int, hop_length: int) -> int:
     >>> natural_length(87, 1024, 256), natural_length(1, 1024, 256)
     (22016, 256)
     """
-    return hop_length * (max(n_frames, 2) - 1) + n_fft % 2
+    return istft_length(max(n_frames, 2), n_fft, hop_length)
 
 
 def working_plan(n_frames: int, n_fft: int, hop_length: int, win_length: int, length: int | None) -> STFTPlan:

@@ -74,6 +74,16 @@ def stft_frames(n_samples: int, n_fft: int, hop_length: int) -> int:
     return 1 + (max(int(n_samples), pad + 1) + 2 * pad - n_fft) // hop_length
 
 
+def istft_length(n_frames: int, n_fft: int, hop_length: int) -> int:
+    """What ``torch.istft`` makes of ``n_frames`` centred frames: ``hop_length * (n_frames - 1)``,
+    plus 1 for an odd ``n_fft`` (0 or less when the frames are too few for any signal).
+
+    >>> istft_length(87, 1024, 256), istft_length(87, 1023, 256)
+    (22016, 22017)
+    """
+    return (n_frames - 1) * hop_length + n_fft % 2
+
+
 def signal_length(n_frames: int, n_fft: int, hop_length: int, preferred: int | None = None) -> int:
     """A signal length whose centred STFT has exactly ``n_frames`` frames: ``preferred`` if it
     has, else what ``torch.istft`` makes of ``n_frames`` frames, ``hop_length * (n_frames - 1)``
@@ -93,7 +103,7 @@ def signal_length(n_frames: int, n_fft: int, hop_length: int, preferred: int | N
     if preferred is not None and stft_frames(preferred, n_fft, hop_length) == n_frames:
         return preferred
     pad = n_fft // 2
-    shortest = (n_frames - 1) * hop_length + n_fft - 2 * pad  # stft_frames is n_frames from here ...
+    shortest = istft_length(n_frames, n_fft, hop_length)  # stft_frames is n_frames from here ...
     longest = shortest + hop_length - 1  # ... to here
     if longest <= pad:
         fewest = stft_frames(1, n_fft, hop_length)
@@ -330,7 +340,7 @@ def istft(spec, n_fft: int, hop_length: int | None = None, win_length: int | Non
         raise InputError("spec contains NaN or infinite values; an STFT must be finite")
     n_frames = arr.shape[1]
     longest = hop_length * (n_frames + 1) + n_fft
-    default = (n_frames - 1) * hop_length + n_fft - 2 * (n_fft // 2)
+    default = istft_length(n_frames, n_fft, hop_length)
     if length is None:
         if default < 1:
             raise InputError(f"spec has {n_frames} frame(s), which a centred STFT makes of 0 samples; "
