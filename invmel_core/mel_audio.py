@@ -31,7 +31,8 @@ import numpy as np
 from . import limits
 from .filterbank import BandedFilterbank, MelFilterbank
 from .phase import (LOOP_BYTES_PER_COEFFICIENT, PGHI_BLOCK_FRAMES, check_iterations, check_length, extend_frames,
-                    fast_griffinlim, fit_length, initial_phase, natural_length, phase_from_gradients, working_plan)
+                    fast_griffinlim, fit_length, griffinlim_on_plan, initial_phase, natural_length,
+                    phase_from_gradients, working_plan)
 from .solvers import get_solver
 from .stft import STFTPlan
 from .transform import InverseMelScale
@@ -376,10 +377,7 @@ def mel_to_audio(melspec, *, sample_rate: float, n_fft: int, hop_length: int | N
         if method == "joint":
             samples = _joint(plan, fb, item, power, magnitude, n_iter, seed, progress)
         else:
-            coeffs = initial_phase(plan, "random", seed)
-            coeffs *= magnitude
-            coeffs = fast_griffinlim(plan, coeffs, n_iter, lambda _: magnitude, progress=progress)
-            samples = plan.inverse(coeffs)
+            samples = griffinlim_on_plan(plan, magnitude, n_iter, seed, progress=progress)
         out[index] = fit_length(samples[:natural] if length is None else samples, out_length)
     return out.reshape(mel.shape[:-2] + (out_length,))
 

@@ -371,6 +371,15 @@ def griffinlim(spec, n_fft: int, hop_length: int | None = None, power: float = 2
                          f"(n_fft={n_fft} of them are summed); scale the spectrogram down")
     plan = working_plan(arr.shape[1], n_fft, hop_length, win_length, length)
     magnitude = np.ascontiguousarray(extend_frames(magnitude, plan.n_frames).T)
+    out = griffinlim_on_plan(plan, magnitude, n_iter, seed, init=init, momentum=momentum, progress=progress)
+    return fit_length(out[:natural] if length is None else out, length or natural)
+
+
+def griffinlim_on_plan(plan: STFTPlan, magnitude: np.ndarray, n_iter: int, seed: int | None, *,
+                       init: str = "random", momentum: float = MOMENTUM,
+                       progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Griffin-Lim's samples for ``magnitude`` ``(plan.n_frames, n_freqs)`` on ``plan``, inputs
+    checked by the caller (:func:`griffinlim`, the cascade of :func:`invmel_core.mel_to_audio`)."""
     coeffs = initial_phase(plan, "random" if init == "pghi" else init, seed)
     if init == "pghi":
         coeffs = phase_from_gradients(magnitude, plan, coeffs)
@@ -380,4 +389,4 @@ def griffinlim(spec, n_fft: int, hop_length: int | None = None, power: float = 2
     out = plan.inverse(coeffs)
     if not np.isfinite(out).all():  # a last guard: never hand back NaN as sound
         raise InputError("Griffin-Lim's output overflowed float32; scale the spectrogram down")
-    return fit_length(out[:natural] if length is None else out, length or natural)
+    return out
