@@ -104,6 +104,18 @@ def solve_cost(settings: Settings, frames: int, batch: int = 1) -> SolveCost:
     return SolveCost(int(memory), limits.max_solve_mb() * limits.MIB, seconds)
 
 
+def smaller_n_fft_costs(settings: Settings, n_samples: int, sizes=(1024, 512)) -> list[tuple[int, SolveCost]]:
+    """What the same audio would cost with each smaller n_fft in ``sizes`` (the hop scaled with
+    it): a solve's time grows steeply with the number of bins."""
+    out = []
+    for n_fft in sizes:
+        if n_fft < settings.n_fft:
+            smaller = settings.replace(n_fft=n_fft, hop_length=None if settings.hop_length is None
+                                       else max(1, settings.hop_length * n_fft // settings.n_fft))
+            out.append((n_fft, solve_cost(smaller, stft.stft_frames(n_samples, n_fft, smaller.hop))))
+    return out
+
+
 def first_item(spec: np.ndarray) -> np.ndarray:
     """``(n, time)`` of a possibly batched ``(..., n, time)`` array: its first item."""
     spec = np.asarray(spec)

@@ -88,13 +88,8 @@ def _quicker(settings: Settings, loaded, seconds: float) -> str:
     steeply with the number of bins)."""
     if seconds < 120 or loaded.samples is None:
         return ""
-    options = []
-    for n_fft in (1024, 512):
-        if n_fft < settings.n_fft:
-            smaller = settings.replace(n_fft=n_fft, hop_length=None if settings.hop_length is None
-                                       else max(1, settings.hop_length * n_fft // settings.n_fft))
-            frames = 1 + loaded.samples.size // smaller.hop
-            options.append(f"n_fft {n_fft}: about {format_seconds(pipeline.solve_cost(smaller, frames).seconds)}")
+    options = [f"n_fft {n_fft}: about {format_seconds(cost.seconds)}"
+               for n_fft, cost in pipeline.smaller_n_fft_costs(settings, loaded.samples.size)]
     return f" Quicker: {'; '.join(options)}." if options else ""
 
 

@@ -190,3 +190,14 @@ def test_finish_checks_a_mel_files_settings_and_says_they_do_not_fit():
     while not live.done:
         live.advance(1.0)
     assert pipeline.finish(live, transform, right, audio_input).fit is None    # nothing stored to check
+
+
+def test_smaller_n_fft_costs_scale_the_hop_and_take_less_time():
+    settings = Settings.checked(solver="librosa", n_fft=2048, hop_length=512)
+    full = pipeline.solve_cost(settings, stft.stft_frames(220_500, 2048, 512))
+    costs = pipeline.smaller_n_fft_costs(settings, 220_500)
+    assert [n_fft for n_fft, _ in costs] == [1024, 512]
+    assert full.seconds > costs[0][1].seconds > costs[1][1].seconds
+    assert costs[0][1] == pipeline.solve_cost(settings.replace(n_fft=1024, hop_length=256),
+                                              stft.stft_frames(220_500, 1024, 256))
+    assert pipeline.smaller_n_fft_costs(settings.replace(n_fft=512, hop_length=128), 220_500) == []
