@@ -202,12 +202,6 @@ def to_wav(estimate: np.ndarray | None, settings: Settings, reference: np.ndarra
     return audio.to_wav_bytes(samples, settings.sample_rate)
 
 
-def resynthesize_wav(estimate: np.ndarray, settings: Settings, reference: np.ndarray | None = None,
-                     max_seconds: float | None = None) -> bytes:
-    """Griffin-Lim on ``estimate`` (:func:`to_wav` by the cascade; the earlier name)."""
-    return to_wav(estimate, settings.replace(method="cascade"), reference, max_seconds=max_seconds)
-
-
 class ProgressFile:
     """How far a computation in another process is, through a 16-byte file: the worker calls
     it as ``progress(step, total)``, the page reads :meth:`read` while it waits.
