@@ -305,8 +305,9 @@ def test_sgd_divergence_keeps_each_chunks_last_sane_iterate():
 @pytest.mark.parametrize("solver", ["sgd", "mindspore", "nnls"])
 def test_stable_runs_are_not_called_diverged(solver):
     from invmel_core import load_audio
+    from invmel_core.settings import sample_path
 
-    y, sr = load_audio("assets/speech_short.wav")
+    y, sr = load_audio(sample_path("speech_short"))
     inv = InverseMelScale(513, 80, sr, solver=solver, sgdargs={"lr": 1.0, "momentum": 0.99}, max_iter=300, seed=0)
     mel = mel_spectrogram(spectrogram(y, 1024, 256), inv.fb)
     for scale in (1e-6, 1.0, 1e6):
