@@ -382,6 +382,24 @@ def test_read_only_inputs_work_and_are_untouched(solver):
     assert sound.shape == y.shape and not spec.flags.writeable
 
 
+@pytest.mark.parametrize("solver", ["sgd", "mindspore", "nnls", "lstsq"])
+def test_writable_inputs_are_left_as_they_were(solver):
+    """A read-only input would raise on a write; a writable one shows whether anything wrote to it."""
+    mel = np.random.default_rng(0).random((2, 40, 7), dtype=np.float32)
+    before = mel.copy()
+    out = InverseMelScale(201, 40, solver=solver, max_iter=5, seed=0)(mel)
+    np.testing.assert_array_equal(mel, before)
+    assert not np.shares_memory(out, mel)
+    y = np.sin(np.arange(3000) * 0.1)
+    spec = spectrogram(y, 256, 64)
+    y_before, spec_before = y.copy(), spec.copy()
+    griffinlim(spec, 256, 64, n_iter=2, length=y.size)
+    mel_spectrogram(spec, MelFilterbank(129, 0, None, 20, 8000).dense)
+    to_wav_bytes(y, 8000)
+    np.testing.assert_array_equal(spec, spec_before)
+    np.testing.assert_array_equal(y, y_before)
+
+
 @pytest.mark.parametrize("make", [
     lambda a: a.astype(">f4"),  # big-endian
     lambda a: np.asfortranarray(a),
