@@ -261,10 +261,12 @@ def band_slider(box, label: str, key: str, top_hz: float) -> tuple[float, float]
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def filterbank(settings: Settings, compat: str | None = None) -> MelFilterbank:
-    """The (immutable, shareable) filterbank of ``settings``; its dense and banded forms
-    are computed once and cached on the object."""
+    """The (immutable, shareable) filterbank of ``settings``. Its dense and banded forms live in
+    the core's own caches (:func:`invmel_core.filterbank._dense`, bounded to 8 filterbanks: a
+    dense matrix can be 100+ MiB), keyed by the filterbank; they are built here, on a miss, so
+    the page's first use does not wait for them."""
     fb = settings.filterbank(compat)
-    fb.dense, fb.banded, fb.empty  # noqa: B018  (build them now, inside the cache)
+    fb.dense, fb.banded, fb.empty  # noqa: B018  (build them now)
     return fb
 
 
