@@ -23,6 +23,11 @@ from .validation import (check_compat, check_finite_array, check_mel_type, check
                          check_sample_rate, check_stft_params)
 
 KINDS = ("linear", "db", "ln", "log10", "whisper")
+# The fields of a MelFormat that are options elsewhere (the STFT, the filterbank, the power):
+# what a format fills in for the command lines and the app; the rest (framing, padding, the
+# compression's constants) only changes how the format's own pipeline runs.
+SETTING_FIELDS = ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "f_min", "f_max", "mel_type",
+                  "norm", "power")
 FRAMINGS = ("center", "same")
 PAD_MODES = ("reflect", "constant")
 _FRAMES_PER_FFT = 512  # frames per FFT batch: bounds the complex temporaries

@@ -22,7 +22,7 @@ from . import limits, loading, metrics, phase, stft
 from .compression import Compression, resolve_compression, stored_values, undo_compression
 from .errors import InputError
 from .filterbank import MelFilterbank
-from .formats import FORMATS, compress, format_spectrogram, get_format
+from .formats import FORMATS, SETTING_FIELDS, compress, format_spectrogram, get_format
 from .mel_audio import DEFAULT_ITERATIONS, METHODS, mel_to_audio
 from .phase import check_iterations
 from .solvers import SolverChoice, get_solver
@@ -35,8 +35,6 @@ DEFAULT_MEL_SAMPLE_RATE = 22050
 COMPRESSIONS = ("auto", "linear", "ln", "log10", "whisper", "db10", "db20")
 # What an option is when neither it nor a format sets it.
 DEFAULTS = dict(n_fft=2048, power=2.0, f_min=0.0, norm="none", mel_type="htk")
-FORMAT_FIELDS = ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "f_min", "f_max", "mel_type",
-                 "norm", "power")
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ class RenderOptions(SolverChoice):
         values = asdict(self)
         if self.format is not None:
             fmt = get_format(self.format)
-            for name in FORMAT_FIELDS:
+            for name in SETTING_FIELDS:
                 if values[name] is None:
                     values[name] = getattr(fmt, name)
         for name, default in DEFAULTS.items():
@@ -172,7 +170,7 @@ def load(source, options: RenderOptions) -> Loaded:
     frames = stft.stft_frames(samples.size, options.n_fft, options.hop_length)
     limits.check_solve_memory(1, options.n_fft // 2 + 1, n_mels, frames, get_solver(options.solver))
     if options.format is not None:
-        chosen = {name: getattr(options, name) for name in FORMAT_FIELDS}
+        chosen = {name: getattr(options, name) for name in SETTING_FIELDS}
         chosen.update(norm=options.filterbank_norm, sample_rate=rate, n_mels=n_mels)
         fmt = replace(get_format(options.format), **chosen)
         spec = format_spectrogram(samples, fmt)

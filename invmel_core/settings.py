@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .filterbank import MelFilterbank
-from .formats import FORMATS, MelFormat
+from .formats import FORMATS, SETTING_FIELDS, MelFormat, get_format
 from .mel_audio import DEFAULT_ITERATIONS, METHODS
 from .render import COMPRESSIONS
 from .solvers import SOLVERS, SolverChoice, default_solver
@@ -331,9 +331,8 @@ _FIELD_CHECKS = {
 
 # --------------------------------------------------------------------------- mel formats
 
-# The settings a mel format fixes (the rest of a MelFormat, e.g. HiFi-GAN's half-hop framing,
-# changes no Settings field).
-FORMAT_FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "f_min", "f_max", "mel_type", "norm", "power")
+# The settings a mel format fixes (Settings has no win_length: the app's window is n_fft long).
+FORMAT_FIELDS = tuple(name for name in SETTING_FIELDS if name != "win_length")
 
 
 def format_values(fmt: MelFormat | str) -> dict:
@@ -344,9 +343,7 @@ def format_values(fmt: MelFormat | str) -> dict:
     >>> values["n_fft"], values["hop_length"], values["power"], values["mel_type"]
     (1024, 256, 1.0, 'slaney')
     """
-    fmt = FORMATS[fmt] if isinstance(fmt, str) and fmt in FORMATS else fmt
-    if not isinstance(fmt, MelFormat):
-        raise InputError(f"format must be a MelFormat or one of {sorted(FORMATS)}, got {fmt!r}")
+    fmt = get_format(fmt)
     values = {name: getattr(fmt, name) for name in FORMAT_FIELDS}
     values.update(f_min=float(fmt.f_min), power=float(fmt.power),
                   f_max=None if fmt.f_max is None else float(fmt.f_max))
