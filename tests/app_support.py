@@ -54,6 +54,15 @@ def wav_bytes(seconds: float = 0.5, sample_rate: int = 16000, freq: float = 440.
     return buf.getvalue()
 
 
+def upload_mel(at: AppTest, array, name: str = "mel.npy") -> AppTest:
+    """Choose the mel spectrogram input and upload ``array`` as a ``.npy`` file."""
+    at.radio(key="source").set_value("npy").run()
+    at.file_uploader(key="npy").upload(name, npy_bytes(array))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def npy_bytes(array, allow_pickle: bool = False) -> bytes:
     buf = io.BytesIO()
     np.save(buf, array, allow_pickle=allow_pickle)

@@ -6,7 +6,8 @@ import pytest
 
 from invmel_core import MelFilterbank, offload
 from pages import _inversion
-from app_support import errors, metric, npy_bytes, open_page, run_until_result, shown_sound, warnings, wav_bytes
+from app_support import (errors, metric, npy_bytes, open_page, run_until_result, shown_sound, upload_mel, warnings,
+                         wav_bytes)
 
 
 def small(at, **extra):
@@ -75,9 +76,7 @@ def test_uploaded_mel_spectrogram_is_inverted_without_an_original():
     fb = MelFilterbank(257, 0.0, None, 40, 16000)
     spec = np.random.default_rng(0).random((257, 12), dtype=np.float32)
     at = small(open_page("invert"))
-    at.radio(key="source").set_value("npy").run()
-    at.file_uploader(key="npy").upload("mel.npy", npy_bytes(fb.dense.T @ spec))
-    at.run()
+    upload_mel(at, fb.dense.T @ spec, "mel.npy")
     assert not errors(at), errors(at)
     at.button(key="run").click().run()
     run_until_result(at)
@@ -166,9 +165,7 @@ def test_a_mel_file_with_other_n_mels_offers_to_adopt_it():
     fb = MelFilterbank(257, 0.0, None, 64, 16000)
     mel = fb.dense.T @ np.random.default_rng(0).random((257, 10), dtype=np.float32)
     at = small(open_page("invert"))                                # n_mels 40
-    at.radio(key="source").set_value("npy").run()
-    at.file_uploader(key="npy").upload("mel64.npy", npy_bytes(mel))
-    at.run()
+    upload_mel(at, mel, "mel64.npy")
     assert any("64 mel bands but n_mels is 40" in e for e in errors(at)), errors(at)
     at.button(key="adopt_n_mels").click().run()
     assert at.slider(key="n_mels").value == 64
@@ -299,9 +296,7 @@ def test_mel_input_has_no_original_loudness_and_the_sound_settings_are_exposed()
     fb = MelFilterbank(257, 0.0, None, 40, 16000)
     spec = np.random.default_rng(0).random((257, 12), dtype=np.float32)
     at = small(open_page("invert"), solver="nnls")
-    at.radio(key="source").set_value("npy").run()
-    at.file_uploader(key="npy").upload("mel.npy", npy_bytes(fb.dense.T @ spec))
-    at.run()
+    upload_mel(at, fb.dense.T @ spec, "mel.npy")
     at.button(key="run").click().run()
     run_until_result(at)
     labels = " ".join(m.value for m in at.markdown)
@@ -365,7 +360,5 @@ def test_where_the_sound_is_lost_plays_four_renditions_with_their_scores():
 def test_where_the_sound_is_lost_is_for_audio_inputs_only():
     fb = MelFilterbank(257, 0.0, None, 40, 16000)
     at = small(open_page("invert"))
-    at.radio(key="source").set_value("npy").run()
-    at.file_uploader(key="npy").upload("mel.npy", npy_bytes(fb.dense.T @ np.ones((257, 8), np.float32)))
-    at.run()
+    upload_mel(at, fb.dense.T @ np.ones((257, 8), np.float32), "mel.npy")
     assert not [b for b in at.button if b.key == "oracle_run"]

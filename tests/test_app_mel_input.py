@@ -9,7 +9,7 @@ import pytest
 
 from invmel_core import FORMATS, load_audio, mel_from_audio
 from invmel_core.settings import ASSETS
-from app_support import errors, npy_bytes, open_page, run_until_result, shown_sound, warnings
+from app_support import errors, open_page, run_until_result, shown_sound, upload_mel, warnings
 
 
 @lru_cache(maxsize=None)
@@ -18,14 +18,6 @@ def model_mel(name: str = "hifigan") -> np.ndarray:
     fmt = FORMATS[name]
     samples, _ = load_audio(ASSETS / "speech_short.wav", fmt.sample_rate)
     return mel_from_audio(samples, fmt)
-
-
-def upload_mel(at, array, name="model_mel.npy"):
-    at.radio(key="source").set_value("npy").run()
-    at.file_uploader(key="npy").upload(name, npy_bytes(array))
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def sidebar(at) -> dict:

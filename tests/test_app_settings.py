@@ -7,7 +7,7 @@ import pytest
 
 from invmel_core import MelFilterbank
 from invmel_core.settings import RANGES, Settings
-from app_support import errors, npy_bytes, open_page, warnings
+from app_support import errors, open_page, upload_mel, warnings
 
 PAGES = ["home", "mel_scales", "invert", "compare", "frameworks"]
 # Widgets whose key is not the name of the number they hold.
@@ -113,19 +113,12 @@ def test_n_mels_number_box_and_slider_are_one_value():
     assert not at.exception and at.slider(key="n_mels").value == 1024
 
 
-def mel_upload(at, array, name="mel.npy"):
-    at.radio(key="source").set_value("npy").run()
-    at.file_uploader(key="npy").upload(name, npy_bytes(array))
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-
-
 def test_a_transposed_mel_file_can_be_read_transposed_or_adopted_without_a_crash():
     """The issue's 'Use n_mels = 862' after a transposed upload: either fix keeps the session."""
     fb = MelFilterbank(1025, 0.0, None, 80, 22050)
     mel = fb.dense.T @ np.random.default_rng(0).random((1025, 862), dtype=np.float32)   # (80, 862)
     at = open_page("invert", query={"n_mels": "80"})
-    mel_upload(at, mel.T)                                                               # (862, 80)
+    upload_mel(at, mel.T)                                                               # (862, 80)
     assert any("looks saved as (time, n_mels)" in e for e in errors(at)), errors(at)
     at.button(key="adopt_n_mels").click().run()          # the button the issue clicked: 862 mels
     assert not at.exception and at.slider(key="n_mels").value == 862
@@ -141,7 +134,7 @@ def test_a_transposed_mel_file_can_be_read_transposed_or_adopted_without_a_crash
 
 def test_a_mel_file_with_more_bands_than_any_filterbank_is_refused_without_a_button():
     at = open_page("invert", query={"n_mels": "80"})
-    mel_upload(at, np.ones((2000, 5), np.float32))
+    upload_mel(at, np.ones((2000, 5), np.float32))
     assert any("2000 mel bands" in e and "between 1 and 1024" in e for e in errors(at)), errors(at)
     assert not [b for b in at.button if b.key == "adopt_n_mels"]
     assert at.slider(key="n_mels").value == 80
