@@ -41,11 +41,13 @@ MAX_GRIFFINLIM_ITERS = 10_000
 # gradient, momentum and a yielded copy in float32. A solver that needs otherwise declares
 # its own ``SolverSpec.memory_estimate``.
 BYTES_PER_ELEMENT = 40
-# Griffin-Lim (librosa's): complex64 phase, rebuilt and previous spectrograms and the
-# magnitude, per (n_freqs, frames) element (measured 39-40 B with tracemalloc); the signal
-# of ``hop x frames`` samples (plus n_fft of padding), its window envelope and the trimmed
-# copy, per sample (measured 9-11 B); librosa's STFT blocks (MAX_MEM_BLOCK, 256 KiB) and
-# windows. tests/test_hardening_memory.py checks the sum against tracemalloc and RSS.
+# Griffin-Lim (invmel_core.phase.griffinlim). These constants were measured on librosa's
+# Griffin-Lim, which it replaced: complex64 phase, rebuilt and previous spectrograms and the
+# magnitude, per (n_freqs, frames) element (39-40 B with tracemalloc); the signal of
+# ``hop x frames`` samples (plus n_fft of padding), its window envelope and the trimmed copy,
+# per sample (9-11 B); STFT blocks and windows. They still cover the fast loop's peak:
+# tests/test_hardening_memory.py checks the sum against tracemalloc and RSS. (mel_to_audio
+# estimates the same loop from its STFTPlan, mel_audio.mel_to_audio_bytes: one model would do.)
 GRIFFINLIM_BYTES_PER_ELEMENT = 48
 GRIFFINLIM_BYTES_PER_SAMPLE = 20
 GRIFFINLIM_FIXED_BYTES = 2**20
