@@ -13,6 +13,7 @@ import os
 import struct
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -56,6 +57,12 @@ class Problem:
     def kind(self) -> str:
         """``"audio"`` or ``"mel"``."""
         return "mel" if self.samples is None else "audio"
+
+    @cached_property
+    def peak(self) -> float | None:
+        """The original spectrogram's peak (the dB reference of pictures of estimates), None
+        without one; computed once, not on every redraw of the live view."""
+        return float(self.spec.max()) if self.spec is not None else None
 
 
 def analyse(samples: np.ndarray, fb: MelFilterbank, n_fft: int, hop_length: int,

@@ -199,8 +199,8 @@ def draw_live(live: LiveSolve, ctx: Context, status, chart, picture) -> None:
                       "watch; the mel residual is in the result below.")
     if last is not None:
         estimate = pipeline.first_item(last.spec)
-        ref = float(ctx.problem.spec.max()) if ctx.problem.spec is not None else None
-        picture.image(plots.spectrogram_rgb(estimate, ref or None, exponent=ctx.settings.power), output_format="JPEG",
+        picture.image(plots.spectrogram_rgb(estimate, ctx.problem.peak or None, exponent=ctx.settings.power),
+                      output_format="JPEG",
                       width="stretch",
                       caption="Current estimate X̂ (dB re. the original's peak, low frequencies at the bottom)")
 
