@@ -3,7 +3,8 @@ progress loop inside the page run, and the players (Streamlit only; the solving 
 invmel_core.comparison.Comparison's).
 
 Session keys: ``compare_live`` (the :class:`~invmel_core.comparison.Comparison` in progress),
-``compare_result`` (what the result section shows), ``compare_input`` (the input on screen,
+``compare_result`` (the finished comparison, ``of``, with its figure and the sounds made of it),
+``compare_input`` (the input on screen,
 for the Run all callback).
 """
 
@@ -53,13 +54,11 @@ def resume() -> None:
 
 
 def finish(comparison: Comparison) -> None:
-    """The figure of a finished (or stopped) comparison; kept, with its runs, as the result."""
-    runs = comparison.runs
-    result = {"runs": runs, "failures": [f"{name}: {exc}" for name, exc in comparison.failures],
-              "label": comparison.problem.label, "settings": comparison.settings,
-              "problem": comparison.problem, "of": comparison, "wavs": {}}
-    if runs:
-        curves = {run.solver: (run.times, run.residuals) for run in runs}
+    """The figure of a finished (or stopped) comparison; kept, with the comparison itself (its
+    runs, failures, problem and settings) and the sounds made of it, as the result."""
+    result = {"of": comparison, "wavs": {}}
+    if comparison.runs:
+        curves = {run.solver: (run.times, run.residuals) for run in comparison.runs}
         result["png"] = offload.call(plots.render_png, plots.convergence_figure, curves, "solver time (s)")
     st.session_state[RESULT] = result
 
@@ -77,21 +76,22 @@ def players(result: dict, settings: Settings) -> list[bytes]:
     cascade = settings.replace(method="cascade")
     key = ("cascade", cascade.sound_iterations)
     if key not in result["wavs"]:
-        problem, base = result["problem"], result["settings"].replace(method="cascade", phase_iter=settings.phase_iter)
+        of = result["of"]
+        base = of.settings.replace(method="cascade", phase_iter=settings.phase_iter)
         result["wavs"][key] = [
-            offload.call(pipeline.to_wav, run.estimate, base.replace(solver=run.solver), problem.samples,
-                         mel=problem.mel, max_seconds=PREVIEW_S)
-            for run in result["runs"]]
+            offload.call(pipeline.to_wav, run.estimate, base.replace(solver=run.solver), of.problem.samples,
+                         mel=of.problem.mel, max_seconds=PREVIEW_S)
+            for run in of.runs]
     return result["wavs"][key]
 
 
 def joint_player(result: dict, settings: Settings) -> bytes:
     """The joint method's sound of the same mel (what the Invert page plays by default), for
     reference: made once per number of iterations, its progress shown."""
-    joint = result["settings"].replace(method="joint", phase_iter=settings.phase_iter)
+    joint = result["of"].settings.replace(method="joint", phase_iter=settings.phase_iter)
     key = ("joint", joint.sound_iterations)
     if key not in result["wavs"]:
-        problem = result["problem"]
+        problem = result["of"].problem
         result["wavs"][key] = widgets.in_worker(("compare", id(result), key), "Making the joint method's sound",
                                                 pipeline.to_wav, None, joint, problem.samples, mel=problem.mel,
                                                 max_seconds=PREVIEW_S)

@@ -67,12 +67,13 @@ comparing.finish_if_done(comparison)
 result = state.get(comparing.RESULT)
 if result is not None:
     st.subheader("3. Results")
-    if result["settings"].replace(solver=settings.solver, phase_iter=settings.phase_iter,
-                                  method=settings.method) != settings or (loaded and result["label"] != loaded.label):
-        st.caption(f"For {result['label']} with the settings at the time; press Run all to update.")
-    for text in result["failures"]:
-        widgets.show_error(text)
-    if result["runs"]:
+    of = result["of"]
+    if of.settings.replace(solver=settings.solver, phase_iter=settings.phase_iter,
+                           method=settings.method) != settings or (loaded and of.problem.label != loaded.label):
+        st.caption(f"For {of.problem.label} with the settings at the time; press Run all to update.")
+    for name, exc in of.failures:
+        widgets.show_error(f"{name}: {exc}")
+    if of.runs:
         with st.container(key="compare_chart"):
             st.image(result["png"], width="stretch")
         st.caption(
@@ -83,7 +84,7 @@ if result is not None:
             "squares gets to a small residual quickly.")
         rows = {"solver": [], "time (s)": [], "steps": [], "stopped by": [], "mel residual": [],
                 "spectral convergence": [], "log-spectral distance (dB)": []}
-        for run in result["runs"]:
+        for run in of.runs:
             rows["solver"].append(run.solver)
             rows["time (s)"].append(round(run.seconds, 3))
             rows["steps"].append(run.steps if SOLVERS[run.solver].iterative else None)  # closed form: no steps
@@ -101,11 +102,11 @@ if result is not None:
         cascade = settings.replace(method="cascade")
         with st.container(key="compare_audio"):
             st.markdown(f"**Listen** to each solver's estimate ({widgets.describe_sound(cascade)}"
-                        + ("; the original is the player above" if result["problem"].samples is not None
+                        + ("; the original is the player above" if of.problem.samples is not None
                            else "; played at -20 dBFS RMS: a mel spectrogram alone does not say how loud")
                         + ")")
             for row in range(0, len(wavs), 3):
-                for col, run, wav in zip(st.columns(3), result["runs"][row:row + 3], wavs[row:row + 3]):
+                for col, run, wav in zip(st.columns(3), of.runs[row:row + 3], wavs[row:row + 3]):
                     col.caption(f"**{run.solver}** ({run.reason})")
                     col.audio(wav, format="audio/wav")
         with st.container(key="compare_joint"):

@@ -20,7 +20,7 @@ def test_compare_runs_every_chosen_solver_on_the_same_input():
     at.multiselect(key="compare_solvers").set_value(["sgd", "mindspore"]).run()
     at.button(key="compare_run").click().run()
     assert not at.exception and not errors(at), errors(at)
-    runs = at.session_state["compare_result"]["runs"]
+    runs = at.session_state["compare_result"]["of"].runs
     assert [r.solver for r in runs] == ["sgd", "mindspore"]
     table = at.dataframe[0].value
     assert list(table["solver"]) == ["sgd", "mindspore"]
@@ -89,7 +89,7 @@ def test_compare_has_a_player_per_solver():
     result = at.session_state["compare_result"]
     players = [a for a in at.get("audio")]
     # The input's, one per solver (Griffin-Lim on its estimate), and the joint method's for reference.
-    assert len(players) == 1 + len(result["runs"]) + 1 == 4
+    assert len(players) == 1 + len(result["of"].runs) + 1 == 4
     wavs = result["wavs"][("cascade", 32)]
     assert all(soundfile.info(io.BytesIO(w)).duration == pytest.approx(4.2, abs=0.05) for w in wavs)
     assert wavs[0] != wavs[1]                                         # each solver is heard
@@ -111,7 +111,7 @@ def test_compare_stop_keeps_what_ran_and_skips_the_rest(monkeypatch):
     assert not at.button(key="compare_stop").disabled
     at.button(key="compare_stop").click().run()
     assert comparison.done
-    runs = at.session_state["compare_result"]["runs"]
+    runs = at.session_state["compare_result"]["of"].runs
     assert [(r.solver, r.reason) for r in runs] == [("sgd", "stopped")]
     assert runs[0].scores.mel_residual > 0 and len(at.get("audio")) == 3        # input, sgd, joint
     assert at.button(key="compare_stop").disabled
