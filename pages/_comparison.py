@@ -4,8 +4,7 @@ invmel_core.comparison.Comparison's).
 
 Session keys: ``compare_live`` (the :class:`~invmel_core.comparison.Comparison` in progress),
 ``compare_result`` (the finished comparison, ``of``, with its figure and the sounds made of it),
-``compare_input`` (the input on screen,
-for the Run all callback).
+``compare_input`` (the input on screen, for the Run all callback).
 """
 
 from __future__ import annotations
