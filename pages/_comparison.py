@@ -24,9 +24,6 @@ from pages import _widgets as widgets
 LIVE, RESULT, INPUT = "compare_live", "compare_result", "compare_input"
 SLICE_S = 0.2       # solver time between two redraws of the progress line
 PREVIEW_S = 30.0    # the players hold at most the first 30 s
-# Longest a single page run drives the comparison (None: until it ends, is stopped or the user
-# interacts). The AppTest suite shortens it to click Stop mid-way.
-PAGE_RUN_BUDGET_S: float | None = None
 
 
 def start() -> None:
@@ -102,7 +99,7 @@ def drive(comparison: Comparison) -> None:
     the whole page again, with the results) or the page run's budget is spent. A click
     anywhere interrupts it at its next redraw; Streamlit's own Stop holds it until Resume."""
     status = st.empty()
-    deadline = None if PAGE_RUN_BUDGET_S is None else time.perf_counter() + PAGE_RUN_BUDGET_S
+    deadline = widgets.page_run_deadline()
     try:
         while not comparison.done and not comparison.paused:
             comparison.advance(slice_seconds(SLICE_S))

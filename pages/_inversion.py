@@ -35,9 +35,6 @@ LIVE, CONTEXT, RESULT, RESULT_OF = "invert_live", "invert_context", "invert_resu
 RUN_ERROR, INPUT, INTERRUPTED = "invert_run_error", "invert_input", "invert_interrupted"
 FRAME_S = 0.18      # one live frame (solver slice + redraw): 5.5 refreshes a second
 PREVIEW_S = 30.0    # longer results play (and resynthesise at once) only their first 30 s
-# Longest a single page run drives a solve before it ends (None: until the solve ends, is
-# paused or the user interacts). The AppTest suite shortens it to look at a solve mid-way.
-PAGE_RUN_BUDGET_S: float | None = None
 
 
 @dataclass(frozen=True)
@@ -218,7 +215,7 @@ def live_panel(live: LiveSolve, ctx: Context) -> None:
     chart_col, picture_col = st.columns([1, 1])
     chart = chart_col.container(key="loss_chart").empty()
     picture = picture_col.container(key="live_spec").empty()
-    deadline = None if PAGE_RUN_BUDGET_S is None else time.perf_counter() + PAGE_RUN_BUDGET_S
+    deadline = widgets.page_run_deadline()
     pacer = state.setdefault("invert_pacer", FramePacer(FRAME_S))
     try:
         while True:

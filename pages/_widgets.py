@@ -17,6 +17,14 @@ from invmel_core.settings import POWERS, RANGES, Settings
 from pages._state import current_settings
 
 SAMPLE_RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]
+# Longest a single page run drives a solve or a comparison (None: until it ends, is paused or
+# stopped, or the user interacts). The AppTest suite shortens it to look at one mid-way.
+PAGE_RUN_BUDGET_S: float | None = None
+
+
+def page_run_deadline() -> float | None:
+    """When this page run should stop driving its computation (``time.perf_counter()`` time)."""
+    return None if PAGE_RUN_BUDGET_S is None else time.perf_counter() + PAGE_RUN_BUDGET_S
 
 
 def ranged_number(box, label: str, key: str, *, step, field: str | None = None, **kwargs):

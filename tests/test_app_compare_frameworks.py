@@ -101,9 +101,9 @@ def test_compare_has_a_player_per_solver():
 
 @pytest.mark.slow
 def test_compare_stop_keeps_what_ran_and_skips_the_rest(monkeypatch):
-    from pages import _comparison
+    from pages import _widgets
 
-    monkeypatch.setattr(_comparison, "PAGE_RUN_BUDGET_S", 2.0)
+    monkeypatch.setattr(_widgets, "PAGE_RUN_BUDGET_S", 2.0)
     at = small_compare(open_page("compare"), ["sgd", "nnls"], max_iter=10_000_000, time_limit=600.0)
     at.button(key="compare_run").click().run()                       # 2 s into SGD's 600
     comparison = at.session_state["compare_live"]

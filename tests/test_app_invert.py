@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from invmel_core import MelFilterbank, offload
-from pages import _inversion
+from pages import _inversion, _widgets
 from app_support import (errors, metric, npy_bytes, open_page, run_until_result, shown_sound, upload_mel, warnings,
                          wav_bytes)
 
@@ -127,7 +127,7 @@ def test_bad_mel_files_show_an_error_next_to_the_input(array, allow_pickle, expe
 def test_pause_resume_and_stop_keep_the_latest_iterate(monkeypatch):
     # A page run drives a solve until it ends; here each run stops after 2 s, as if the user
     # had clicked something, so the test can click Pause and Stop mid-way.
-    monkeypatch.setattr(_inversion, "PAGE_RUN_BUDGET_S", 2.0)
+    monkeypatch.setattr(_widgets, "PAGE_RUN_BUDGET_S", 2.0)
     at = small(open_page("invert"), max_iter=10_000_000)
     at.button(key="run").click().run()            # one page run: 2 s of solving
     live = at.session_state["invert_live"]
@@ -249,7 +249,7 @@ def test_closed_form_solver_has_no_loss_chart():
 
 @pytest.mark.slow
 def test_iterative_solver_shows_elapsed_time_in_the_status(monkeypatch):
-    monkeypatch.setattr(_inversion, "PAGE_RUN_BUDGET_S", 1.0)
+    monkeypatch.setattr(_widgets, "PAGE_RUN_BUDGET_S", 1.0)
     at = small(open_page("invert"), max_iter=10_000_000)
     at.button(key="run").click().run()
     status = [m.value for m in at.markdown if "step" in m.value and "elapsed" in m.value]
@@ -283,7 +283,7 @@ def test_streamlit_stop_holds_the_solve_as_interrupted_until_resume(monkeypatch)
     assert any("interrupted" in m.value for m in at.markdown), [m.value for m in at.markdown][-5:]
     assert any("Streamlit's Stop" in c.value for c in at.caption)
     assert at.button(key="resume") and not at.button(key="stop").disabled
-    monkeypatch.setattr(_inversion, "PAGE_RUN_BUDGET_S", 1.0)
+    monkeypatch.setattr(_widgets, "PAGE_RUN_BUDGET_S", 1.0)
     at.button(key="resume").click().run()
     assert live.steps[-1] > held and not live.paused
     at.button(key="stop").click().run()

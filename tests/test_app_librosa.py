@@ -11,7 +11,7 @@ import pytest
 from invmel_core import InverseMelScale, MelFilterbank, loading, stft
 from invmel_core.settings import Settings, sample_path
 from invmel_core.solvers import librosa_solver
-from pages import _inversion
+from pages import _widgets
 from app_support import errors, open_page
 
 
@@ -98,7 +98,7 @@ def test_closing_the_solver_ends_a_chunk_under_way_at_once():
 
 @pytest.mark.slow
 def test_app_runs_librosa_at_the_defaults_shows_elapsed_time_and_stops(monkeypatch):
-    monkeypatch.setattr(_inversion, "PAGE_RUN_BUDGET_S", 4.0)
+    monkeypatch.setattr(_widgets, "PAGE_RUN_BUDGET_S", 4.0)
     at = open_page("invert", query={"solver": "librosa"})
     at.button(key="run").click().run()                            # 4 s of solving, then the page run ends
     assert not errors(at), errors(at)
