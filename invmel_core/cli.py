@@ -30,7 +30,8 @@ from .fit import check_fit
 from .ranking import rank_settings, ranking_summary
 from .formats import FORMATS
 from .mel_audio import METHODS
-from .render import COMPRESSIONS, DEFAULT_MEL_SAMPLE_RATE, Loaded, RenderOptions
+from .compression import COMPRESSIONS
+from .render import DEFAULT_MEL_SAMPLE_RATE, Loaded, RenderOptions
 from .solvers import SOLVERS, SolverChoice, default_solver
 
 PROGRESS_PERIOD_S = 1.0

@@ -21,6 +21,12 @@ from .validation import check_finite_array
 
 _LN10 = math.log(10.0)
 
+# How a compression is named as a setting (the command lines' --compression, the app's
+# choice) -> (kind, dB factor). dB is named with its base: its values cannot tell it.
+SETTING_NAMES = {"linear": ("linear", None), "ln": ("ln", None), "log10": ("log10", None),
+                 "whisper": ("whisper", None), "db10": ("db", 10), "db20": ("db", 20)}
+COMPRESSIONS = ("auto", *SETTING_NAMES)  # "auto": read it off the values
+
 # Clamps pipelines put under their logs, as the floors they leave in the stored values. Only
 # these three are also looked for approximately (a model's prediction of a floored mel).
 _APPROX_FLOORS = (("ln", math.log(1e-5), 0.25), ("ln", math.log(1e-7), 0.25), ("log10", -10.0, 0.1))
@@ -58,6 +64,12 @@ class Compression:
         """d ln(linear) / d stored value (0 for linear)."""
         return {"linear": 0.0, "ln": 1.0, "log10": _LN10, "whisper": 4 * _LN10}.get(
             self.kind, _LN10 / (self.db_factor or 10))
+
+    @property
+    def setting(self) -> str:
+        """This concrete reading's name in :data:`COMPRESSIONS` (``"db10"``, ``"ln"``, …): a dB of
+        unknown base has none until one of its :meth:`readings` is chosen."""
+        return f"db{self.db_factor}" if self.kind == "db" else self.kind
 
     def readings(self) -> tuple["Compression", ...]:
         """Every concrete reading to try: this one and its alternatives, dB in both bases."""
@@ -250,12 +262,10 @@ def resolve_compression(values, rounding, compression) -> Compression:
     tol = _tolerance(rounding, lo, hi)
     if isinstance(compression, MelFormat):
         return _format_compression(compression, hi, tol)
-    kinds = {"linear": ("linear", None), "ln": ("ln", None), "log10": ("log10", None),
-             "whisper": ("whisper", None), "db10": ("db", 10), "db20": ("db", 20)}
-    if compression not in kinds:
+    if compression not in SETTING_NAMES:
         raise InputError(f"compression must be 'auto', a Compression, a MelFormat, one of {sorted(FORMATS)} "
-                         f"or one of {sorted(kinds)}, got {compression!r}")
-    kind, factor = kinds[compression]
+                         f"or one of {sorted(SETTING_NAMES)}, got {compression!r}")
+    kind, factor = SETTING_NAMES[compression]
     repeated = np.count_nonzero(values <= lo + tol) >= 2 and kind != "linear"
     return Compression(kind, lo if repeated else None, factor, floor_tolerance=tol, why=f"given: {compression}")
 

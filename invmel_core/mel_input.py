@@ -148,7 +148,7 @@ def rank_fits(stored, settings: Settings) -> FitRanking:
         detected.alternatives or (detected.kind == "db" and detected.db_factor is None))
     out = tuple(FitRow(row.name, row.verdict, row.result.residual, row.result.residual_lower, row.duration,
                        row.result.transposed, row.result.compression.label,
-                       _setting(row.result.compression) if open_reading else settings.compression,
+                       row.result.compression.setting if open_reading else settings.compression,
                        row.note, format_values(row.format))
                 for row in rows)
     return FitRanking(out, ranking_summary(rows), time.perf_counter() - start)
@@ -159,8 +159,3 @@ def as_format(settings: Settings) -> MelFormat:
     return MelFormat(settings.sample_rate, settings.n_fft, settings.hop, settings.n_mels, f_min=settings.f_min,
                      f_max=settings.f_max, mel_type=settings.mel_type, norm=settings.norm, power=settings.power,
                      compat=SOLVERS[settings.solver].compat, description="the app's settings")
-
-
-def _setting(reading: Compression) -> str:
-    """The ``Settings.compression`` value of a concrete reading (``"db10"``, ``"ln"``, …)."""
-    return f"db{reading.db_factor}" if reading.kind == "db" else reading.kind

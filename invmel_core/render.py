@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from . import limits, loading, metrics, phase, stft
-from .compression import Compression, resolve_compression, stored_values, undo_compression
+from .compression import COMPRESSIONS, Compression, resolve_compression, stored_values, undo_compression
 from .errors import InputError
 from .filterbank import MelFilterbank
 from .formats import FORMATS, SETTING_FIELDS, compress, format_spectrogram, get_format
@@ -32,7 +32,6 @@ from .validation import (check_choice, check_mel_params, check_mel_type, check_n
 
 RENDER_VERSION = 2  # bump when the same options make other outputs (batch reruns redo them)
 DEFAULT_MEL_SAMPLE_RATE = 22050
-COMPRESSIONS = ("auto", "linear", "ln", "log10", "whisper", "db10", "db20")
 # What an option is when neither it nor a format sets it.
 DEFAULTS = dict(n_fft=2048, power=2.0, f_min=0.0, norm="none", mel_type="htk")
 

@@ -20,7 +20,7 @@ from .errors import InputError
 from .filterbank import MelFilterbank
 from .formats import FORMATS, SETTING_FIELDS, MelFormat, get_format
 from .mel_audio import DEFAULT_ITERATIONS, METHODS
-from .render import COMPRESSIONS
+from .compression import COMPRESSIONS
 from .solvers import SOLVERS, SolverChoice, default_solver
 from .validation import check_choice, check_mel_params, check_mel_type, check_norm, check_number
 
@@ -50,7 +50,7 @@ class Settings(SolverChoice):
     (``sample_rate // 2``, as torchaudio and MindSpore); ``seed`` is the random start of
     the solvers that have one. ``power`` is the exponent of the spectrograms (2: power, 1:
     magnitude, as HiFi-GAN's mels; :data:`POWERS`); ``compression`` how a mel file's values
-    were stored (``"auto"``: read off the values; :data:`invmel_core.render.COMPRESSIONS`).
+    were stored (``"auto"``: read off the values; :data:`invmel_core.compression.COMPRESSIONS`).
     ``method`` and ``phase_iter`` make an estimate into sound
     (:func:`invmel_core.pipeline.to_audio`): ``"joint"`` finds magnitude and phase together
     from the mel, ``"cascade"`` runs Griffin-Lim on the solver's estimate; ``phase_iter`` is

@@ -15,7 +15,7 @@ import streamlit as st
 
 from invmel_core import FORMATS, InputError, charts
 from invmel_core.mel_input import YOURS, FitRanking, rank_fits
-from invmel_core.render import COMPRESSIONS
+from invmel_core.compression import COMPRESSIONS
 from invmel_core.settings import FORMAT_FIELDS, Settings, format_values, matching_formats
 from pages import _state as session
 from pages import _widgets as widgets
