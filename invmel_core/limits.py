@@ -25,7 +25,8 @@ from .errors import InputError
 DEFAULT_MAX_DURATION_S = 900.0  # 15 minutes: a long lecture excerpt, never a 3-hour podcast
 DEFAULT_MAX_SOLVE_MB = 2048.0  # fits next to the app on a 4 GB machine
 DURATION_ENV = "INVMEL_MAX_DURATION_S"
-MAX_BINS = (1 << 18) // 2 + 1  # the bins of the largest accepted n_fft (2**18)
+MAX_N_FFT = 1 << 18  # the largest accepted n_fft
+MAX_BINS = MAX_N_FFT // 2 + 1  # its bins
 MAX_MELS = 1 << 14
 SOLVE_MB_ENV = "INVMEL_MAX_SOLVE_MB"
 # Audio read, resampled or written: 768 kHz is the highest rate audio interfaces record; a

@@ -168,7 +168,7 @@ def check_stft_params(n_fft, hop_length=None, win_length=None) -> tuple[int, int
     >>> check_stft_params(1024, 256)
     (1024, 256, 1024)
     """
-    n_fft = check_number("n_fft", n_fft, integer=True, minimum=2, maximum=1 << 18)
+    n_fft = check_number("n_fft", n_fft, integer=True, minimum=2, maximum=limits.MAX_N_FFT)
     win_length = n_fft if win_length is None else check_number(
         "win_length", win_length, integer=True, minimum=1)
     if win_length > n_fft:
