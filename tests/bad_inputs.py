@@ -8,9 +8,11 @@ Everything is made with numpy/soundfile/zipfile: no ffmpeg or sox at test time.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import struct
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -530,3 +532,12 @@ def make_corpus(directory: Path, marker: Path) -> list[Case]:
     return (bad_audio(directory) + odd_audio(directory) + lying_headers(directory) + odd_containers(directory)
             + bad_melspec(directory, marker) + odd_melspec(directory) + bad_archives(directory)
             + odd_arrays(directory))
+
+
+@functools.cache
+def case_names() -> tuple[tuple[str, str, bool], ...]:
+    """``(name, outcome, has kwargs)`` of every case, for test ids at collection: the corpus
+    is written once per process for them (into a directory removed at once), not once per
+    test module."""
+    with tempfile.TemporaryDirectory() as d:
+        return tuple((c.name, c.outcome, bool(c.kwargs)) for c in make_corpus(Path(d) / "corpus", Path(d) / "marker"))

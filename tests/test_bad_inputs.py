@@ -3,7 +3,6 @@ valid inputs load correctly. The corpus is written by tests/bad_inputs.py at tes
 
 import io
 import pickle
-import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -12,16 +11,14 @@ import numpy as np
 import pytest
 import soundfile
 
-from bad_inputs import Payload, make_corpus
+from bad_inputs import Payload, case_names, make_corpus
 from invmel_core import InputError, InverseMelScale, load_audio, load_melspec
 
 HANG_BOUND_S = 2.0
 LOADERS = {"audio": load_audio, "melspec": load_melspec}
 
-with tempfile.TemporaryDirectory() as _d:  # names only, for test ids; written again per session
-    _CASES = make_corpus(Path(_d) / "corpus", Path(_d) / "marker")
-ERROR_CASES = [c.name for c in _CASES if c.outcome == "error"]
-OK_CASES = [c.name for c in _CASES if c.outcome == "ok"]
+ERROR_CASES = [name for name, outcome, _ in case_names() if outcome == "error"]
+OK_CASES = [name for name, outcome, _ in case_names() if outcome == "ok"]
 
 
 @pytest.fixture(scope="session")
