@@ -4,7 +4,7 @@ The entry point only sets the page up, restores the shared settings (from the UR
 session's first run) and hands over to the page the user picked; the pages are in pages/.
 
 Streamlit runs this file as ``__main__``. The guard keeps the worker processes of
-``invmel_core.offload`` from running the app again: Python's multiprocessing re-imports the
+``invmel_core.app.offload`` from running the app again: Python's multiprocessing re-imports the
 main module in each new worker (as ``__mp_main__``).
 """
 

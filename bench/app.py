@@ -129,8 +129,9 @@ def mel_scales_rerun(runs: int) -> list[float]:
 def headless_steps_per_second(steps: int = 1500, repeats: int = 5) -> float:
     """The live-view workload solved directly (no UI): steps per second, median of ``repeats``
     (this machine is shared; one short run can land in a quiet or a busy moment)."""
-    from invmel_core import InverseMelScale, load_audio, stft
-    from invmel_core.settings import Settings, sample_path
+    from invmel_core import InverseMelScale, load_audio
+    from invmel_core.dsp import stft
+    from invmel_core.app.settings import Settings, sample_path
 
     s = Settings.checked(**{k: (int(v) if v.isdigit() else v) for k, v in LIVE_QUERY.items()})
     samples, _ = load_audio(sample_path(s.sample), s.sample_rate)

@@ -8,7 +8,7 @@ our joint method, all in one run, and checks the targets.
     python -m bench.audio --seeds 0,1,2,3       # also the joint method's spread over seeds
     python -m bench.audio --ablation            # the joint method with each of its stages left out
 
-Each clip's mel spectrogram is made from the clip (``invmel_core.stft.spectrogram``, torch's
+Each clip's mel spectrogram is made from the clip (``invmel_core.dsp.stft.spectrogram``, torch's
 STFT, and the filterbank of ``--settings``) and handed to each method with the clip's length.
 Columns: **re-mel** ``||fb.T @ |STFT(out)| ** power - M|| / ||M||`` (``metrics.audio_mel_residual``:
 does the sound returned have the mel spectrogram asked for?); **ESTOI** against the clip
@@ -31,10 +31,11 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from invmel_core import MelFilterbank, mel_audio
-from invmel_core.mel_audio import DEFAULT_ITERATIONS, mel_to_audio
-from invmel_core.metrics import audio_mel_residual, estoi
-from invmel_core.stft import fft_workers, spectrogram
+from invmel_core import MelFilterbank
+from invmel_core.inverse import mel_audio
+from invmel_core.inverse.mel_audio import DEFAULT_ITERATIONS, mel_to_audio
+from invmel_core.dsp.metrics import audio_mel_residual, estoi
+from invmel_core.dsp.stft import fft_workers, spectrogram
 
 from .solvers import machine
 
@@ -108,7 +109,7 @@ def seed_spread(path: Path, s: dict, seeds: list[int]) -> tuple[float, float]:
     return min(errors), max(errors)
 
 
-# The joint method with stages left out (module constants of invmel_core.mel_audio), same steps.
+# The joint method with stages left out (module constants of invmel_core.inverse.mel_audio), same steps.
 ABLATIONS = {
     "joint": {},
     "no polish": dict(POLISH_SHARE=0.0),

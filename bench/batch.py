@@ -28,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from invmel_core import load_audio, stft
-from invmel_core.batch import RenderOptions, run
-from invmel_core.solvers.columns import available_cores
+from invmel_core import load_audio
+from invmel_core.dsp import stft
+from invmel_core.batch.plan import RenderOptions, run
+from invmel_core.inverse.solvers.columns import available_cores
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SECONDS = 10.0

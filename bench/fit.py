@@ -5,7 +5,7 @@
     python -m bench.fit --ranking  # also: every candidate of the HiFi-GAN ranking
 
 The workload: ``assets/speech_10s.wav`` resampled to each preset's rate, made into that
-preset's stored mel by :func:`invmel_core.formats.mel_from_audio` (HiFi-GAN: 80 x 861, 513
+preset's stored mel by :func:`invmel_core.formats.presets.mel_from_audio` (HiFi-GAN: 80 x 861, 513
 bins). Times are medians of ``--repeats`` runs in this process (single-threaded numpy/scipy).
 """
 
@@ -22,10 +22,10 @@ import numpy as np
 import scipy
 
 from invmel_core import load_audio
-from invmel_core.fit import check_fit
-from invmel_core.ranking import candidate_formats, rank_settings, ranking_summary
-from invmel_core.compression import detect_compression, undo_compression
-from invmel_core.formats import FORMATS, mel_from_audio
+from invmel_core.formats.fit import check_fit
+from invmel_core.formats.ranking import candidate_formats, rank_settings, ranking_summary
+from invmel_core.formats.compression import detect_compression, undo_compression
+from invmel_core.formats.presets import FORMATS, mel_from_audio
 
 AUDIO = Path(__file__).resolve().parent.parent / "assets" / "speech_10s.wav"
 TARGET_SECONDS = 3.0  # check_fit on 10 s of HiFi-GAN mel (issue 9)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from invmel_core import InverseMelScale, MelFilterbank, load_audio, spectrogram
-from invmel_core.metrics import mel_residual
+from invmel_core.dsp.metrics import mel_residual
 
 SPEECH = Path(__file__).resolve().parent.parent / "assets" / "speech_10s.wav"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from invmel_core.solvers.random_starts import torch_rand
-from invmel_core.solvers.columns import as_columns, from_columns
+from invmel_core.inverse.solvers.random_starts import torch_rand
+from invmel_core.inverse.solvers.columns import as_columns, from_columns
 
 
 def dense_sgd(melspec: np.ndarray, fb, steps: int, *, lr: float = 0.1, momentum: float = 0.9,
@@ -56,7 +56,7 @@ def main(argv=None) -> None:
 
     from invmel_core import MelFilterbank
 
-    from .solvers import workload
+    from invmel_core.inverse.solvers import workload
 
     parser = argparse.ArgumentParser(description="Time the dense SGD reference on the workload.")
     parser.add_argument("--steps", type=int, default=300)

@@ -38,8 +38,10 @@ import scipy
 
 from invmel_core import InverseMelScale, MelFilterbank, load_audio, spectrogram
 from invmel_core.limits import SOLVE_MB_ENV
-from invmel_core.metrics import mel_residual, spectral_convergence
-from invmel_core.solvers import SolverOptions, columns, torch_sgd
+from invmel_core.dsp.metrics import mel_residual, spectral_convergence
+from invmel_core.inverse.solvers import SolverOptions
+from invmel_core.inverse.solvers import columns
+from invmel_core.inverse.solvers import torch_sgd
 
 from .reference import dense_sgd
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 
-from .errors import InputError
+from invmel_core.errors import InputError
 
 DEFAULT_MAX_DURATION_S = 900.0  # 15 minutes: a long lecture excerpt, never a 3-hour podcast
 DEFAULT_MAX_SOLVE_MB = 2048.0  # fits next to the app on a 4 GB machine
@@ -42,7 +42,7 @@ MAX_GRIFFINLIM_ITERS = 10_000
 # gradient, momentum and a yielded copy in float32. A solver that needs otherwise declares
 # its own ``SolverSpec.memory_estimate``.
 BYTES_PER_ELEMENT = 40
-# Griffin-Lim (invmel_core.phase.griffinlim). These constants were measured on librosa's
+# Griffin-Lim (invmel_core.dsp.phase.griffinlim). These constants were measured on librosa's
 # Griffin-Lim, which it replaced: complex64 phase, rebuilt and previous spectrograms and the
 # magnitude, per (n_freqs, frames) element (39-40 B with tracemalloc); the signal of
 # ``hop x frames`` samples (plus n_fft of padding), its window envelope and the trimmed copy,

@@ -14,8 +14,8 @@ import reprlib
 
 import numpy as np
 
-from . import limits
-from .errors import InputError
+from invmel_core import limits
+from invmel_core.errors import InputError
 
 MEL_TYPES = ("htk", "slaney")
 NORMS = (None, "slaney")

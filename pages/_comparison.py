@@ -1,8 +1,8 @@
 """The Compare page's run: its session state, the Run all / Stop / Resume actions, the
 progress loop inside the page run, and the players (Streamlit only; the solving is
-invmel_core.comparison.Comparison's).
+invmel_core.app.comparison.Comparison's).
 
-Session keys: ``compare_live`` (the :class:`~invmel_core.comparison.Comparison` in progress),
+Session keys: ``compare_live`` (the :class:`~invmel_core.app.comparison.Comparison` in progress),
 ``compare_result`` (the finished comparison, ``of``, with its figure and the sounds made of it),
 ``compare_input`` (the input on screen, for the Run all callback).
 """
@@ -14,10 +14,12 @@ import time
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
-from invmel_core import offload, pipeline, plots
-from invmel_core.comparison import Comparison
-from invmel_core.live import slice_seconds
-from invmel_core.settings import Settings
+from invmel_core.app import offload
+from invmel_core.app import workflow as pipeline
+from invmel_core.figures import plots
+from invmel_core.app.comparison import Comparison
+from invmel_core.app.live import slice_seconds
+from invmel_core.app.settings import Settings
 from pages import _state as session
 from pages import _widgets as widgets
 
@@ -67,7 +69,7 @@ def finish_if_done(comparison) -> None:
 
 def players(result: dict, settings: Settings) -> list[bytes]:
     """Each run's sound, made once per number of iterations: Griffin-Lim on its estimate
-    (:func:`invmel_core.pipeline.to_wav` by the cascade, in a worker process), so each solver
+    (:func:`invmel_core.app.workflow.to_wav` by the cascade, in a worker process), so each solver
     is heard; the joint method would make the same sound from the mel for all of them."""
     cascade = settings.replace(method="cascade")
     key = ("cascade", cascade.sound_iterations)

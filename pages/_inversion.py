@@ -1,9 +1,9 @@
 """The Invert page's solve: its session state, the Run/Pause/Stop actions and the live view
-(Streamlit only; the solve itself is invmel_core.pipeline's).
+(Streamlit only; the solve itself is invmel_core.app.workflow's).
 
-Session keys: ``invert_live`` (the :class:`~invmel_core.live.LiveSolve` in progress),
+Session keys: ``invert_live`` (the :class:`~invmel_core.app.live.LiveSolve` in progress),
 ``invert_context`` (what it solves), ``invert_result`` (the last
-:class:`~invmel_core.pipeline.Inversion`), ``invert_result_of`` (the solve it came from),
+:class:`~invmel_core.app.workflow.Inversion`), ``invert_result_of`` (the solve it came from),
 ``invert_run_error``, ``invert_input`` (the input on screen, for the Run callback),
 ``invert_interrupted`` (the solve Streamlit's own Stop interrupted, held until Resume or Run).
 
@@ -24,10 +24,14 @@ import numpy as np
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
-from invmel_core import SOLVERS, InputError, charts, offload, pipeline, plots
-from invmel_core.live import FramePacer, LiveSolve, slice_seconds
-from invmel_core.settings import Settings
-from invmel_core.transform import InverseMelScale
+from invmel_core import SOLVERS, InputError
+from invmel_core.app import charts
+from invmel_core.app import offload
+from invmel_core.app import workflow as pipeline
+from invmel_core.figures import plots
+from invmel_core.app.live import FramePacer, LiveSolve, slice_seconds
+from invmel_core.app.settings import Settings
+from invmel_core.inverse.transform import InverseMelScale
 from pages import _state as session
 from pages import _widgets as widgets
 

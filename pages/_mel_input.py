@@ -1,6 +1,6 @@
 """The Invert page's tools for a model's mel file: its format, how its values are read, the
 duration its frames imply, and "Which settings fit?" (Streamlit only; the numerics are
-invmel_core.mel_input's, run in a worker process).
+invmel_core.app.mel_input's, run in a worker process).
 
 Keys: mel_format (the format's selectbox), compression (how the values are stored), fit_run
 (button), containers mel_reading (values, duration), fit_panel (the ranking: fit_summary,
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from invmel_core import FORMATS, InputError, charts
-from invmel_core.mel_input import YOURS, FitRanking, rank_fits
-from invmel_core.compression import COMPRESSIONS
-from invmel_core.settings import FORMAT_FIELDS, Settings, format_values, matching_formats
+from invmel_core import FORMATS, InputError
+from invmel_core.app import charts
+from invmel_core.app.mel_input import YOURS, FitRanking, rank_fits
+from invmel_core.formats.compression import COMPRESSIONS
+from invmel_core.app.settings import FORMAT_FIELDS, Settings, format_values, matching_formats
 from pages import _state as session
 from pages import _widgets as widgets
 from pages._sources import MEL_FILE, LoadedInput, set_transposed

@@ -1,6 +1,6 @@
 """The Invert page's "Where the sound is lost" for an audio input: the original and three
 reconstructions that each lose something else, side by side with their scores (Streamlit
-only; invmel_core.pipeline.oracle_sounds makes them, in a worker process, on demand).
+only; invmel_core.app.workflow.oracle_sounds makes them, in a worker process, on demand).
 
 Keys: oracle_run (button), containers oracle (the section), oracle_players, oracle_scores.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from invmel_core import pipeline
-from invmel_core.settings import Settings
+from invmel_core.app import workflow as pipeline
+from invmel_core.app.settings import Settings
 from pages import _widgets as widgets
 from pages._sources import LoadedInput
 

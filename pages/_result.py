@@ -18,9 +18,10 @@ from dataclasses import asdict
 
 import streamlit as st
 
-from invmel_core import offload, pipeline
-from invmel_core.freq_axis import FREQ_AXES
-from invmel_core.settings import Settings
+from invmel_core.app import offload
+from invmel_core.app import workflow as pipeline
+from invmel_core.figures.freq_axis import FREQ_AXES
+from invmel_core.app.settings import Settings
 from pages import _widgets as widgets
 
 VIEWS = "_result_views"   # {"result": the Inversion, key: figure or sound made for it}
@@ -90,7 +91,7 @@ def show_result(result: pipeline.Inversion, settings: Settings, label: str | Non
 
 
 def fit_verdict(fit) -> None:
-    """Do the settings fit the mel file's values (:func:`invmel_core.mel_input.settings_fit`)?
+    """Do the settings fit the mel file's values (:func:`invmel_core.app.mel_input.settings_fit`)?
     Ruled out: the solve ended on a plateau, not a solution; say so first."""
     if fit.verdict == "ruled out":
         st.warning(f"**No spectrogram fits these mel values with these settings.** Every X ≥ 0 leaves at least "

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from invmel_core import InputError, MelFilterbank, audio, loading, pipeline
-from invmel_core.mel_input import MelReading, read_mel
-from invmel_core.settings import SAMPLES, Settings, sample_path
+from invmel_core import InputError, MelFilterbank
+from invmel_core.io import audio
+from invmel_core.io import loading
+from invmel_core.app import workflow as pipeline
+from invmel_core.app.mel_input import MelReading, read_mel
+from invmel_core.app.settings import SAMPLES, Settings, sample_path
 from pages import _state as session
 from pages._widgets import show_error
 
@@ -85,7 +88,7 @@ def _wav(key: str, sample_rate: int, _samples: np.ndarray) -> bytes:
 
 @dataclass(frozen=True)
 class LoadedInput(pipeline.Problem):
-    """A :class:`~invmel_core.pipeline.Problem` (audio at the settings' sample rate with its
+    """A :class:`~invmel_core.app.workflow.Problem` (audio at the settings' sample rate with its
     spectrogram, or a bare mel spectrogram) and where it came from, for the caches."""
 
     digest: str = ""               # identifies the input at this sample rate (for caches)

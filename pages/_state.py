@@ -1,6 +1,6 @@
 """The session's shared state: start-up, the settings store, the URL (Streamlit only).
 
-Every shareable setting is a field of :class:`invmel_core.settings.Settings` and has one
+Every shareable setting is a field of :class:`invmel_core.app.settings.Settings` and has one
 widget whose key is the field's name (``sample_rate``, ``n_fft``, ``hop_length``, ``n_mels``,
 ``f_min``, ``f_max``, ``norm``, ``mel_type``, ``solver``, ``max_iter``, ``tolerance_loss``,
 ``tolerance_change``, ``lr``, ``momentum``, ``seed``, ``sample``, ``phase_iter``, ``method``,
@@ -11,7 +11,7 @@ per session and rewritten after the widgets (:func:`sync_url`).
 
 No value reaches a widget unchecked: the URL goes through ``Settings.from_mapping``, a value
 set by a button through :func:`adopt`, and every value is checked again against
-``invmel_core.settings.RANGES`` (the widgets' own bounds) as it is copied into its widget
+``invmel_core.app.settings.RANGES`` (the widgets' own bounds) as it is copied into its widget
 key, so Streamlit never sees a value its widget would refuse (it raises, and the session
 shows nothing but that error until it is reloaded).
 """
@@ -25,8 +25,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from invmel_core import InputError, offload
-from invmel_core.settings import Settings, check_value
+from invmel_core import InputError
+from invmel_core.app import offload
+from invmel_core.app.settings import Settings, check_value
 
 STORE = "_settings_store"      # raw widget values, by key
 LAST_GOOD = "_settings_ok"     # the last Settings that validated

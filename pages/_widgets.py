@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from invmel_core import SOLVERS, MelFilterbank, offload, pipeline
-from invmel_core.mel_audio import DEFAULT_ITERATIONS, METHODS
-from invmel_core.settings import POWERS, RANGES, Settings
+from invmel_core import SOLVERS, MelFilterbank
+from invmel_core.app import offload
+from invmel_core.app import workflow as pipeline
+from invmel_core.inverse.mel_audio import DEFAULT_ITERATIONS, METHODS
+from invmel_core.app.settings import POWERS, RANGES, Settings
 from pages._state import current_settings
 
 SAMPLE_RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]
@@ -28,7 +30,7 @@ def page_run_deadline() -> float | None:
 
 
 def ranged_number(box, label: str, key: str, *, step, field: str | None = None, **kwargs):
-    """``box.number_input`` whose bounds are :data:`invmel_core.settings.RANGES` [``field``,
+    """``box.number_input`` whose bounds are :data:`invmel_core.app.settings.RANGES` [``field``,
     default ``key``]: the same bounds every check of that value uses, so no value a link, a
     file or a button can set is one this widget refuses (Streamlit raises on a value
     outside them)."""
@@ -159,7 +161,7 @@ METHOD_HELP = ("A mel spectrogram has no phase, and inside each band no detail. 
 
 
 def sound_widgets(box=None) -> None:
-    """How an inversion becomes sound (:func:`invmel_core.pipeline.to_audio`), one group for
+    """How an inversion becomes sound (:func:`invmel_core.app.workflow.to_audio`), one group for
     every player of the app (keys ``method`` and ``phase_iter``; empty: the method's default)."""
     box = box or st
     method = box.radio("Sound from the mel", METHODS, key="method", horizontal=True, help=METHOD_HELP)
@@ -190,7 +192,7 @@ class _Job:
 
 
 def in_worker(key, label: str, fn, /, *args, steps: bool = True, **kwargs):
-    """``fn(*args, **kwargs)`` in a worker process (:func:`invmel_core.offload.call`), with a
+    """``fn(*args, **kwargs)`` in a worker process (:func:`invmel_core.app.offload.call`), with a
     progress bar (``steps``: ``fn`` takes ``progress=``) or the elapsed time and ``label``
     meanwhile; returns its value (or raises its error).
 
@@ -270,7 +272,7 @@ def band_slider(box, label: str, key: str, top_hz: float) -> tuple[float, float]
 @st.cache_resource(max_entries=64, show_spinner=False)
 def filterbank(settings: Settings, compat: str | None = None) -> MelFilterbank:
     """The (immutable, shareable) filterbank of ``settings``. Its dense and banded forms live in
-    the core's own caches (:func:`invmel_core.filterbank._dense`, bounded to 8 filterbanks: a
+    the core's own caches (:func:`invmel_core.dsp.filterbank._dense`, bounded to 8 filterbanks: a
     dense matrix can be 100+ MiB), keyed by the filterbank; they are built here, on a miss, so
     the page's first use does not wait for them."""
     fb = settings.filterbank(compat)

@@ -10,8 +10,9 @@ import warnings
 import numpy as np
 import streamlit as st
 
-from invmel_core import EmptyFilterWarning, InverseMelScale, MelFilterbank, charts
-from invmel_core.codegen import TARGETS, generate_all
+from invmel_core import EmptyFilterWarning, InverseMelScale, MelFilterbank
+from invmel_core.app import charts
+from invmel_core.app.codegen import TARGETS, generate_all
 from pages import _state as session
 from pages import _widgets as widgets
 

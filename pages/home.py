@@ -5,8 +5,9 @@ Keys: containers home_figure, home_demo; page links to the other pages.
 
 import streamlit as st
 
-from invmel_core import offload, pipeline
-from invmel_core.solvers import default_solver
+from invmel_core.app import offload
+from invmel_core.app import workflow as pipeline
+from invmel_core.inverse.solvers import default_solver
 from pages import _state as session
 from pages import _widgets as widgets
 

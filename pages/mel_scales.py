@@ -10,8 +10,11 @@ download button dl_filterbank_png.
 import numpy as np
 import streamlit as st
 
-from invmel_core import bin_frequencies, charts, offload, plots
-from invmel_core.scales import hz_to_mel
+from invmel_core import bin_frequencies
+from invmel_core.app import charts
+from invmel_core.app import offload
+from invmel_core.figures import plots
+from invmel_core.dsp.scales import hz_to_mel
 from pages import _state as session
 from pages import _widgets as widgets
 

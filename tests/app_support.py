@@ -80,7 +80,7 @@ def run_until_result(at: AppTest, max_runs: int = 20) -> AppTest:
 
 
 def shown_sound(at: AppTest):
-    """The :class:`invmel_core.pipeline.Sound` the Invert page's result plays now (the last
+    """The :class:`invmel_core.app.workflow.Sound` the Invert page's result plays now (the last
     one made for the result on screen)."""
     views = at.session_state["_result_views"]
     sounds = [value for key, value in views.items() if isinstance(key, tuple) and key[0] == "sound"]

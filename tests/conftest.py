@@ -10,7 +10,7 @@ from fixture_data import filterbank_grid, load_fixture
 
 
 # Doctests that start worker processes or take seconds: slow, like the tests that do.
-SLOW_DOCTESTS = {"invmel_core.offload"}
+SLOW_DOCTESTS = {"invmel_core.app.offload"}
 
 
 def pytest_collection_modifyitems(config, items):

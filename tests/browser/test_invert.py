@@ -238,7 +238,8 @@ def test_pause_resume_stop(page):
 
 
 def test_mel_npy_input(page, tmp_path):
-    from invmel_core import MelFilterbank, load_audio, stft
+    from invmel_core import MelFilterbank, load_audio
+    from invmel_core.dsp import stft
 
     samples, sr = load_audio(ASSETS / "chirp.wav", 22050)
     spec = stft.spectrogram(samples, n_fft=512, hop_length=128)

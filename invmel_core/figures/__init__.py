@@ -1,0 +1,1 @@
+"""Figures: matplotlib ``Figure`` objects (never pyplot state) and the spectrogram's frequency rows on screen."""

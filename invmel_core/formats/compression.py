@@ -1,0 +1,286 @@
+"""A mel spectrogram's compression, read off its stored values and undone.
+
+Pipelines store ``ln`` (HiFi-GAN, Tacotron 2, BigVGAN), ``log10`` (ESPnet), dB (librosa's
+``power_to_db``), Whisper's scaled log10, or linear values, usually clamped at a floor.
+:func:`detect_compression` recognises each from its hallmarks (floors, ranges, exact values)
+and says why, or says it cannot tell; :func:`undo_compression` turns the values back into a
+linear mel plus the mask of entries that were clamped (for those only "at most this value"
+is known).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from invmel_core.errors import InputError
+from invmel_core.formats.presets import FORMATS, MelFormat
+from invmel_core.validation import check_finite_array
+
+_LN10 = math.log(10.0)
+
+# How a compression is named as a setting (the command lines' --compression, the app's
+# choice) -> (kind, dB factor). dB is named with its base: its values cannot tell it.
+SETTING_NAMES = {"linear": ("linear", None), "ln": ("ln", None), "log10": ("log10", None),
+                 "whisper": ("whisper", None), "db10": ("db", 10), "db20": ("db", 20)}
+COMPRESSIONS = ("auto", *SETTING_NAMES)  # "auto": read it off the values
+
+# Clamps pipelines put under their logs, as the floors they leave in the stored values. Only
+# these three are also looked for approximately (a model's prediction of a floored mel).
+_APPROX_FLOORS = (("ln", math.log(1e-5), 0.25), ("ln", math.log(1e-7), 0.25), ("log10", -10.0, 0.1))
+_LN_FLOORS = tuple((math.log(10.0 ** -k), f"1e-{k}") for k in range(4, 13))
+
+
+@dataclass(frozen=True)
+class Compression:
+    """What :func:`detect_compression` read off an array, or a compression to undo.
+
+    ``kind`` is one of :data:`KINDS`. ``floor`` (stored units) or None: entries at or below
+    ``floor + floor_tolerance`` were clamped, so only "at most this" is known of them.
+    ``db_factor`` is 10, 20 or None (cannot tell). ``exact``: the floor sits exactly at a
+    pipeline's clamp, so the values came straight from a pipeline (not a model).
+    ``alternatives``: other kinds the values could also be (:func:`check_fit` tries them).
+    """
+
+    kind: str
+    floor: float | None = None
+    db_factor: int | None = None
+    confidence: str = "high"  # "high": a hallmark seen exactly; "medium"; "low": a guess
+    exact: bool = False
+    alternatives: tuple[str, ...] = ()
+    floor_tolerance: float = 0.0
+    why: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.kind == "db":
+            return f"{self.db_factor}·log10 (dB)" if self.db_factor else "dB (10·log10 or 20·log10)"
+        return {"ln": "natural log", "log10": "log10", "whisper": "Whisper's (log10 + 4) / 4"}.get(self.kind, self.kind)
+
+    @property
+    def slope(self) -> float:
+        """d ln(linear) / d stored value (0 for linear)."""
+        return {"linear": 0.0, "ln": 1.0, "log10": _LN10, "whisper": 4 * _LN10}.get(
+            self.kind, _LN10 / (self.db_factor or 10))
+
+    @property
+    def setting(self) -> str:
+        """This concrete reading's name in :data:`COMPRESSIONS` (``"db10"``, ``"ln"``, …): a dB of
+        unknown base has none until one of its :meth:`readings` is chosen."""
+        return f"db{self.db_factor}" if self.kind == "db" else self.kind
+
+    def readings(self) -> tuple["Compression", ...]:
+        """Every concrete reading to try: this one and its alternatives, dB in both bases."""
+        out = []
+        for kind in (self.kind, *self.alternatives):
+            factors = (self.db_factor,) if kind == "db" and self.db_factor else (10, 20) if kind == "db" else (None,)
+            out += [replace(self, kind=kind, db_factor=f, alternatives=()) for f in factors]
+        return tuple(out)
+
+    def to_linear(self, values) -> np.ndarray:
+        """Stored values -> linear mel, float64 (dB relative to its reference)."""
+        x = np.asarray(values, dtype=np.float64)
+        return x.copy() if self.kind == "linear" else np.exp(self.slope * (x - (self.kind == "whisper")))
+
+
+def stored_values(melspec, name="melspec") -> tuple[np.ndarray, type]:
+    """float64 values and the float type whose rounding they carry (float16 or float32)."""
+    arr = check_finite_array(melspec, name, what="a mel spectrogram")
+    if arr.size == 0:
+        raise InputError(f"{name} is empty (shape {arr.shape})")
+    return arr.astype(np.float64), (np.float16 if arr.dtype == np.float16 else np.float32)
+
+
+def _tolerance(rounding: type, *values: float) -> float:
+    """Four units of the stored type's rounding at these values: what "exactly equal" allows."""
+    return 4.0 * float(np.spacing(rounding(max(1.0, *(abs(v) for v in values)))))
+
+
+def detect_compression(melspec) -> Compression:
+    """Read how a mel spectrogram was compressed from its values as stored.
+
+    Hallmarks, looked for exactly (to four units of the storage's rounding) first:
+    Whisper's floor exactly 2 below the maximum; ``ln`` of a clamp ``1e-4``...``1e-12``
+    (``ln(1e-5) = -11.5129``: HiFi-GAN, Tacotron 2, BigVGAN); ``log10`` clamps (integers
+    -4...-12, the minimum being reached more than once); dB (more than 40 between minimum
+    and maximum, a range of exactly ``top_db``, a maximum of exactly 0 from ``ref=np.max``,
+    or the ``amin`` floors -100 / -200). Then a model's approximate ``ln(1e-5)``,
+    ``ln(1e-7)`` or ``log10(1e-10)`` floor. Without a hallmark the answer has
+    ``confidence="low"`` and lists ``alternatives``; non-negative values that look
+    compressed (too even for a linear mel) are called linear with low confidence and a
+    reason, never confidently.
+
+    Examples
+    --------
+    >>> mel = np.log(np.clip(np.array([[2.0, 1e-7, 0.5], [1e-9, 0.1, 1.0]]), 1e-5, None))
+    >>> c = detect_compression(mel)
+    >>> c.kind, round(c.floor, 4), c.exact
+    ('ln', -11.5129, True)
+    >>> detect_compression(np.array([[0.0, -80.0], [-80.0, -20.0]])).kind
+    'db'
+    """
+    return _detect(*stored_values(melspec))
+
+
+def _detect(values: np.ndarray, rounding: type) -> Compression:
+    lo, hi = float(values.min()), float(values.max())
+    tol = _tolerance(rounding, lo, hi)
+    n_low = int(np.count_nonzero(values <= lo + tol))
+    if lo >= 0:
+        return _detect_linear(values, lo, hi, n_low)
+    span, seen = hi - lo, f"values from {lo:.6g} to {hi:.6g}"
+    if n_low >= 2 and abs(span - 2.0) <= tol:
+        return Compression("whisper", lo, exact=True, floor_tolerance=tol, why=(
+            f"{seen}: {n_low} entries sit at the minimum, exactly 2 below the maximum — Whisper's log10 "
+            "mel floored 8 decades below its peak, then (x + 4) / 4"))
+    for value, clamp in _LN_FLOORS:
+        if abs(lo - value) <= tol:
+            return Compression("ln", lo, exact=True, floor_tolerance=tol, confidence="high" if n_low > 1 else "medium",
+                               why=f"{seen}; {n_low} entries at the minimum, which is ln({clamp}) = {value:.4f}: "
+                                   f"a natural-log mel clamped at {clamp}")
+    if span < 20 and n_low >= 2 and abs(lo - round(lo)) <= tol and -12 <= round(lo) <= -4:
+        return Compression("log10", lo, exact=True, floor_tolerance=tol, why=(
+            f"{seen}; {n_low} entries at the minimum {lo:.6g} = log10(1e{round(lo)}): a log10 mel clamped at 1e{round(lo)}"))
+    if span >= 20:
+        db = _detect_db(lo, hi, n_low, tol, seen)
+        if db is not None:
+            return db
+    for kind, value, width in _APPROX_FLOORS:
+        near = float(np.mean(np.abs(values - value) <= width))
+        if value - 6 * width <= lo <= value + width and near >= 0.005:
+            base = "ln" if kind == "ln" else "log10"
+            return Compression(kind, value, confidence="medium", floor_tolerance=width, why=(
+                f"{seen}; {near:.1%} of the entries lie within {width} of {base}({math.exp(value) if kind == 'ln' else 10 ** value:.0e})"
+                f" = {value:.4f} but none exactly at it: a {base} mel floored there, as a model predicts one"))
+    return _guess_log(values, lo, hi, span, seen)
+
+
+def _detect_db(lo, hi, n_low, tol, seen) -> Compression | None:
+    notes, factor = [], None
+    if n_low >= 2 and abs(hi - lo - round(hi - lo)) <= tol and round(hi - lo) % 10 == 0:
+        notes.append(f"the range is exactly {round(hi - lo)} dB (a top_db floor, {n_low} entries on it)")
+    if abs(hi) <= tol:
+        notes.append("the maximum is exactly 0 (ref = the maximum: the absolute level is lost)")
+    if n_low >= 2 and abs(lo + 200) <= tol:
+        factor = 20
+        notes.append("the floor -200 is 20·log10 of amin 1e-10 (torchaudio AmplitudeToDB of magnitudes)")
+    elif n_low >= 2 and abs(lo + 100) <= tol:
+        notes.append("the floor -100 is 10·log10 of amin 1e-10 or 20·log10 of amin 1e-5")
+    if not notes and hi - lo <= 40:
+        return None
+    base = ("20·log10 (magnitude)" if factor else
+            "10·log10 (power) and 20·log10 (magnitude) cannot be told apart from the values (check_fit tries both)")
+    reason = "; ".join(notes) if notes else f"{hi - lo:.4g} apart, wider than a natural or base-10 log of a mel spans"
+    return Compression("db", lo if n_low >= 2 else None, factor, "high" if notes else "medium", exact=bool(notes) and n_low >= 2,
+                       floor_tolerance=tol, why=f"{seen}; {reason}: decibels; {base}")
+
+
+def _guess_log(values, lo, hi, span, seen) -> Compression:
+    mean, std = float(values.mean()), float(values.std())
+    if abs(mean) < 0.3 * std and -8 < lo and hi < 8:
+        return Compression("ln", None, confidence="low", alternatives=("log10",), why=(
+            f"{seen}, mean {mean:.3g}, standard deviation {std:.3g}: this looks standardised (mean 0, std 1 per "
+            "dataset or channel), which cannot be undone from the values — apply the dataset's mean and std first"))
+    # No dB reading below a 40 span: a dB mel of real sound spans more, and a reading that
+    # compressive makes almost any values look consistent (wrong settings would "fit").
+    return Compression("ln", None, confidence="low", alternatives=("log10",), why=(
+        f"{seen} ({span:.4g} apart) with no clamp floor: a log of a mel, but of which base cannot be read "
+        "from the values; check_fit tries ln and log10"))
+
+
+def _detect_linear(values, lo, hi, n_low) -> Compression:
+    if hi == 0:
+        return Compression("linear", confidence="low", why="every value is 0: silence, or nothing to read")
+    p5 = float(np.percentile(values[values > 0], 5))
+    seen = f"values from {lo:.4g} to {hi:.4g}, {10 * math.log10(hi / p5):.0f} dB between the 5th percentile of the positive ones and the peak"
+    suspect = None
+    if lo == 0 and hi == 1 and n_low >= 2:
+        suspect = "exactly 0 to 1 with repeated zeros: a normalised array (e.g. min-max scaled dB)?"
+    elif lo == 0 and n_low >= 2 and float(hi).is_integer() and hi % 10 == 0:
+        suspect = f"exactly 0 to {hi:g} with repeated zeros: a dB mel shifted up by top_db ({hi:g})?"
+    elif p5 > 1e-3 * hi or np.mean(values > 0.1 * hi) > 0.2:
+        suspect = (f"{np.mean(values > 0.1 * hi):.0%} of the entries above a tenth of the peak: too even for a "
+                   "linear mel of real sound (under 8 % in speech, chords, sweeps): a shifted or normalised dB "
+                   "mel, log1p, or stationary noise?")
+    if suspect:
+        return Compression("linear", confidence="low", why=(
+            f"non-negative, {seen}; {suspect} Undo any such scaling first, or the fit and the sound will be wrong"))
+    return Compression("linear", why=(
+        f"non-negative, {seen}, as a linear (power or magnitude) mel of real sound; power vs magnitude "
+        "cannot be seen from the values"))
+
+
+def undo_compression(melspec, compression: Compression | MelFormat | str | None = "auto"):
+    """Undo a mel spectrogram's compression: ``(linear mel, floored mask)``.
+
+    Parameters
+    ----------
+    melspec : array_like
+        The values as stored, ``(..., n_mels, time)``.
+    compression : "auto", Compression, MelFormat, format name or kind
+        ``"auto"`` (or None) detects it (:func:`detect_compression`); a :class:`MelFormat` (or
+        a name in :data:`FORMATS`) uses the format's compression and constants; a kind
+        (``"ln"``, ``"log10"``, ``"whisper"``, ``"linear"``, ``"db10"``, ``"db20"``) takes the
+        floor to be the minimum when it is reached more than once.
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray)
+        float32 linear mel (power or magnitude as the pipeline made it; dB relative to its
+        reference) and a boolean mask of the floored entries, where the linear value is an
+        upper bound (the clamp), not a measurement.
+
+    Examples
+    --------
+    >>> linear, floored = undo_compression(np.log(np.array([[1e-5, 2.0]], np.float32)))
+    >>> linear.round(5), floored
+    (array([[1.e-05, 2.e+00]], dtype=float32), array([[ True, False]]))
+    """
+    values, rounding = stored_values(melspec)
+    comp = resolve_compression(values, rounding, compression)
+    linear = comp.to_linear(values)
+    if comp.floor is None:
+        return linear.astype(np.float32), np.zeros(values.shape, bool)
+    floored = values <= comp.floor + comp.floor_tolerance
+    bound = float(comp.to_linear(comp.floor))
+    np.maximum(linear, bound, out=linear, where=floored)  # a model may undershoot its floor
+    return linear.astype(np.float32), floored
+
+
+def resolve_compression(values, rounding, compression) -> Compression:
+    """The :class:`Compression` that ``compression`` (as :func:`undo_compression` takes it)
+    means for these stored values (from :func:`stored_values`)."""
+    if compression is None or compression == "auto":
+        return _detect(values, rounding)
+    if isinstance(compression, Compression):
+        return compression
+    if isinstance(compression, str) and compression in FORMATS:
+        compression = FORMATS[compression]
+    lo, hi = float(values.min()), float(values.max())
+    tol = _tolerance(rounding, lo, hi)
+    if isinstance(compression, MelFormat):
+        return _format_compression(compression, hi, tol)
+    if compression not in SETTING_NAMES:
+        raise InputError(f"compression must be 'auto', a Compression, a MelFormat, one of {sorted(FORMATS)} "
+                         f"or one of {sorted(SETTING_NAMES)}, got {compression!r}")
+    kind, factor = SETTING_NAMES[compression]
+    repeated = np.count_nonzero(values <= lo + tol) >= 2 and kind != "linear"
+    return Compression(kind, lo if repeated else None, factor, floor_tolerance=tol, why=f"given: {compression}")
+
+
+def _format_compression(fmt: MelFormat, hi: float, tol: float) -> Compression:
+    """The floor ``fmt``'s compression leaves in values whose maximum is ``hi``."""
+    kind, floor = fmt.compression, None
+    if kind in ("ln", "log10"):
+        floor = math.log(fmt.clamp) if kind == "ln" else math.log10(fmt.clamp)
+    elif kind == "whisper":
+        floor = max(hi - fmt.top_db / 40.0, (math.log10(fmt.clamp) + 4.0) / 4.0)
+    elif kind == "db":
+        floors = [hi - fmt.top_db] if fmt.top_db is not None else []
+        if fmt.db_ref != "max":
+            floors.append(fmt.db_factor * math.log10(fmt.clamp / max(fmt.clamp, float(fmt.db_ref))))
+        floor = max(floors) if floors else None
+    return Compression(kind, floor, fmt.db_factor, exact=True, floor_tolerance=tol,
+                       why=f"given by the format: {fmt.description or kind}")

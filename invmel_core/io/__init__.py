@@ -1,0 +1,1 @@
+"""What users bring and what goes back: loading audio and mel files, safe file headers (never a pickle), WAV out."""
