@@ -49,11 +49,36 @@ MAX_SOLUTION = 1e30
 INCONSISTENT_RESIDUAL = 1e-2
 
 
+LAPACK_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")  # torch.linalg.lstsq's
+
+
+def _mel_type_alias(mel_type: str, mel_scale: str | None) -> str:
+    """``mel_type`` (MindSpore) or ``mel_scale`` (torchaudio >= 0.9): one name, given once."""
+    if mel_scale is None:
+        return mel_type
+    if mel_type != "htk" and mel_type != mel_scale:
+        raise InputError(f"mel_scale={shown(mel_scale)} and mel_type={shown(mel_type)} name the same setting "
+                         "(torchaudio's and MindSpore's spelling): give one of them")
+    return mel_scale
+
+
+def _driver_note(driver: str | None) -> str | None:
+    if driver is None:
+        return None
+    if driver not in LAPACK_DRIVERS:
+        raise InputError(f"driver must be one of {', '.join(LAPACK_DRIVERS)} (torch.linalg.lstsq's), "
+                         f"got {shown(driver)}")
+    return (f"driver={driver!r} is torchaudio >= 2.1's LAPACK routine; here least squares is always the "
+            "minimum-norm solution (gelsd's), which every driver gives when no filter is empty")
+
+
 class InverseMelScale:
     """Recover a linear-frequency spectrogram from a mel spectrogram.
 
     The constructor is torchaudio <= 2.0's (MindSpore's, with ``mel_type``), plus the
     keyword-only ``solver`` and ``seed``. It solves ``fb.T @ X ~= melspec, X >= 0``.
+    Code written for torchaudio runs unchanged: ``mel_scale=`` (torchaudio >= 0.9's name for
+    ``mel_type``) and torchaudio >= 2.1's ``driver=`` are accepted as keywords (see below).
 
     Parameters
     ----------
@@ -69,6 +94,18 @@ class InverseMelScale:
     seed : int or None
         Random start of ``"sgd"``/``"mindspore"``: the one ``torch.manual_seed(seed)`` or
         MindSpore's ``set_seed(seed)`` gives; None draws a fresh start each call.
+    mel_scale : {"htk", "slaney"}, optional
+        torchaudio's name for ``mel_type``; give one of the two, not both.
+    driver : {"gels", "gelsy", "gelsd", "gelss"}, optional
+        torchaudio >= 2.1's LAPACK driver. Given, it means "torchaudio >= 2.1", whose solver is
+        least squares: ``solver`` then defaults to ``"lstsq"`` (the minimum-norm solution, what
+        ``"gelsd"`` gives; the driver itself is not used, and :attr:`driver_note` says so).
+
+    See Also
+    --------
+    invmel_core.MelFilterbank : the filterbank ``fb``.
+    invmel_core.mel_to_audio : from a mel spectrogram straight to sound.
+    invmel_core.SOLVERS : the registered solvers and what each reproduces.
 
     Examples
     --------
@@ -77,6 +114,12 @@ class InverseMelScale:
     >>> np.round(t(np.array([[1, 1], [0, 0], [1, 1], [1, 1]], np.float32)), 4)
     array([[0.7576, 0.4031],
            [0.2793, 0.7347]], dtype=float32)
+
+    torchaudio >= 2.1 code, as written for it:
+
+    >>> t21 = InverseMelScale(n_stft=201, n_mels=40, sample_rate=16000, mel_scale="slaney", driver="gelsd")
+    >>> t21.solver.name, t21.fb.mel_type
+    ('lstsq', 'slaney')
     """
 
     def __init__(
@@ -93,10 +136,14 @@ class InverseMelScale:
         norm: str | None = None,
         mel_type: str = "htk",
         *,
-        solver: str = "sgd",
+        solver: str | None = None,
         seed: int | None = None,
+        mel_scale: str | None = None,
+        driver: str | None = None,
     ):
-        self.solver = get_solver(solver)
+        mel_type = _mel_type_alias(mel_type, mel_scale)
+        self.driver_note = _driver_note(driver)
+        self.solver = get_solver(solver if solver is not None else ("sgd" if driver is None else "lstsq"))
         # Checked here only for its name (the filterbank calls it n_freqs); the filterbank
         # checks the rest, its memory included, before building anything.
         check_number("n_stft", n_stft, integer=True, minimum=2)

@@ -84,3 +84,31 @@ def test_accepts_lists_and_float64_returns_float32(transform):
 def test_repr_round_trips_the_settings():
     t = InverseMelScale(257, 64, 22050, 20.0, 8000.0, norm="slaney", mel_type="slaney", seed=7)
     assert "n_stft=257" in repr(t) and "mel_type='slaney'" in repr(t) and "seed=7" in repr(t)
+
+
+def test_torchaudio_spelling_mel_scale_gives_the_same_transform_as_mel_type():
+    mel = np.random.default_rng(3).random((40, 7), dtype=np.float32)
+    by_torchaudio = InverseMelScale(201, 40, 16000, mel_scale="slaney", norm="slaney", solver="nnls")
+    by_mindspore = InverseMelScale(201, 40, 16000, mel_type="slaney", norm="slaney", solver="nnls")
+    assert by_torchaudio.fb == by_mindspore.fb
+    np.testing.assert_array_equal(by_torchaudio(mel), by_mindspore(mel))
+
+
+def test_mel_scale_and_mel_type_that_disagree_are_refused_naming_both():
+    with pytest.raises(InputError, match="mel_scale.*mel_type"):
+        InverseMelScale(201, 40, mel_scale="htk", mel_type="slaney", solver="nnls")
+
+
+def test_a_torchaudio_21_driver_means_least_squares_unless_a_solver_is_named():
+    mel = np.random.default_rng(4).random((40, 5), dtype=np.float32)
+    ported = InverseMelScale(201, 40, 16000, driver="gels")
+    assert ported.solver.name == "lstsq" and "minimum-norm" in ported.driver_note
+    np.testing.assert_array_equal(ported(mel), InverseMelScale(201, 40, 16000, solver="lstsq")(mel))
+    assert InverseMelScale(201, 40, 16000, driver="gelsd", solver="nnls").solver.name == "nnls"
+    assert InverseMelScale(201, 40, 16000).solver.name == "sgd" and InverseMelScale(201, 40).driver_note is None
+
+
+@pytest.mark.parametrize("driver", ["qr", "GELS", 3, ""])
+def test_an_unknown_driver_is_refused_with_the_four_names(driver):
+    with pytest.raises(InputError, match="gels, gelsy, gelsd, gelss"):
+        InverseMelScale(201, 40, driver=driver)
