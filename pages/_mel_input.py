@@ -114,10 +114,16 @@ def _values(reading) -> None:
     elif reading.source == "chosen":
         st.markdown(f"Values read as **{comp.label}**{floor} · your choice (they look like {detected.label}, "
                     f"{detected.confidence} confidence).")
+    elif detected.kind == comp.kind and detected.confidence != "low":
+        st.markdown(f"Values: **{comp.label}**{floor} · read off the values ({detected.confidence} confidence), "
+                    f"as {reading.source} stores them (its clamp sets the floor).")
     else:
         st.markdown(f"Values read as **{comp.label}**{floor} · as {reading.source} stores them: the values alone "
                     "do not say.")
     st.caption(f"Why: {detected.why}.")
+    for note in reading.notes:
+        if not note.startswith("compression:"):   # the line above says it
+            st.info(note[0].upper() + note[1:] + ".", icon=":material/info:")
     if detected.confidence == "low" and reading.source == "detected":
         st.warning("The values do not say how they were compressed: this reading is a guess. Choose the "
                    "compression above (or the model's format); 'Which settings fit?' tries each reading.",

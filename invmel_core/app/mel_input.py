@@ -14,12 +14,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from invmel_core.formats.compression import (Compression, detect_compression, resolve_compression, stored_values,
-                                           undo_compression)
+from invmel_core.formats.compression import (Compression, detect_compression)
 from invmel_core.errors import InputError
+from invmel_core.formats import reader
+from invmel_core.formats.reader import MelReading
 from invmel_core.formats.fit import VERDICTS, FitResult, check_fit
 from invmel_core.formats.ranking import candidate_formats, rank_settings, ranking_summary
-from invmel_core.formats.presets import FORMATS, MelFormat
+from invmel_core.formats.presets import MelFormat
 from invmel_core.app.settings import Settings, format_values, matching_formats
 from invmel_core.inverse.solvers import SOLVERS
 
@@ -27,30 +28,13 @@ from invmel_core.inverse.solvers import SOLVERS
 YOURS = "your settings"
 
 
-@dataclass(frozen=True)
-class MelReading:
-    """A mel file's values made linear: ``mel`` (float32, of the settings' power), the
-    ``compression`` undone, what the values look like (``detected``), who decided
-    (``source``: ``"detected"``, ``"chosen"`` or ``"format <name>"``) and the share of
-    entries at the floor (upper bounds, not measurements)."""
-
-    mel: np.ndarray
-    compression: Compression
-    detected: Compression
-    source: str
-    floored_fraction: float
-
-
 def read_mel(stored, settings: Settings) -> MelReading:
-    """Undo the compression of ``stored`` (``(n_mels, time)`` as the file holds it).
+    """Undo the compression of ``stored`` (``(n_mels, time)``, oriented by the page) for ``settings``.
 
-    ``settings.compression`` ``"auto"`` uses what :func:`~invmel_core.detect_compression`
-    reads off the values, except when it can only guess (``confidence="low"``) and the
-    settings are a preset's (:func:`~invmel_core.app.settings.matching_formats`): then the
-    preset's own compression. Any other value is the user's choice.
-
-    Raises :class:`InputError` when the reading gives no usable linear mel (negative values
-    read as linear, or a log of numbers beyond float32).
+    :func:`invmel_core.formats.reader.read_mel` in the app's policy (``strict=False``: the
+    reading is on screen beside a choice): ``settings.compression`` ``"auto"`` reads it off the
+    values, or takes the preset's when the settings are one
+    (:func:`~invmel_core.app.settings.matching_formats`); any other value is the user's choice.
 
     Examples
     --------
@@ -63,26 +47,9 @@ def read_mel(stored, settings: Settings) -> MelReading:
     ...
     invmel_core.errors.InputError: read as linear, the values go down to -11.5: ...
     """
-    values, rounding = stored_values(stored)
-    detected = detect_compression(stored)
-    if settings.compression != "auto":
-        compression, source = resolve_compression(values, rounding, settings.compression), "chosen"
-    elif detected.confidence == "low" and (matching := matching_formats(settings)):
-        name = matching[0]
-        compression, source = resolve_compression(values, rounding, FORMATS[name]), f"format {name}"
-    else:
-        compression, source = detected, "detected"
-    with np.errstate(over="ignore"):
-        linear, floored = undo_compression(stored, compression)
-    if compression.kind == "linear" and float(linear.min()) < 0:
-        raise InputError(f"read as linear, the values go down to {float(linear.min()):.3g}: a mel spectrogram "
-                         "of power or magnitude has none below 0. Choose how the values are stored "
-                         "(compression 'auto' reads it off them)")
-    if not np.isfinite(linear).all():
-        raise InputError(f"read as {compression.label}, the values give numbers beyond float32 (the largest stored "
-                         f"value is {float(values.max()):.4g}): they are not {compression.label}. Choose another "
-                         "compression")
-    return MelReading(linear, compression, detected, source, float(floored.mean()))
+    matching = matching_formats(settings) if settings.compression == "auto" else []
+    return reader.read_mel(stored, compression=settings.compression, format=matching[0] if matching else None,
+                           orientation="stored", strict=False)
 
 
 def settings_fit(stored, settings: Settings, compression: Compression | str = "auto") -> FitResult:

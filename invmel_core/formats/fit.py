@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse
 
 from invmel_core.errors import InputError
+from invmel_core.formats.reader import orient_mel
 from invmel_core.formats.compression import Compression, resolve_compression, stored_values, undo_compression
 from invmel_core.dsp.filterbank import MelFilterbank
 from invmel_core.validation import check_number
@@ -73,21 +74,14 @@ class FitResult:
 
 def orient(melspec, n_mels: int | None = None) -> tuple[np.ndarray, bool]:
     """``(array as (..., n_mels, time), transposed)``: a ``(time, n_mels)`` array is recognised
-    when ``n_mels`` is given and only the last axis matches it (raises :class:`InputError` if
-    neither does). Without ``n_mels`` the array is taken as it is.
+    when ``n_mels`` is given (:func:`invmel_core.formats.reader.orient_mel`'s rule); without
+    ``n_mels`` the array is taken as it is.
 
     >>> orient(np.zeros((862, 80)), 80)[0].shape, orient(np.zeros((862, 80)), 80)[1]
     ((80, 862), True)
     """
-    arr = np.asarray(melspec)
-    if arr.ndim < 2:
-        raise InputError(f"melspec must have at least 2 dimensions (..., n_mels, time), got shape {arr.shape}")
-    if n_mels is None or arr.shape[-2] == n_mels:
-        return arr, False
-    if arr.shape[-1] == n_mels:
-        return np.swapaxes(arr, -1, -2), True
-    raise InputError(f"melspec has shape {arr.shape}, but neither of its last two axes has n_mels={n_mels} "
-                     "entries; give the n_mels it was made with")
+    arr, transposed, _ = orient_mel(melspec, n_mels, "stored" if n_mels is None else "auto")
+    return arr, transposed
 
 
 def check_fit(melspec, *, sample_rate, n_fft, f_min=0.0, f_max=None, mel_type="htk", norm=None,

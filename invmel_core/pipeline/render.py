@@ -23,11 +23,11 @@ from invmel_core.io import loading
 from invmel_core.dsp import metrics
 from invmel_core.dsp import phase
 from invmel_core.dsp import stft
-from invmel_core.formats.compression import (COMPRESSIONS, Compression, resolve_compression, stored_values,
-                                           undo_compression)
+from invmel_core.formats.compression import (COMPRESSIONS, Compression, undo_compression)
 from invmel_core.errors import InputError
+from invmel_core.formats.reader import read_mel
 from invmel_core.dsp.filterbank import MelFilterbank
-from invmel_core.formats.presets import FORMATS, SETTING_FIELDS, compress, format_spectrogram, get_format
+from invmel_core.formats.presets import SETTING_FIELDS, compress, format_spectrogram, get_format
 from invmel_core.inverse.mel_audio import DEFAULT_ITERATIONS, METHODS, mel_to_audio
 from invmel_core.dsp.phase import check_iterations
 from invmel_core.inverse.solvers import SolverChoice, get_solver
@@ -188,37 +188,14 @@ def load(source, options: RenderOptions) -> Loaded:
 
 def _load_mel(source, options: RenderOptions) -> Loaded:
     stored = loading.load_melspec(source, compressed=True)
-    notes = []
-    if options.n_mels is not None and stored.shape[-2] != options.n_mels and stored.shape[-1] == options.n_mels:
-        stored = np.ascontiguousarray(np.swapaxes(stored, -1, -2))
-        notes.append(f"the file holds (time, n_mels) = {stored.shape[-1]} x {stored.shape[-2]}: used its transpose")
-    if options.n_mels is not None and stored.shape[-2] != options.n_mels:
-        raise InputError(f"the mel spectrogram has {stored.shape[-2]} mel bands (shape {stored.shape}) but "
-                         f"n_mels is {options.n_mels}; set n_mels (or the format) it was made with")
-    # Resolved once to a Compression: the sound and the settings check read the values alike.
-    values, rounding = stored_values(stored)
-    detected = None if options.compression != "auto" else resolve_compression(values, rounding, "auto")
-    if detected is None:
-        compression = resolve_compression(values, rounding, options.compression)
-    elif options.format is not None:
-        fmt = get_format(options.format)
-        compression = resolve_compression(values, rounding, fmt)
-        if detected.kind != fmt.compression and detected.confidence == "high":
-            notes.append(f"the values look {detected.kind}, not {fmt.compression} as format "
-                         f"{options.format!r} stores them: {detected.why}")
-    elif detected.kind != "linear" and detected.confidence == "low":
-        raise InputError(f"cannot tell how this mel spectrogram's values were compressed: {detected.why}. "
-                         f"Say it: compression one of {COMPRESSIONS[1:]} (--compression), or the model's "
-                         f"format, one of {sorted(FORMATS)} (--format)")
-    else:
-        compression = detected
-        notes.append(f"compression: {detected.kind} ({detected.confidence} confidence): {detected.why}")
-    mel, _floored = undo_compression(stored, compression)
+    reading = read_mel(stored, n_mels=options.n_mels, compression=options.compression, format=options.format,
+                       strict=True)
+    notes = list(reading.notes)
     rate = options.sample_rate
     if rate is None:
         rate = DEFAULT_MEL_SAMPLE_RATE
         notes.append(f"assuming the mel spectrogram was made at {rate} Hz (set --sample-rate or --format)")
-    return Loaded(mel, rate, stored=stored, compression=compression, notes=tuple(notes))
+    return Loaded(reading.mel, rate, stored=reading.stored, compression=reading.compression, notes=tuple(notes))
 
 
 def transform(options: RenderOptions, n_mels: int, rate: int) -> InverseMelScale:

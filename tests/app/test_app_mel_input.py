@@ -55,7 +55,7 @@ def test_choosing_the_format_sets_every_setting_and_reads_the_values():
     assert at.radio(key="mel_type").value == "slaney" and at.radio(key="norm").value == "slaney"
     assert at.radio(key="power").value == 1.0 and at.number_input(key="hop_length").value == 256
     loaded = at.session_state["invert_input"]
-    assert loaded.reading.compression.kind == "ln" and loaded.reading.source == "detected"
+    assert loaded.reading.compression.kind == "ln" and loaded.reading.source == "format hifigan"  # the values agree: its exact clamp
     np.testing.assert_allclose(loaded.mel, np.exp(model_mel()), rtol=1e-5)       # ln undone
     shown = texts(at)
     assert "natural log" in shown and "ln(1e-5)" in shown and "high confidence" in shown

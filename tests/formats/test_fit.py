@@ -128,7 +128,7 @@ def test_transposed_input_is_recognised(mels):
     rows = rank_settings(stored.T, {"hifigan": FORMATS["hifigan"]})
     assert rows[0].result.transposed and rows[0].verdict == "fits"
     assert rows[0].duration == pytest.approx(stored.shape[1] * 256 / 22050)
-    with pytest.raises(InputError, match="n_mels=64"):
+    with pytest.raises(InputError, match="n_mels is 64"):
         orient(stored, 64)
 
 
