@@ -13,7 +13,6 @@ without solving again.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict
 
 import streamlit as st
@@ -146,10 +145,9 @@ def _sound(result: pipeline.Inversion, heard: Settings, preview_s: float) -> pip
         if sound.original_wav is not None:
             a.markdown("**Original**")
             a.audio(sound.original_wav, format="audio/wav")
-            loudness = "at the original's loudness"
+            loudness = "at the level its mel implies, as the original's"
         else:
-            loudness = (f"at {20 * math.log10(pipeline.PLAYBACK_RMS):.0f} dBFS RMS: a mel spectrogram alone does "
-                        "not say how loud the sound was")
+            loudness = "at the level the mel implies (lowered only where it would clip), as the command line writes it"
         slot.markdown(f"**Reconstruction** ({widgets.describe_sound(heard)}; {loudness})")
         slot.audio(sound.wav, format="audio/wav")
         if heard.method == "joint":

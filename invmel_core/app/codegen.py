@@ -163,18 +163,18 @@ def librosa_code(settings: Settings) -> str:
 
 def invmel_core_code(settings: Settings) -> str:
     """This project's core, with every setting spelled out, and its sound as the app makes it
-    (before the loudness is matched): the joint method from the mel, or Griffin-Lim on ``spec``."""
+    (at the level the mel implies): the joint method from the mel, or Griffin-Lim on ``spec``."""
     s = settings
     if s.method == "joint":
         sound = ["audio = mel_to_audio(  # magnitude and phase found together, from the mel",
                  f"    mel, sample_rate={s.sample_rate}, n_fft={s.n_fft}, hop_length={s.hop}, power={_num(s.power)},",
                  f"    f_min={_num(s.f_min)}, f_max={_f_max(s)}, mel_type={s.mel_type!r}, norm={s.norm!r},",
-                 f"    method=\"joint\", n_iter={s.sound_iterations}, seed=0,",
+                 f"    method=\"joint\", n_iter={s.sound_iterations}, seed={s.seed},",
                  ")"]
         imports = "from invmel_core import InverseMelScale, mel_to_audio"
     else:
         sound = [f"audio = griffinlim(spec, n_fft={s.n_fft}, hop_length={s.hop}, power={_num(s.power)}, "
-                 f"n_iter={s.sound_iterations}, seed=0)  # the cascade"]
+                 f"n_iter={s.sound_iterations}, seed={s.seed})  # the cascade"]
         imports = "from invmel_core import InverseMelScale, griffinlim"
     return "\n".join([
         f"# invmel_core (solver {s.solver!r}; sound by the {s.method} method)",

@@ -20,25 +20,22 @@ import numpy as np
 
 from invmel_core.io import audio
 from invmel_core import limits
-from invmel_core.dsp import metrics
 from invmel_core.dsp.metrics import Scores, first_item, score
-from invmel_core.dsp import phase
 from invmel_core.dsp import stft
 from invmel_core.formats.compression import Compression
-from invmel_core.errors import InputError
 from invmel_core.dsp.filterbank import MelFilterbank
 from invmel_core.formats.fit import FitResult
 from invmel_core.app.live import LiveSolve, report_every
-from invmel_core.inverse.mel_audio import mel_to_audio
 from invmel_core.app.mel_input import settings_fit
 from invmel_core.inverse.oracle import oracle_view
-from invmel_core.app.settings import SAMPLES, Settings, sample_path
+from invmel_core.app.settings import SAMPLES, Settings, matching_formats, sample_path
+from invmel_core.formats.presets import FORMATS
+from invmel_core.pipeline.sound import make_sound
 from invmel_core.inverse.solvers import SOLVERS
 from invmel_core.inverse.transform import InverseMelScale
 
 # Loudness for playback when there is no original to match (a mel spectrogram was uploaded):
 # an RMS of 0.1 (-20 dBFS) is comfortably loud without clipping speech.
-PLAYBACK_RMS = 0.1
 
 
 @dataclass(frozen=True)
@@ -131,19 +128,18 @@ def smaller_n_fft_costs(settings: Settings, n_samples: int, sizes=(1024, 512)) -
 def to_audio(estimate: np.ndarray | None, settings: Settings, reference: np.ndarray | None = None, *,
              mel: np.ndarray | None = None, max_seconds: float | None = None,
              progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """Sound from an inversion: the one place the app (result players, downloads, Compare's
-    players, the Home demo) makes sound.
+    """Sound from an inversion, for the app's players, downloads, Compare and the Home demo:
+    :func:`invmel_core.pipeline.sound.make_sound` (the command line's and batch's too) with
+    these settings, so a file sounds the same through every door.
 
     ``settings.method`` decides how: ``"joint"`` finds magnitude and phase together from the
     linear mel spectrogram ``mel`` (:func:`invmel_core.mel_to_audio`; the estimate is not
     used: every solver sounds the same); ``"cascade"`` runs Griffin-Lim on the solver's
     ``estimate`` ``(n_stft, time)``. Both take ``settings.sound_iterations`` iterations and
-    seed 0 (the same input always sounds the same), and read ``mel`` and ``estimate`` as of
-    ``settings.power``. The result is scaled to the loudness of ``reference`` (the original
-    samples) or, without one, to :data:`PLAYBACK_RMS`; silence stays silence.
-    ``max_seconds`` makes only the beginning (long audio takes long); the reference is cut to
-    the same length, so loudness still matches. ``progress(step, n_iter)`` is called as the
-    iterations go.
+    ``settings.seed``; the framing is the matching preset's (HiFi-GAN's frames sit half a
+    hop later), the loudness the level the mel implies (lowered only where it would clip).
+    ``reference`` (the original samples) sets the length; ``max_seconds`` makes only the
+    beginning. ``progress(step, n_iter)`` is called as the iterations go.
 
     Examples
     --------
@@ -154,28 +150,12 @@ def to_audio(estimate: np.ndarray | None, settings: Settings, reference: np.ndar
     >>> to_audio(None, settings, mel=settings.filterbank().banded.project(spec)).shape
     (1216,)
     """
-    source = mel if settings.method == "joint" else estimate
-    if source is None:
-        raise InputError(f"the {settings.method} method makes sound from "
-                         + ("the mel spectrogram: pass mel=" if settings.method == "joint"
-                            else "the solver's estimate: pass estimate="))
-    source = first_item(source)
-    if max_seconds is not None:
-        n_samples = max(1, int(max_seconds * settings.sample_rate))
-        source = source[:, : 1 + n_samples // settings.hop]
-        if reference is not None:
-            reference = np.asarray(reference)[:n_samples]
-    length = None if reference is None else int(np.size(reference))
-    if settings.method == "joint":
-        samples = mel_to_audio(source, sample_rate=settings.sample_rate, n_fft=settings.n_fft,
-                               hop_length=settings.hop, power=settings.power, f_min=settings.f_min,
-                               f_max=settings.f_max, mel_type=settings.mel_type, norm=settings.norm,
-                               n_iter=settings.sound_iterations, length=length, seed=0, progress=progress)
-    else:
-        samples = phase.griffinlim(source, settings.n_fft, settings.hop, power=settings.power,
-                                   n_iter=settings.sound_iterations, seed=0, length=length, progress=progress)
-    target = reference if reference is not None else np.array([PLAYBACK_RMS, -PLAYBACK_RMS], np.float32)
-    return audio.match_loudness(samples, target)
+    matching = matching_formats(settings)
+    return make_sound(mel, sample_rate=settings.sample_rate, n_fft=settings.n_fft, hop_length=settings.hop,
+                      power=settings.power, f_min=settings.f_min, f_max=settings.f_max, mel_type=settings.mel_type,
+                      norm=settings.norm, method=settings.method, n_iter=settings.sound_iterations,
+                      seed=settings.seed, framing=FORMATS[matching[0]].framing if matching else "center",
+                      reference=reference, estimate=estimate, max_seconds=max_seconds, progress=progress)
 
 
 def to_wav(estimate: np.ndarray | None, settings: Settings, reference: np.ndarray | None = None, *,

@@ -90,6 +90,9 @@ def add_sound_options(p: argparse.ArgumentParser) -> None:
     sound.add_argument("--n-iter", "--griffinlim-iters", dest="n_iter", type=int, default=None, metavar="N",
                        help=f"iterations of the method, 1 to {limits.MAX_GRIFFINLIM_ITERS} (default: "
                             + ", ".join(f"{m} {n}" for m, n in mel_audio.DEFAULT_ITERATIONS.items()) + ")")
+    sound.add_argument("--loudness", default="natural", metavar="LEVEL",
+                       help="natural: the level the mel implies, lowered only where it would clip (default); "
+                            "reference: the input sound's loudness; or an RMS level in dBFS, e.g. -20")
 
 
 def add_signal_options(p: argparse.ArgumentParser) -> None:
@@ -135,6 +138,7 @@ def options_from_args(args: argparse.Namespace, *, write_npy: bool = False) -> R
     """The :class:`~invmel_core.pipeline.render.RenderOptions` the shared option groups describe (unchecked)."""
     return RenderOptions(
         format=args.format, compression=args.compression, method=args.method, n_iter=args.n_iter,
+        loudness=args.loudness,
         sample_rate=args.sample_rate, n_fft=args.n_fft, hop_length=args.hop_length, win_length=args.win_length,
         power=args.power, n_mels=args.n_mels, f_min=args.f_min, f_max=args.f_max, norm=args.norm,
         mel_type=args.mel_type, solver=args.solver, max_iter=args.max_iter, tolerance_loss=args.tolerance_loss,

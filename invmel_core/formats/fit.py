@@ -23,7 +23,6 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse
 
-from invmel_core.errors import InputError
 from invmel_core.formats.reader import orient_mel
 from invmel_core.formats.compression import Compression, resolve_compression, stored_values, undo_compression
 from invmel_core.dsp.filterbank import MelFilterbank

@@ -21,14 +21,13 @@ import numpy as np
 from invmel_core import limits
 from invmel_core.io import loading
 from invmel_core.dsp import metrics
-from invmel_core.dsp import phase
 from invmel_core.dsp import stft
 from invmel_core.formats.compression import (COMPRESSIONS, Compression, undo_compression)
-from invmel_core.errors import InputError
 from invmel_core.formats.reader import read_mel
+from invmel_core.pipeline.sound import check_loudness, make_sound
 from invmel_core.dsp.filterbank import MelFilterbank
 from invmel_core.formats.presets import SETTING_FIELDS, compress, format_spectrogram, get_format
-from invmel_core.inverse.mel_audio import DEFAULT_ITERATIONS, METHODS, mel_to_audio
+from invmel_core.inverse.mel_audio import DEFAULT_ITERATIONS, METHODS
 from invmel_core.dsp.phase import check_iterations
 from invmel_core.inverse.solvers import SolverChoice, get_solver
 from invmel_core.inverse.transform import InverseMelScale
@@ -36,7 +35,7 @@ from invmel_core.validation import (check_choice, check_mel_params, check_mel_ty
                                   check_power, check_positive_seconds, check_sample_rate, check_seed,
                                   check_stft_params)
 
-RENDER_VERSION = 2  # bump when the same options make other outputs (batch reruns redo them)
+RENDER_VERSION = 3  # bump when the same options make other outputs (batch reruns redo them)
 DEFAULT_MEL_SAMPLE_RATE = 22050
 # What an option is when neither it nor a format sets it.
 DEFAULTS = dict(n_fft=2048, power=2.0, f_min=0.0, norm="none", mel_type="htk")
@@ -71,6 +70,7 @@ class RenderOptions(SolverChoice):
     mel_type: str | None = None
     max_duration: float | None = None
     write_npy: bool = False
+    loudness: str | float = "natural"
 
     def checked(self) -> "RenderOptions":
         """A validated copy with the format and the defaults filled in; :class:`InputError`
@@ -101,6 +101,7 @@ class RenderOptions(SolverChoice):
         values["norm"] = check_norm(values["norm"]) or "none"
         values["mel_type"] = check_mel_type(values["mel_type"])
         values["method"] = check_choice("method", self.method, METHODS)
+        values["loudness"] = check_loudness(self.loudness)
         values["compression"] = check_choice("compression", self.compression, COMPRESSIONS)
         values["n_iter"] = DEFAULT_ITERATIONS[values["method"]] if self.n_iter is None else check_iterations(self.n_iter)
         if values["sample_rate"] is not None:
@@ -206,30 +207,14 @@ def transform(options: RenderOptions, n_mels: int, rate: int) -> InverseMelScale
 
 def synthesize(loaded: Loaded, options: RenderOptions, *, spec: np.ndarray | None = None,
                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """The sound of the first item of ``loaded.mel``, as long as the original if there is one.
-
-    ``method="joint"``: :func:`invmel_core.mel_to_audio` finds magnitude and phase together;
-    ``"cascade"``: Griffin-Lim on ``spec``, the solver's spectrogram (required). A mel made
-    with ``"same"`` framing (HiFi-GAN) sits half a hop later than invmel's centred frames:
-    the sound is shifted back by that much.
-    """
-    mel = loaded.mel.reshape(-1, *loaded.mel.shape[-2:])[0]
-    length = None if loaded.samples is None else loaded.samples.size
-    if options.method == "joint":
-        samples = mel_to_audio(mel, sample_rate=loaded.rate, n_fft=options.n_fft, hop_length=options.hop_length,
-                               win_length=options.win_length, power=options.power, f_min=options.f_min,
-                               f_max=options.f_max, mel_type=options.mel_type, norm=options.filterbank_norm,
-                               n_iter=options.n_iter, length=length, seed=options.seed, progress=progress)
-    else:
-        if spec is None:
-            raise InputError("the cascade method needs the solver's spectrogram")
-        first = spec.reshape(-1, *spec.shape[-2:])[0]
-        samples = phase.griffinlim(first, options.n_fft, options.hop_length, options.power, options.n_iter,
-                                   options.seed, length, options.win_length)
-    if options.framing == "same":
-        shift = options.hop_length // 2
-        samples = np.concatenate([np.zeros(shift, np.float32), samples[:samples.size - shift]])
-    return samples
+    """The sound of the first item of ``loaded.mel``, as long as the original if there is one:
+    :func:`invmel_core.pipeline.sound.make_sound` with these options (``spec``, the solver's
+    spectrogram, is what the cascade method hears)."""
+    return make_sound(loaded.mel, sample_rate=loaded.rate, n_fft=options.n_fft, hop_length=options.hop_length,
+                      win_length=options.win_length, power=options.power, f_min=options.f_min, f_max=options.f_max,
+                      mel_type=options.mel_type, norm=options.filterbank_norm, method=options.method,
+                      n_iter=options.n_iter, seed=options.seed, framing=options.framing, loudness=options.loudness,
+                      reference=loaded.samples, estimate=spec, progress=progress)
 
 
 def remel_residual(samples: np.ndarray, loaded: Loaded, options: RenderOptions) -> float:

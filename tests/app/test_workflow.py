@@ -51,17 +51,19 @@ def test_score_has_original_metrics_only_with_an_original():
     assert blind.spectral_convergence is None and blind.log_spectral_distance_db is None
 
 
-def test_resynthesis_matches_loudness_and_keeps_silence_silent():
+def test_resynthesis_keeps_the_level_the_mel_implies_below_clipping_and_silence_silent():
+    """The app's sound has the level its spectrogram implies (as the command line's): a quiet
+    tone sounds as quiet as it was, one 40 dB too loud is brought down just below clipping."""
     y = tone(amplitude=0.05)
     spec = stft.spectrogram(y, SETTINGS.n_fft, SETTINGS.hop)
     cascade = SETTINGS.replace(method="cascade")
-    heard = pipeline.to_audio(spec * 100.0, cascade, reference=y)   # 40 dB too loud in
+    heard = pipeline.to_audio(spec, cascade, reference=y)
     assert heard.size == y.size
-    assert rms(heard) == pytest.approx(rms(y), rel=1e-3)
+    assert rms(heard) == pytest.approx(rms(y), rel=0.05)
+    loud = pipeline.to_audio(spec * 1e4, cascade, reference=y)          # 40 dB too loud in (power)
+    assert np.max(np.abs(loud)) == pytest.approx(0.99, rel=1e-6)
     silent = pipeline.to_audio(np.zeros_like(spec), cascade, reference=y)
     assert not np.any(silent)
-    unreferenced = pipeline.to_audio(spec, cascade)
-    assert rms(unreferenced) == pytest.approx(pipeline.PLAYBACK_RMS, rel=1e-3)
 
 
 def test_run_solver_records_the_residual_curve_and_respects_the_time_limit():
@@ -114,7 +116,7 @@ def test_resynthesis_of_the_beginning_only():
     for settings in (SETTINGS.replace(method="cascade"), SETTINGS.replace(phase_iter=10)):
         part = pipeline.to_audio(spec, settings, reference=y, mel=mel, max_seconds=0.5)
         assert part.size == SETTINGS.sample_rate // 2
-        assert rms(part) == pytest.approx(rms(y[: part.size]), rel=1e-3)
+        assert rms(part) == pytest.approx(rms(y[: part.size]), rel=0.05)
 
 
 # ------------------------------------------------------------------ issue 10.3: the joint sound, power
@@ -127,7 +129,7 @@ def chirp(seconds=1.0, rate=8000):
 def test_the_joint_method_is_mel_to_audio_of_the_mel_and_the_cascade_is_griffin_lim_of_the_estimate():
     from invmel_core import mel_to_audio
     from invmel_core.dsp import phase
-    from invmel_core.io.audio import match_loudness
+    from invmel_core.pipeline.sound import set_loudness
 
     y = chirp()
     settings = SETTINGS.replace(phase_iter=12)
@@ -135,10 +137,10 @@ def test_the_joint_method_is_mel_to_audio_of_the_mel_and_the_cascade_is_griffin_
     estimate = np.random.default_rng(0).random(spec.shape, dtype=np.float32)   # an estimate unlike the truth
     joint = pipeline.to_audio(estimate, settings, y, mel=mel)
     want = mel_to_audio(mel, sample_rate=8000, n_fft=256, hop_length=64, n_iter=12, length=y.size, seed=0)
-    np.testing.assert_allclose(joint, match_loudness(want, y), rtol=1e-6)      # the estimate plays no part
+    np.testing.assert_allclose(joint, set_loudness(want), rtol=1e-6)           # the estimate plays no part
     cascade = pipeline.to_audio(estimate, settings.replace(method="cascade"), y)
     want = phase.griffinlim(estimate, 256, 64, n_iter=12, seed=0, length=y.size)
-    np.testing.assert_allclose(cascade, match_loudness(want, y), rtol=1e-6)
+    np.testing.assert_allclose(cascade, set_loudness(want), rtol=1e-6)
     with pytest.raises(InputError, match="joint method makes sound from the mel spectrogram"):
         pipeline.to_audio(estimate, settings)
     with pytest.raises(InputError, match="cascade method makes sound from the solver's estimate"):

@@ -13,7 +13,7 @@ import soundfile
 
 from bad_inputs import case_names, make_corpus
 from invmel_core.cli import invert as cli
-from invmel_core.pipeline import render
+from invmel_core.pipeline import render, sound
 
 ROOT = Path(__file__).resolve().parents[2]
 CHIRP = ROOT / "assets" / "chirp.wav"
@@ -28,8 +28,8 @@ def no_work(monkeypatch):
 
     monkeypatch.setattr(cli, "solve", forbidden)
     monkeypatch.setattr(render.stft, "spectrogram", forbidden)
-    monkeypatch.setattr(render, "mel_to_audio", forbidden)
-    monkeypatch.setattr(render.phase, "griffinlim", forbidden)
+    monkeypatch.setattr(sound, "mel_to_audio", forbidden)
+    monkeypatch.setattr(sound.phase, "griffinlim", forbidden)
 
 
 def run_cli(args, capsys):

@@ -5,11 +5,7 @@ Importing this package registers every solver in :data:`SOLVERS`.
 
 from invmel_core.inverse.solvers.base import (SOLVERS, Iterate, SolverChoice, SolverOptions, SolverSpec,
                                             default_solver, get_solver, register)
-from invmel_core.inverse.solvers import torch_sgd  # noqa: F401  (registration)
-from invmel_core.inverse.solvers import mindspore_gd
-from invmel_core.inverse.solvers import librosa_solver  # noqa: F401  (registration)
-from invmel_core.inverse.solvers import lstsq
-from invmel_core.inverse.solvers import nnls
+from invmel_core.inverse.solvers import librosa_solver, lstsq, mindspore_gd, nnls, torch_sgd  # noqa: F401  (registration)
 
 __all__ = ["SOLVERS", "Iterate", "SolverChoice", "SolverOptions", "SolverSpec", "default_solver", "get_solver",
            "register"]
