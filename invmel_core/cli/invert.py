@@ -33,11 +33,9 @@ from invmel_core.pipeline import render
 from invmel_core.errors import InputError
 from invmel_core.formats.fit import check_fit
 from invmel_core.formats.ranking import rank_settings, ranking_summary
-from invmel_core.formats.presets import FORMATS
-from invmel_core.inverse.mel_audio import METHODS
-from invmel_core.formats.compression import COMPRESSIONS
-from invmel_core.pipeline.render import DEFAULT_MEL_SAMPLE_RATE, Loaded, RenderOptions
-from invmel_core.inverse.solvers import SOLVERS, SolverChoice, default_solver
+from invmel_core.pipeline.render import Loaded, RenderOptions
+from invmel_core.inverse.solvers import SOLVERS
+from invmel_core.pipeline.options import OPTIONS
 
 PROGRESS_PERIOD_S = 1.0
 EXIT_INPUT_ERROR = 2
@@ -66,84 +64,59 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# The option groups both command lines show, in this order; every option is a row of the one
+# table (invmel_core.pipeline.options.OPTIONS): its flag, type, default, values and help.
+OPTION_GROUPS = (
+    ("the mel's format, and mel to audio", ("format", "compression", "method", "n_iter", "loudness")),
+    ("STFT", ("sample_rate", "n_fft", "hop_length", "win_length", "power")),
+    ("mel filterbank", ("n_mels", "f_min", "f_max", "norm", "mel_type")),
+    ("solver (the linear spectrogram; method cascade's magnitude)",
+     ("solver", "max_iter", "tolerance_loss", "tolerance_change", "lr", "momentum", "seed")),
+)
+OLD_FLAGS = {"n_iter": ("--griffinlim-iters",)}   # older spellings that still work
+
+
+def option_help(name: str) -> str:
+    """An option's help line from the table: what it is, its default, its values."""
+    opt = OPTIONS[name]
+    text = opt.help
+    if opt.default is not None:
+        text += f" (default: {opt.default})"
+    if name == "solver":
+        text += ". " + "; ".join(f"{key}: {spec.summary.rstrip('.')}" for key, spec in sorted(SOLVERS.items()))
+    elif opt.choices is not None:
+        text += ". One of: " + ", ".join(opt.choices)
+    elif opt.low is not None:
+        text += f". {opt.low:g} to {opt.high:g}" if opt.high is not None else f". At least {opt.low:g}"
+    return text
+
+
+def _metavar(name: str) -> str | None:
+    opt = OPTIONS[name]
+    if opt.choices is not None:
+        return "{" + ",".join(opt.choices) + "}" if len(opt.choices) <= 8 else "NAME"
+    return "HZ" if name in ("sample_rate", "f_min", "f_max") else {int: "N", float: "X"}.get(opt.kind, "VALUE")
+
+
 def add_render_options(p: argparse.ArgumentParser) -> None:
-    """What decides a file's outputs, :class:`~invmel_core.pipeline.render.RenderOptions` (shared with ``batch``)."""
-    add_sound_options(p)
-    add_signal_options(p)
-    add_solver_options(p)
+    """Every option of :class:`~invmel_core.pipeline.render.RenderOptions`, made from the one
+    table (shared with ``batch``). Values stay text here; the table checks them, naming the
+    option, before any work."""
+    for title, names in OPTION_GROUPS:
+        group = p.add_argument_group(title)
+        for name in names:
+            group.add_argument("--" + name.replace("_", "-"), *OLD_FLAGS.get(name, ()), dest=name, default=None,
+                               metavar=_metavar(name), help=option_help(name))
     p.add_argument("--max-duration", type=float, default=None, metavar="S",
                    help="longest audio input accepted, seconds (default: $INVMEL_MAX_DURATION_S or 900)")
 
 
-def add_sound_options(p: argparse.ArgumentParser) -> None:
-    """The model's format, the compression and the mel-to-audio method (shared with ``batch``)."""
-    sound = p.add_argument_group("the mel's format, and mel to audio")
-    sound.add_argument("--format", choices=sorted(FORMATS), default=None, metavar="NAME",
-                       help="a model's mel format: fills in the STFT, mel, power and compression options "
-                            "(what you give explicitly wins). One of: " + ", ".join(sorted(FORMATS)))
-    sound.add_argument("--compression", choices=COMPRESSIONS, default="auto",
-                       help="how a mel file's values are stored (default: auto, read off the values; "
-                            "with --format, the format's)")
-    sound.add_argument("--method", choices=METHODS, default="joint",
-                       help="joint: magnitude and phase found together (invmel_core.mel_to_audio, default); "
-                            "cascade: the solver's spectrogram, then Griffin-Lim")
-    sound.add_argument("--n-iter", "--griffinlim-iters", dest="n_iter", type=int, default=None, metavar="N",
-                       help=f"iterations of the method, 1 to {limits.MAX_GRIFFINLIM_ITERS} (default: "
-                            + ", ".join(f"{m} {n}" for m, n in mel_audio.DEFAULT_ITERATIONS.items()) + ")")
-    sound.add_argument("--loudness", default="natural", metavar="LEVEL",
-                       help="natural: the level the mel implies, lowered only where it would clip (default); "
-                            "reference: the input sound's loudness; or an RMS level in dBFS, e.g. -20")
-
-
-def add_signal_options(p: argparse.ArgumentParser) -> None:
-    """The STFT and mel filterbank options (shared with ``batch``). Their defaults are None:
-    a format's value, else :data:`invmel_core.pipeline.render.DEFAULTS`."""
-    stft = p.add_argument_group("STFT")
-    stft.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
-                      help="audio: resample to this rate (default: the file's). Mel input: the rate "
-                           f"it was made at (default: {DEFAULT_MEL_SAMPLE_RATE}). 1 to "
-                           f"{limits.MAX_SAMPLE_RATE} Hz")
-    stft.add_argument("--n-fft", type=int, default=None, help="FFT size; n_stft = n_fft // 2 + 1 (default: 2048)")
-    stft.add_argument("--hop-length", type=int, default=None, help="hop in samples (default: n_fft // 4)")
-    stft.add_argument("--win-length", type=int, default=None, help="window length (default: n_fft)")
-    stft.add_argument("--power", type=float, default=None,
-                      help="2: power spectrogram, 1: magnitude (default: 2)")
-    mel = p.add_argument_group("mel filterbank")
-    mel.add_argument("--n-mels", type=int, default=None,
-                     help="mel bands (default: 128 for audio; the file's for a mel spectrogram)")
-    mel.add_argument("--f-min", type=float, default=None, help="lowest frequency in Hz (default: 0)")
-    mel.add_argument("--f-max", type=float, default=None, help="highest frequency in Hz (default: sample_rate // 2)")
-    mel.add_argument("--norm", choices=["none", "slaney"], default=None, help="filter normalisation (default: none)")
-    mel.add_argument("--mel-type", choices=["htk", "slaney"], default=None, help="mel scale (default: htk)")
-
-
-def add_solver_options(p: argparse.ArgumentParser) -> None:
-    """The solver options (shared with ``batch``)."""
-    solve = p.add_argument_group("solver (the linear spectrogram; method cascade's magnitude)")
-    solve.add_argument("--solver", choices=sorted(SOLVERS), default=default_solver(),
-                       help=f"default: {default_solver()}. " + "; ".join(
-                           f"{name}: {spec.summary}" for name, spec in sorted(SOLVERS.items())))
-    d = SolverChoice  # the defaults' one home
-    solve.add_argument("--max-iter", type=int, default=d.max_iter, help=f"iteration budget (default: {d.max_iter})")
-    solve.add_argument("--tolerance-loss", type=float, default=d.tolerance_loss, help="stop below this loss")
-    solve.add_argument("--tolerance-change", type=float, default=d.tolerance_change,
-                       help="stop when the loss changes less")
-    solve.add_argument("--lr", type=float, default=d.lr, help=f"sgd/mindspore learning rate (default: {d.lr:g})")
-    solve.add_argument("--momentum", type=float, default=d.momentum, help=f"sgd momentum (default: {d.momentum:g})")
-    solve.add_argument("--seed", type=int, default=d.seed,
-                       help=f"random start of sgd/mindspore and of the sound's phase (default: {d.seed})")
-
-
 def options_from_args(args: argparse.Namespace, *, write_npy: bool = False) -> RenderOptions:
-    """The :class:`~invmel_core.pipeline.render.RenderOptions` the shared option groups describe (unchecked)."""
-    return RenderOptions(
-        format=args.format, compression=args.compression, method=args.method, n_iter=args.n_iter,
-        loudness=args.loudness,
-        sample_rate=args.sample_rate, n_fft=args.n_fft, hop_length=args.hop_length, win_length=args.win_length,
-        power=args.power, n_mels=args.n_mels, f_min=args.f_min, f_max=args.f_max, norm=args.norm,
-        mel_type=args.mel_type, solver=args.solver, max_iter=args.max_iter, tolerance_loss=args.tolerance_loss,
-        tolerance_change=args.tolerance_change, lr=args.lr, momentum=args.momentum, seed=args.seed,
-        max_duration=args.max_duration, write_npy=write_npy)
+    """The :class:`~invmel_core.pipeline.render.RenderOptions` the option groups describe (unchecked:
+    an option not given keeps its default)."""
+    given = {name: getattr(args, name) for _, names in OPTION_GROUPS for name in names
+             if getattr(args, name) is not None}
+    return RenderOptions(**given, max_duration=args.max_duration, write_npy=write_npy)
 
 
 def check_outdir(outdir: Path) -> None:
@@ -192,13 +165,14 @@ def check_sound_memory(loaded: Loaded, options: RenderOptions, args) -> None:
 
 def solve(inv, melspec: np.ndarray, args):
     """Run the solver, printing step and loss to stderr about once a second."""
-    every = max(1, args.max_iter // 100)
+    max_iter = inv.options.max_iter
+    every = max(1, max_iter // 100)
     start = last_print = time.monotonic()
     last = None
     for last in inv.iterate(melspec, every=every):
         now = time.monotonic()
         if not last.done and now - last_print >= PROGRESS_PERIOD_S:
-            note(args, f"step {last.step:>7}/{args.max_iter}  loss {last.loss:.4g}  {now - start:5.1f} s")
+            note(args, f"step {last.step:>7}/{max_iter}  loss {last.loss:.4g}  {now - start:5.1f} s")
             last_print = now
     note(args, f"{inv.solver.name}: {last.step} steps ({last.reason}) in {time.monotonic() - start:.2f} s")
     return last
@@ -208,7 +182,7 @@ def fit_lines(loaded: Loaded, options: RenderOptions) -> list[str]:
     """Whether the settings fit a mel file's values (:func:`invmel_core.check_fit`) and,
     without a format, which presets do (:func:`invmel_core.rank_settings`)."""
     result = check_fit(loaded.stored, sample_rate=loaded.rate, n_fft=options.n_fft, f_min=options.f_min,
-                       f_max=options.f_max, mel_type=options.mel_type, norm=options.filterbank_norm,
+                       f_max=options.f_max, mel_type=options.mel_type, norm=options.norm,
                        compat=SOLVERS[options.solver].compat, compression=loaded.compression)
     lines = [f"settings check: {result.verdict} (residual {result.residual:.3g}): {result.why}"]
     if result.verdict == "fits":

@@ -22,36 +22,35 @@ from invmel_core import limits
 from invmel_core.io import loading
 from invmel_core.dsp import metrics
 from invmel_core.dsp import stft
-from invmel_core.formats.compression import (COMPRESSIONS, Compression, undo_compression)
+from invmel_core.formats.compression import (Compression, undo_compression)
 from invmel_core.formats.reader import read_mel
-from invmel_core.pipeline.sound import check_loudness, make_sound
+from invmel_core.pipeline.options import OPTIONS, check_option, default_hop
+from invmel_core.pipeline.sound import make_sound
 from invmel_core.dsp.filterbank import MelFilterbank
 from invmel_core.formats.presets import SETTING_FIELDS, compress, format_spectrogram, get_format
-from invmel_core.inverse.mel_audio import DEFAULT_ITERATIONS, METHODS
-from invmel_core.dsp.phase import check_iterations
+from invmel_core.inverse.mel_audio import DEFAULT_ITERATIONS
 from invmel_core.inverse.solvers import SolverChoice, get_solver
 from invmel_core.inverse.transform import InverseMelScale
-from invmel_core.validation import (check_choice, check_mel_params, check_mel_type, check_norm, check_number,
-                                  check_power, check_positive_seconds, check_sample_rate, check_seed,
-                                  check_stft_params)
+from invmel_core.validation import (check_mel_params, check_positive_seconds, check_stft_params)
 
 RENDER_VERSION = 3  # bump when the same options make other outputs (batch reruns redo them)
 DEFAULT_MEL_SAMPLE_RATE = 22050
-# What an option is when neither it nor a format sets it.
-DEFAULTS = dict(n_fft=2048, power=2.0, f_min=0.0, norm="none", mel_type="htk")
+# Set by a format when it has one; otherwise the table's default (n_mels: the file's, 128 for sound).
+_FORMAT_FILLED = ("n_fft", "power", "f_min", "norm", "mel_type")
 
 
 @dataclass(frozen=True)
 class RenderOptions(SolverChoice):
-    """Everything that decides a file's outputs (the command lines' options; their hash,
-    :meth:`digest`, is what a batch rerun compares).
+    """Everything that decides a file's outputs (the command lines' options, made from the one
+    table :data:`invmel_core.pipeline.options.OPTIONS`; their hash, :meth:`digest`, is what a
+    batch rerun compares).
 
-    None means "the format's, else the default": ``n_fft`` 2048, ``hop_length`` ``n_fft // 4``,
-    ``power`` 2, ``f_min`` 0, ``norm`` ``"none"``, ``mel_type`` ``"htk"``; ``sample_rate`` is
-    the rate a mel was made at (22050) or a sound file is resampled to (its own);
-    ``n_mels`` the mel file's (128 for sound); ``f_max`` Nyquist; ``n_iter`` the method's.
-    ``compression="auto"`` reads it off the values (with a format: the format's, checked
-    against the values).
+    None means "the format's, else the table's default": ``n_fft`` 2048, ``hop_length``
+    ``n_fft // 4``, ``power`` 2, ``f_min`` 0, ``norm`` None, ``mel_type`` ``"htk"``;
+    ``sample_rate`` is the rate a mel was made at (22050) or a sound file is resampled to
+    (its own); ``n_mels`` the mel file's (128 for sound); ``f_max`` Nyquist; ``n_iter`` the
+    method's. ``compression="auto"`` reads it off the values (with a format: the format's,
+    checked against the values).
     """
 
     format: str | None = None
@@ -86,45 +85,29 @@ class RenderOptions(SolverChoice):
         invmel_core.errors.InputError: n_fft must be >= 2, got 0
         """
         values = asdict(self)
-        if self.format is not None:
-            fmt = get_format(self.format)
+        given = {name for name, value in values.items() if value is not None}
+        for name, value in values.items():
+            if name in OPTIONS and value is not None:
+                values[name] = check_option(name, value)
+        if values["format"] is not None:
+            fmt = get_format(values["format"])
             for name in SETTING_FIELDS:
-                if values[name] is None:
+                if name not in given:
                     values[name] = getattr(fmt, name)
-        for name, default in DEFAULTS.items():
-            if values[name] is None:
-                values[name] = default
+        for name in _FORMAT_FILLED:
+            if name not in given and (values["format"] is None):
+                values[name] = OPTIONS[name].default
         n_fft, hop, win = check_stft_params(values["n_fft"], values["hop_length"] if values["hop_length"] is not None
-                                            else max(1, int(values["n_fft"]) // 4), values["win_length"])
+                                            else default_hop(values["n_fft"]), values["win_length"])
         values.update(n_fft=n_fft, hop_length=hop, win_length=None if values["win_length"] is None else win)
-        values["power"] = check_power(values["power"])
-        values["norm"] = check_norm(values["norm"]) or "none"
-        values["mel_type"] = check_mel_type(values["mel_type"])
-        values["method"] = check_choice("method", self.method, METHODS)
-        values["loudness"] = check_loudness(self.loudness)
-        values["compression"] = check_choice("compression", self.compression, COMPRESSIONS)
-        values["n_iter"] = DEFAULT_ITERATIONS[values["method"]] if self.n_iter is None else check_iterations(self.n_iter)
-        if values["sample_rate"] is not None:
-            values["sample_rate"] = check_sample_rate(values["sample_rate"])
-        if values["n_mels"] is not None:
-            values["n_mels"] = check_number("n_mels", values["n_mels"], integer=True, minimum=1, maximum=limits.MAX_MELS)
+        if values["n_iter"] is None:
+            values["n_iter"] = DEFAULT_ITERATIONS[values["method"]]
         if values["max_duration"] is not None:
             check_positive_seconds("max_duration", values["max_duration"])
-        get_solver(self.solver)
-        check_number("max_iter", values["max_iter"], integer=True, minimum=1)
-        for name in ("tolerance_loss", "tolerance_change", "lr", "momentum"):
-            check_number(name, values[name], minimum=0.0)
-        check_seed(self.seed)
         if values["f_max"] is not None or values["sample_rate"] is not None:
             check_mel_params(n_fft // 2 + 1, values["f_min"], values["f_max"], 1,
                              values["sample_rate"] or DEFAULT_MEL_SAMPLE_RATE)
-        else:  # a sound file's own rate decides f_max: checked per file
-            check_number("f_min", values["f_min"], minimum=0.0)
         return RenderOptions(**values)
-
-    @property
-    def filterbank_norm(self) -> str | None:
-        return None if self.norm == "none" else self.norm
 
     @property
     def framing(self) -> str:
@@ -139,7 +122,7 @@ class RenderOptions(SolverChoice):
 
     def filterbank(self, n_mels: int, rate: int) -> MelFilterbank:
         """The filterbank of these options at ``rate``, on the solver's frequency grid."""
-        return MelFilterbank(self.n_fft // 2 + 1, self.f_min, self.f_max, n_mels, rate, self.filterbank_norm,
+        return MelFilterbank(self.n_fft // 2 + 1, self.f_min, self.f_max, n_mels, rate, self.norm,
                              self.mel_type, compat=get_solver(self.solver).compat)
 
 
@@ -177,7 +160,7 @@ def load(source, options: RenderOptions) -> Loaded:
     limits.check_solve_memory(1, options.n_fft // 2 + 1, n_mels, frames, get_solver(options.solver))
     if options.format is not None:
         chosen = {name: getattr(options, name) for name in SETTING_FIELDS}
-        chosen.update(norm=options.filterbank_norm, sample_rate=rate, n_mels=n_mels)
+        chosen.update(norm=options.norm, sample_rate=rate, n_mels=n_mels)
         fmt = replace(get_format(options.format), **chosen)
         spec = format_spectrogram(samples, fmt)
         stored = compress(fmt.filterbank.banded.project(spec), fmt)  # mel_from_audio, keeping the spectrogram
@@ -202,7 +185,7 @@ def _load_mel(source, options: RenderOptions) -> Loaded:
 def transform(options: RenderOptions, n_mels: int, rate: int) -> InverseMelScale:
     """The :class:`InverseMelScale` of ``options`` for a mel of ``n_mels`` bands at ``rate``."""
     return InverseMelScale(options.n_fft // 2 + 1, n_mels, rate, options.f_min, options.f_max,
-                           norm=options.filterbank_norm, mel_type=options.mel_type, **options.solver_kwargs())
+                           norm=options.norm, mel_type=options.mel_type, **options.solver_kwargs())
 
 
 def synthesize(loaded: Loaded, options: RenderOptions, *, spec: np.ndarray | None = None,
@@ -212,7 +195,7 @@ def synthesize(loaded: Loaded, options: RenderOptions, *, spec: np.ndarray | Non
     spectrogram, is what the cascade method hears)."""
     return make_sound(loaded.mel, sample_rate=loaded.rate, n_fft=options.n_fft, hop_length=options.hop_length,
                       win_length=options.win_length, power=options.power, f_min=options.f_min, f_max=options.f_max,
-                      mel_type=options.mel_type, norm=options.filterbank_norm, method=options.method,
+                      mel_type=options.mel_type, norm=options.norm, method=options.method,
                       n_iter=options.n_iter, seed=options.seed, framing=options.framing, loudness=options.loudness,
                       reference=loaded.samples, estimate=spec, progress=progress)
 
