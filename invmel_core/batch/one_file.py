@@ -12,6 +12,7 @@ tasks is :mod:`invmel_core.batch.plan`.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import resource
@@ -76,10 +77,22 @@ class Record:
     error: str = ""
 
 
+def temp_prefix(name: str) -> str:
+    """The start of the temporary names of the output ``name`` (a file name, no folder): hidden,
+    and short whatever the length of ``name``, so that a final name the file system takes
+    never fails for its temporary's sake.
+
+    >>> temp_prefix("a.wav")
+    '.invmel-9663c5c9171e.'
+    """
+    return f".invmel-{hashlib.sha1(os.fsencode(name)).hexdigest()[:12]}."
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` under a temporary name beside ``path``, flush it to disk, then rename."""
+    """Write ``data`` under a temporary name beside ``path`` (:func:`temp_prefix`), flush it to
+    disk, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
+    temp = path.with_name(f"{temp_prefix(path.name)}{os.getpid()}-{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
     try:
         with open(temp, "xb") as fp:
             fp.write(data)
