@@ -110,12 +110,12 @@ def find_inputs(inputs: str | os.PathLike, outdir: str | os.PathLike | None = No
         root = _absolute(Path(*_until_magic(path.parts)))
         pattern = Path(text).parts[len(Path(*_until_magic(path.parts)).parts):]
         walker = _Walker(root, out, descend=lambda names: _could_match(pattern, names),
-                         keep=lambda names: _matches(pattern, names) and _extension(Path(names[-1])) in INPUT_EXTENSIONS)
+                         keep=lambda names: _name_extension(names[-1]) in INPUT_EXTENSIONS and _matches(pattern, names))
         return walker.walk()
     if path.is_dir():
         return _Walker(_absolute(path), out, descend=lambda names: not names[-1].startswith("."),
                        keep=lambda names: not names[-1].startswith(".")
-                       and _extension(Path(names[-1])) in INPUT_EXTENSIONS).walk()
+                       and _name_extension(names[-1]) in INPUT_EXTENSIONS).walk()
     if not path.exists():
         raise InputError(f"INPUT {text!r} does not exist (give a folder, a glob or a file listing paths)")
     if _extension(path) in INPUT_EXTENSIONS:
@@ -147,6 +147,10 @@ def _extension(path: Path) -> str:
     return path.suffix.lower().lstrip(".")
 
 
+def _name_extension(name: str) -> str:
+    return os.path.splitext(name)[1][1:].lower()
+
+
 def _hidden_ok(part: str, name: str) -> bool:
     """Wildcards match no hidden name (as in :mod:`glob`) unless the pattern part starts with a dot."""
     return not name.startswith(".") or part.startswith(".")
@@ -175,22 +179,26 @@ def _could_match(pattern: tuple, names: tuple) -> bool:
         and _could_match(pattern[1:], names[1:])
 
 
+def _within(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it (both absolute and normalised)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 class _OutGuard:
     """Tells what lies inside OUTDIR, by resolved path (symbolic links followed)."""
 
     def __init__(self, out: Path | None, root: Path):
-        self.out = None if out is None else Path(os.path.realpath(out))
-        self.root = Path(os.path.realpath(root))
+        self.out = None if out is None else os.path.realpath(out)
+        root = os.path.realpath(root)
+        # INPUT inside OUTDIR (``batch data/mels -o data``): its own files are inputs
+        self.root_inside = root if self.out is not None and root != self.out and _within(root, self.out) else None
 
-    def inside(self, path) -> bool:
-        """Whether the file or folder ``path`` is OUTDIR or lies inside it."""
+    def inside(self, path, real: str | None = None) -> bool:
+        """Whether the file or folder ``path`` (resolved: ``real``) is OUTDIR or lies inside it."""
         if self.out is None:
             return False
-        real = Path(os.path.realpath(path))
-        if not real.is_relative_to(self.out):
-            return False
-        # INPUT inside OUTDIR (``batch data/mels -o data``): its own files are inputs
-        return not (self.root != self.out and self.root.is_relative_to(self.out) and real.is_relative_to(self.root))
+        real = os.path.realpath(path) if real is None else real
+        return _within(real, self.out) and not (self.root_inside and _within(real, self.root_inside))
 
 
 class _Walker:
@@ -199,7 +207,7 @@ class _Walker:
     def __init__(self, root: Path, out: Path | None, descend, keep):
         self.root, self.descend, self.keep = root, descend, keep
         self.guard = _OutGuard(out, root)
-        self.real_root = Path(os.path.realpath(root))
+        self.real_root = os.path.realpath(root)
 
     def walk(self) -> Found:
         found = Found(self.root, [])
@@ -211,79 +219,74 @@ class _Walker:
             raise InputError(f"cannot read INPUT {str(self.root)!r}: {exc.strerror or exc}") from None
         seen = {(root_stat.st_dev, root_stat.st_ino)}
         files: dict[str, tuple] = {}  # resolved path -> (the path found to it, whether a link)
-        stack = [(self.root, ())]
+        passed = found.passed_over
+        stack = [(str(self.root), (), self.real_root)]
         while stack:
-            folder, names = stack.pop()
+            folder, names, real_folder = stack.pop()
             try:
                 with os.scandir(folder) as listing:
                     entries = sorted(listing, key=lambda e: e.name)
             except OSError as exc:
-                found.passed_over.append((str(folder), f"cannot list this folder: {exc.strerror or exc}", True))
+                passed.append((folder, f"cannot list this folder: {exc.strerror or exc}", True))
                 continue
             folders = []
             for entry in entries:
-                here, path = names + (entry.name,), Path(folder, entry.name)
+                here, path = names + (entry.name,), entry.path
                 try:
                     is_dir = entry.is_dir()  # follows links
                     is_link = entry.is_symlink()
                 except OSError as exc:
-                    found.passed_over.append((str(path), f"cannot read it: {exc.strerror or exc}", True))
+                    passed.append((path, f"cannot read it: {exc.strerror or exc}", True))
                     continue
+                if is_dir and not self.descend(here) or not is_dir and not self.keep(here):
+                    continue  # hidden, not in the glob's way, not a mel or sound file
+                real = os.path.realpath(path) if is_link else os.path.join(real_folder, entry.name)
                 if is_dir:
-                    if not self.descend(here):
-                        continue  # hidden, or not in the glob's way
-                    if self.guard.inside(path):  # OUTDIR inside the input folder: documented, silent
+                    if self.guard.inside(path, real):  # OUTDIR inside the input folder: documented, silent
                         if is_link:
-                            found.passed_over.append((str(path), "leads into --outdir (earlier outputs are no "
-                                                      "inputs); not followed", False))
+                            passed.append((path, "leads into --outdir (earlier outputs are no inputs); not followed",
+                                           False))
                         continue
-                    why = self._not_followed(path, is_link, seen)
+                    why = self._not_followed(entry, real, seen)
                     if why:
-                        found.passed_over.append((str(path), why, why.startswith("cannot")))
+                        passed.append((path, why, why.startswith("cannot")))
                     else:
-                        folders.append((path, here))
-                elif self.keep(here):
-                    try:
-                        regular = S_ISREG(os.stat(path).st_mode)
-                    except OSError as exc:
-                        found.passed_over.append((str(path), f"cannot read it: {exc.strerror or exc}"
-                                                  + (" (a broken link)" if is_link else ""), True))
-                        continue
-                    if not regular:
-                        found.passed_over.append((str(path), "not a regular file", True))
-                    elif self.guard.inside(path):
-                        found.passed_over.append((str(path), "leads into --outdir (earlier outputs are no inputs)",
-                                                  False))
-                    else:
-                        real = os.path.realpath(path)
-                        first = files.get(real)
-                        if first is None:
-                            files[real] = (path, is_link)
-                            continue
-                        if first[1] and not is_link:  # the file under its own name, not the link to it
-                            files[real], (path, is_link) = (path, is_link), first
-                        found.passed_over.append((str(path), f"a link to the same file as {str(files[real][0])!r}; "
-                                                  "not followed", False))
+                        folders.append((path, here, real))
+                    continue
+                try:
+                    regular = S_ISREG(entry.stat().st_mode) if is_link else entry.is_file(follow_symlinks=False)
+                except OSError as exc:
+                    passed.append((path, f"cannot read it: {exc.strerror or exc}" + (" (a broken link)" if is_link
+                                                                                     else ""), True))
+                    continue
+                if not regular:
+                    passed.append((path, "not a regular file", True))
+                elif self.guard.inside(path, real):
+                    passed.append((path, "leads into --outdir (earlier outputs are no inputs)", False))
+                elif real not in files:
+                    files[real] = (path, is_link)
+                else:
+                    first = files[real]
+                    if first[1] and not is_link:  # the file under its own name, not the link to it
+                        files[real], (path, is_link) = (path, is_link), first
+                    passed.append((path, f"a link to the same file as {files[real][0]!r}; not followed", False))
             stack.extend(reversed(folders))
-        found.files = [path for path, _ in files.values()]
+        found.files = [Path(path) for path, _ in files.values()]
         return found
 
-    def _not_followed(self, path: Path, is_link: bool, seen: set) -> str:
-        """Why the folder ``path`` is not searched ('' if it is); registers it as seen."""
+    def _not_followed(self, entry: os.DirEntry, real: str, seen: set) -> str:
+        """Why the folder ``entry`` (resolved: ``real``) is not searched ('' if it is); registers it as seen."""
         try:
-            info = os.stat(path)
+            info = entry.stat()
         except OSError as exc:
             return f"cannot read this folder: {exc.strerror or exc}"
         key = (info.st_dev, info.st_ino)
         if key in seen:
             return "a link to a folder already searched (a loop, or a second link to it); not followed"
-        if is_link:
-            real = Path(os.path.realpath(path))
-            if real.is_relative_to(self.real_root):
-                inside = real.relative_to(self.real_root).parts
-                if all(self.descend(inside[:i + 1]) for i in range(len(inside))):
-                    return ("a link to a folder inside the input folder, which is searched under its own name; "
-                            "not followed")
+        if entry.is_symlink() and _within(real, self.real_root):
+            inside = Path(os.path.relpath(real, self.real_root)).parts
+            if all(self.descend(inside[:i + 1]) for i in range(len(inside))):
+                return "a link to a folder inside the input folder, which is searched under its own name; not followed"
         seen.add(key)
         return ""
 
