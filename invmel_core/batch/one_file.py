@@ -12,6 +12,7 @@ tasks is :mod:`invmel_core.batch.plan`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -31,6 +32,8 @@ from invmel_core.errors import InputError
 from invmel_core.pipeline.render import RenderOptions
 
 TEMP_SUFFIX = ".part"
+# How a record's error starts when OUTDIR's disk is full: the batch stops (every next file would fail too).
+DISK_FULL = "the disk is full"
 DONE, FAILED, SKIPPED = "done", "failed", "skipped"
 
 
@@ -132,7 +135,10 @@ def render_one(task: Task, options: RenderOptions) -> Record:
         record.error = ("out of memory while rendering this file; run fewer --workers, or lower "
                         "INVMEL_MAX_SOLVE_MB so that files too large are refused up front")
     except OSError as exc:
-        record.error = f"cannot read or write a file: {exc}"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            record.error = f"{DISK_FULL}: {exc}"
+        else:
+            record.error = f"cannot read or write a file: {exc}"
     except Exception as exc:  # an unforeseen file or a bug: recorded, and the batch goes on
         where = exc.__traceback__
         while where.tb_next is not None:

@@ -33,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import codecs
 import csv
 import fcntl
 import fnmatch
@@ -46,7 +47,7 @@ from pathlib import Path
 from typing import Callable
 
 from invmel_core.io import loading
-from invmel_core.batch.one_file import (DONE, SKIPPED, TEMP_SUFFIX, Record, RenderOptions, Task, render_one,
+from invmel_core.batch.one_file import (DISK_FULL, DONE, FAILED, SKIPPED, TEMP_SUFFIX, Record, RenderOptions, Task, render_one,
                                       temp_prefix, write_atomic)
 from invmel_core.errors import InputError
 
@@ -59,6 +60,7 @@ SUMMARY_NAME = "batch-summary.csv"
 # A record's fields but those that only the manifest needs to decide what is done.
 SUMMARY_COLUMNS = tuple(f.name for f in fields(Record) if f.name not in ("settings", "size", "mtime_ns"))
 LIST_SEPARATOR = "|"  # TTS file lists: "path|transcript"
+LIST_HEAD_BYTES = 1 << 16
 
 
 # --------------------------------------------------------------------------- inputs
@@ -297,7 +299,12 @@ def _read_list(path: Path) -> list[str]:
     not_a_list = (f"INPUT {str(path)!r} is neither a folder, a glob, a mel or sound file "
                   f"({', '.join(INPUT_EXTENSIONS)}) nor a text file listing paths")
     try:
-        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark is no part of the first path
+        with open(path, "rb") as fp:
+            head = fp.read(LIST_HEAD_BYTES)  # a large binary file is refused without reading it all
+            if b"\0" in head:
+                raise InputError(f"{not_a_list} (it holds binary data)")
+            codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+            text = (head + fp.read()).decode("utf-8-sig")  # a byte-order mark is no part of the first path
     except UnicodeDecodeError:
         raise InputError(f"{not_a_list} (it is not UTF-8 text)") from None
     except OSError as exc:
@@ -592,6 +599,9 @@ def execute(the_plan: Plan, options: RenderOptions, pool,
                 break  # the disk is full, most likely: the next files would fail as well
             if on_record is not None:
                 on_record(record)
+            if record.status == FAILED and record.error.startswith(DISK_FULL):
+                errors.append(f"{DISK_FULL} (writing the outputs of {printable(record.input)!r}); stopped")
+                break
     finally:
         if hasattr(records, "close"):
             records.close()  # stops the workers if the loop was left early

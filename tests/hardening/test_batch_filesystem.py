@@ -233,7 +233,8 @@ def test_an_input_that_is_no_list_of_paths_is_one_line(tmp_path, capsys, kind):
     status, _, err, elapsed = cli([path, "-o", tmp_path / "out", *CLI_OPTIONS], capsys)
     assert status == batch_cli.EXIT_BAD_ARGUMENTS and elapsed < HANG_BOUND_S
     line = one_error_line(err)
-    assert "nor a text file listing paths" in line and "names an existing file" in line
+    assert "nor a text file listing paths" in line
+    assert ("binary data" if kind == "nul" else "names an existing file") in line
     assert len(line) < 600 and not (tmp_path / "out").exists()
 
 
@@ -322,6 +323,28 @@ def test_a_full_disk_stops_the_run_in_one_line_and_a_rerun_resumes(tmp_path, cap
     status, out_text, _, _ = cli([src, "-o", out, *CLI_OPTIONS], capsys)
     assert status == 0 and "5 rendered" in out_text  # the cut manifest line is ignored
     assert wavs(out) == {f"m{i}.wav" for i in range(5)}
+
+
+def test_a_disk_that_fills_while_rendering_stops_the_run(tmp_path, capsys, monkeypatch):
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_mels(src, [f"m{i}.npy" for i in range(4)])
+    real_write = one_file.write_atomic
+
+    def full_after_one(path, data):
+        if Path(path).name != "m0.wav":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, data)
+
+    monkeypatch.setattr(one_file, "write_atomic", full_after_one)
+    status, out_text, err, _ = cli([src, "-o", out, *CLI_OPTIONS], capsys)
+    assert status == batch_cli.EXIT_FAILED_FILES and "Traceback" not in err
+    assert err.count("\n") == 2 and "invmel: failed: m1.npy: the disk is full" in err
+    assert "the disk is full (writing the outputs of 'm1.npy'); stopped" in err.splitlines()[-1]
+    assert "1 rendered, 0 skipped (done before), 1 failed" in out_text  # m2, m3 never started
+    assert wavs(out) == {"m0.wav"}
+    monkeypatch.setattr(one_file, "write_atomic", real_write)
+    status, out_text, _, _ = cli([src, "-o", out, *CLI_OPTIONS], capsys)
+    assert status == 0 and "3 rendered, 1 skipped" in out_text
 
 
 def test_a_summary_that_cannot_be_written_is_one_line_and_the_wavs_are_kept(tmp_path, capsys, monkeypatch):
