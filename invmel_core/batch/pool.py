@@ -10,26 +10,23 @@ so the outputs are the same on all of them. :func:`open_pool` picks one.
   failed; a new worker takes its place. Dask is not imported.
 - :class:`DaskPool`: the same tasks on ``dask.distributed`` (imported only here), at most
   two per worker thread in flight, so a million-file batch does not sit in the scheduler.
+  Its address is checked and probed first (:mod:`invmel_core.batch.scheduler`).
+
+:func:`open_pool` starts at most :data:`MAX_WORKERS_PER_CPU` local processes per CPU.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import multiprocessing
 import os
-import re
 import signal
-import socket
-import struct
-import threading
-import time
-import urllib.parse
 from collections import deque
 from itertools import islice
 from multiprocessing.connection import wait
 from typing import Iterator
 
 from invmel_core.batch.one_file import Record, RenderOptions, Task, failed_record, render_one
+from invmel_core.batch.scheduler import PROBE_TIMEOUT_S, parse_scheduler, probe_scheduler  # noqa: F401
 from invmel_core.errors import InputError
 from invmel_core.inverse.solvers.columns import available_cores
 
@@ -37,9 +34,6 @@ from invmel_core.inverse.solvers.columns import available_cores
 # path: STFT, phase, mel_to_audio; librosa is only needed to resample a sound file, on demand).
 PRELOAD = ["invmel_core.batch.one_file"]
 CONNECT_TIMEOUT_S = 10  # for the Dask client, once the address answered like a scheduler
-PROBE_TIMEOUT_S = 1.5  # for the scheduler's address to resolve, accept and greet (a scheduler greets at once)
-SCHEMES = ("tcp", "tls")  # what `dask scheduler` listens on; ucx, ws, inproc are not supported here
-DEFAULT_PORT = 8786
 # More local processes than this per CPU only share the same CPUs and multiply the memory.
 MAX_WORKERS_PER_CPU = 4
 # Dask's nannies set it for their workers; it fixes glibc's mmap threshold, so numpy's large
@@ -224,115 +218,6 @@ def _warm_up() -> None:
 
     for module in PRELOAD:
         importlib.import_module(module)
-
-
-def parse_scheduler(address) -> tuple[str, str, int]:
-    """``(scheme, host, port)`` of a Dask scheduler's address, or :class:`InputError` saying
-    what is wrong with it. ``HOST:PORT`` is read as ``tcp://HOST:PORT``; the port defaults to 8786.
-
-    >>> parse_scheduler("tcp://10.0.0.5:8786"), parse_scheduler("node7"), parse_scheduler("tls://[::1]:9000")
-    (('tcp', '10.0.0.5', 8786), ('tcp', 'node7', 8786), ('tls', '::1', 9000))
-    """
-    example = "give the address `dask scheduler` prints, like tcp://HOST:8786"
-    if not isinstance(address, str) or not address.strip():
-        raise InputError(f"--scheduler must be an address like tcp://HOST:8786, got {address!r}")
-    text = address.strip()
-    if "://" not in text:
-        text = "tcp://" + text
-    scheme = text.split("://", 1)[0].lower()
-    if scheme not in SCHEMES:
-        raise InputError(f"--scheduler {address!r}: the batch connects to a Dask scheduler over "
-                         f"{' or '.join(s + '://' for s in SCHEMES)} only, not {scheme}://; {example}")
-    try:
-        parts = urllib.parse.urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        raise InputError(f"--scheduler {address!r} is not an address ({exc}); {example}") from None
-    host = parts.hostname or ""
-    if re.search(r"\s", text) or parts.path.strip("/") or parts.query or parts.fragment or parts.username \
-            or not _valid_host(host):
-        raise InputError(f"--scheduler {address!r} is not an address; {example}")
-    if port == 0:
-        raise InputError(f"--scheduler {address!r}: port 0 is no port to connect to; {example}")
-    return scheme, host, DEFAULT_PORT if port is None else port
-
-
-def _valid_host(host: str) -> bool:
-    if ":" in host:
-        try:
-            ipaddress.IPv6Address(host)
-            return True
-        except ValueError:
-            return False
-    return bool(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,252})", host)) and ".." not in host
-
-
-def _resolve(host: str, port: int, timeout: float) -> list:
-    """``getaddrinfo``, given up after ``timeout`` seconds (the resolver itself may wait far longer)."""
-    answer: list = []
-
-    def look_up():
-        try:
-            answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except OSError as exc:
-            answer.append(exc)
-
-    thread = threading.Thread(target=look_up, daemon=True, name="invmel-resolve")
-    thread.start()
-    thread.join(timeout)
-    if not answer:
-        raise TimeoutError(f"the name {host!r} did not resolve within {timeout:g} s")
-    if isinstance(answer[0], OSError):
-        raise answer[0]
-    return answer[0]
-
-
-def probe_scheduler(address: str, timeout: float | None = None) -> str:
-    """Refuse, within about ``timeout`` seconds (:data:`PROBE_TIMEOUT_S`), an ``address``
-    where no Dask scheduler listens: nothing there, or a server that does not greet like
-    one (a scheduler sends its handshake as soon as a connection opens; a web server or a
-    silent listener sends nothing). Returns the address Dask is given (``tcp://`` added).
-    Over ``tls://`` only the connection is checked (the scheduler waits for the client's
-    TLS hello)."""
-    timeout = PROBE_TIMEOUT_S if timeout is None else timeout
-    scheme, host, port = parse_scheduler(address)
-    shown = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
-    where = f"{scheme}://{shown}"
-    advice = (f"Start one with `dask scheduler` and workers with `dask worker {where}`, or leave out "
-              "--scheduler to use local processes")
-    deadline = time.monotonic() + timeout
-    try:
-        family, kind, proto, _, sockaddr = _resolve(host, port, timeout)[0]
-        sock = socket.socket(family, kind, proto)
-    except (OSError, TimeoutError) as exc:
-        raise InputError(f"cannot reach the Dask scheduler at {address!r} "
-                         f"({getattr(exc, 'strerror', None) or exc}). {advice}") from None
-    with sock:
-        try:
-            sock.settimeout(max(0.05, deadline - time.monotonic()))
-            sock.connect(sockaddr)
-        except (OSError, TimeoutError) as exc:
-            why = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
-            raise InputError(f"cannot reach the Dask scheduler at {address!r} ({why}). {advice}") from None
-        if scheme == "tls":
-            return where
-        greeting = b""
-        try:
-            while len(greeting) < 8:
-                sock.settimeout(max(0.01, deadline - time.monotonic()))
-                chunk = sock.recv(8 - len(greeting))
-                if not chunk:
-                    break
-                greeting += chunk
-        except (OSError, TimeoutError):
-            pass
-        if len(greeting) < 8 or not 0 < struct.unpack("Q", greeting)[0] < 2**24:
-            raise InputError(
-                f"something answers at {address!r} but it is not a Dask scheduler (it did not greet "
-                f"within {timeout:g} s as one does: perhaps a web server, a dashboard's port, or another "
-                f"service). Give the scheduler's own address (`dask scheduler` prints it; port 8786 by "
-                f"default)") from None
-    return where
 
 
 def _connect(address: str):

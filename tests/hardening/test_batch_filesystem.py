@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from invmel_core import InputError
-from invmel_core.batch import one_file, plan as batch, pool as batch_pool
+from invmel_core.batch import manifest as batch_manifest, one_file, plan as batch, pool as batch_pool
 from invmel_core.batch.one_file import TEMP_SUFFIX
 from invmel_core.batch.plan import MANIFEST_NAME, SUMMARY_NAME, RenderOptions, find_inputs, run
 from invmel_core.cli import batch as batch_cli
@@ -197,7 +197,7 @@ def test_outputs_are_never_read_back_as_inputs(tmp_path, capsys, how):
     for _ in range(3):
         status, _, _, _ = cli([argv_input, "-o", out, "--npy", *CLI_OPTIONS], capsys)
         assert status == 0
-    assert wavs(out) == {"a.wav"} and list(summary(out)) [:1] == ["a.npy"]
+    assert wavs(out) == {"a.wav"} and list(summary(out))[:1] == ["a.npy"]
     assert summary(out)["a.npy"]["status"] == "skipped"
 
 
@@ -310,7 +310,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_a_rerun_resumes(tmp_path, cap
         file = real_open(path, mode, *args, **kwargs)
         return FullDisk(file, room=1) if mode == "ab" and Path(path).name == MANIFEST_NAME else file
 
-    monkeypatch.setattr(batch, "open", manifest_open, raising=False)
+    monkeypatch.setattr(batch_manifest, "open", manifest_open, raising=False)
     status, out_text, err, _ = cli([src, "-o", out, *CLI_OPTIONS], capsys)
     assert status == batch_cli.EXIT_FAILED_FILES
     line = one_error_line(err)
@@ -319,7 +319,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_a_rerun_resumes(tmp_path, cap
     kept = wavs(out)
     assert kept == {"m0.wav"} and not list(out.rglob(f"*{TEMP_SUFFIX}"))
     assert summary(out)["m0.npy"]["status"] == "done"  # the summary was still written
-    monkeypatch.setattr(batch, "open", real_open, raising=False)
+    monkeypatch.setattr(batch_manifest, "open", real_open, raising=False)
     status, out_text, _, _ = cli([src, "-o", out, *CLI_OPTIONS], capsys)
     assert status == 0 and "5 rendered" in out_text  # the cut manifest line is ignored
     assert wavs(out) == {f"m{i}.wav" for i in range(5)}
