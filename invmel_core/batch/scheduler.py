@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -88,8 +89,8 @@ def probe_scheduler(address: str, timeout: float | None = None) -> str:
     where no Dask scheduler listens: nothing there, or a server that does not greet like
     one (a scheduler sends its handshake as soon as a connection opens; a web server or a
     silent listener sends nothing). Returns the address Dask is given (``tcp://`` added).
-    Over ``tls://`` only the connection is checked (the scheduler waits for the client's
-    TLS hello)."""
+    Over ``tls://`` (the scheduler waits for the client's TLS hello) the check is that a TLS
+    server answers; Dask's own connect timeout bounds the rest."""
     timeout = PROBE_TIMEOUT_S if timeout is None else timeout
     scheme, host, port = parse_scheduler(address)
     shown = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
@@ -111,6 +112,10 @@ def probe_scheduler(address: str, timeout: float | None = None) -> str:
             why = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
             raise InputError(f"cannot reach the Dask scheduler at {address!r} ({why}). {advice}") from None
         if scheme == "tls":
+            if not _speaks_tls(sock, deadline):
+                raise InputError(
+                    f"something answers at {address!r} but it does not speak TLS (it gave no TLS answer within "
+                    f"{timeout:g} s). Give the scheduler's own address (`dask scheduler` prints it)") from None
             return where
         greeting = b""
         try:
@@ -129,3 +134,24 @@ def probe_scheduler(address: str, timeout: float | None = None) -> str:
                 f"service). Give the scheduler's own address (`dask scheduler` prints it; port 8786 by "
                 f"default)") from None
     return where
+
+
+# What OpenSSL says when the other end answered, but not in TLS (a plain server, a web page).
+_NOT_TLS = ("WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST", "RECORD_LAYER_FAILURE",
+            "UNKNOWN_PROTOCOL")
+
+
+def _speaks_tls(sock: socket.socket, deadline: float) -> bool:
+    """Whether a TLS server answers on ``sock`` before ``deadline``: a handshake, or a TLS alert
+    (such as a client certificate required, which Dask's own TLS settings supply)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+        with context.wrap_socket(sock, do_handshake_on_connect=False) as tls:
+            tls.do_handshake()
+        return True
+    except ssl.SSLError as exc:
+        return not any(reason in str(exc) for reason in _NOT_TLS)
+    except (OSError, TimeoutError):  # no answer in time, or the connection was closed
+        return False

@@ -478,6 +478,15 @@ def test_a_tcp_address_where_no_scheduler_speaks_is_refused_within_the_bound(tmp
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["kept.wav"]
 
 
+@pytest.mark.parametrize("server", [silent_listener, web_server], ids=["silent", "http"])
+def test_a_tls_address_where_no_tls_server_answers_is_refused_within_the_bound(server):
+    with server() as port, time_limit(10):
+        start = time.perf_counter()
+        with pytest.raises(InputError, match="does not speak TLS"):
+            batch_pool.DaskPool(f"tls://127.0.0.1:{port}")
+        assert time.perf_counter() - start < HANG_BOUND_S
+
+
 def test_nothing_listening_is_refused_at_once(capsys):
     with socket.socket() as probe:  # a port that was free a moment ago
         probe.bind(("127.0.0.1", 0))
