@@ -24,6 +24,7 @@ from invmel_core.errors import InputError
 EXIT_FAILED_FILES = 1
 EXIT_BAD_ARGUMENTS = cli.EXIT_INPUT_ERROR  # the statuses the one-file command line gives too
 EXIT_INTERRUPTED = cli.EXIT_INTERRUPTED
+MAX_LISTED = 20  # paths passed over that are named on stderr, of each kind
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,8 +73,7 @@ def main(argv=None) -> int:
             return EXIT_BAD_ARGUMENTS
         for remark in pool.notes:
             note(f"note: {remark}")
-        for where, why, unreadable in the_plan.passed_over:  # also with -q: each is an input not rendered
-            note(f"{'unreadable' if unreadable else 'not followed'}: {printable(where)}: {why}")
+        report_passed_over(the_plan.passed_over)
         if not args.quiet:
             note(f"{len(the_plan.tasks)} inputs: {len(the_plan.todo)} to render, "
                  f"{len(the_plan.skipped)} done before (skipped)")
@@ -96,6 +96,17 @@ def main(argv=None) -> int:
     print(f"{totals(records, the_plan)}; summary: {summary}")
     failed = any(r.status == FAILED for r in records) or the_plan.unreadable
     return EXIT_FAILED_FILES if failed else 0
+
+
+def report_passed_over(passed_over, limit: int = MAX_LISTED) -> None:
+    """One line per path the search did not follow or could not read (also with ``-q``: each
+    may be an input not rendered); past ``limit`` of a kind, a count (the summary has them all)."""
+    for kind, unreadable in (("unreadable", True), ("not followed", False)):
+        items = [(where, why) for where, why, flag in passed_over if flag == unreadable]
+        for where, why in items[:limit]:
+            note(f"{kind}: {printable(where)}: {why}")
+        if len(items) > limit:
+            note(f"{kind}: {len(items) - limit} more, listed in the summary")
 
 
 def totals(records, the_plan) -> str:

@@ -145,6 +145,16 @@ def test_linked_folders_and_files_follow_the_stated_rule(tmp_path):
     assert "the same file as" in rows[str(src / "b.npy")]["error"]
 
 
+def test_many_links_not_followed_are_counted_past_a_few_lines(tmp_path, capsys):
+    make_mels(tmp_path / "in", ["real/a.npy"])
+    for i in range(batch_cli.MAX_LISTED + 5):
+        (tmp_path / "in" / f"link{i:02d}").symlink_to(tmp_path / "in" / "real")
+    status, out, err, _ = cli([tmp_path / "in", "-o", tmp_path / "out", *CLI_OPTIONS], capsys)
+    assert status == 0 and f"{batch_cli.MAX_LISTED + 5} not followed" in out
+    assert err.count("invmel: not followed:") == batch_cli.MAX_LISTED + 1 and "5 more, listed in the summary" in err
+    assert sum(row["status"] == "not followed" for row in summary(tmp_path / "out").values()) == batch_cli.MAX_LISTED + 5
+
+
 def test_an_unreadable_folder_is_reported_counted_and_fails_the_run(tmp_path, capsys, monkeypatch):
     src = tmp_path / "in"
     make_mels(src, ["a.npy", "locked/b.npy", "open/c.npy"])
