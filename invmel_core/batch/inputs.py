@@ -261,10 +261,12 @@ def _read_list(path: Path) -> list[str]:
     try:
         with open(path, "rb") as fp:
             head = fp.read(LIST_HEAD_BYTES)  # a large binary file is refused without reading it all
-            if b"\0" in head:
+            # UTF-16 with its byte-order mark (Windows' Notepad), else UTF-8 (a byte-order mark dropped)
+            encoding = "utf-16" if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "utf-8-sig"
+            if encoding != "utf-16" and b"\0" in head:
                 raise InputError(f"{not_a_list} (it holds binary data)")
-            codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
-            text = (head + fp.read()).decode("utf-8-sig")  # a byte-order mark is no part of the first path
+            codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+            text = (head + fp.read()).decode(encoding)
     except UnicodeDecodeError:
         raise InputError(f"{not_a_list} (it is not UTF-8 text)") from None
     except OSError as exc:

@@ -220,10 +220,11 @@ def test_list_entries_inside_outdir_are_passed_over(tmp_path):
     assert relative(found) == ["a.npy"] and "--outdir" in found.passed_over[0][1]
 
 
-def test_a_list_with_a_byte_order_mark_reads_its_first_path(tmp_path):
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_a_list_with_a_byte_order_mark_reads_its_first_path(tmp_path, encoding):
     make_mels(tmp_path / "in", ["a.npy", "b.npy"])
     listing = tmp_path / "in" / "list.txt"
-    listing.write_bytes(b"\xef\xbb\xbfa.npy|first line\r\nb.npy\r\n")
+    listing.write_bytes("a.npy|first line\r\nb.npy\r\n".encode(encoding))  # both start with a byte-order mark
     records = run(listing, tmp_path / "out", OPTIONS, workers=0)
     assert {r.input: r.status for r in records} == {"a.npy": "done", "b.npy": "done"}
 
