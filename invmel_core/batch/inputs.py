@@ -206,7 +206,7 @@ class _Walker:
                 if is_dir:
                     if self.guard.inside(path, real):  # OUTDIR inside the input folder: documented, silent
                         if is_link:
-                            passed.append((path, "leads into --outdir (earlier outputs are no inputs); not followed",
+                            passed.append((path, "leads into --outdir (earlier outputs are no inputs)",
                                            False))
                         continue
                     why = self._not_followed(entry, real, seen)
@@ -231,7 +231,7 @@ class _Walker:
                     first = files[real]
                     if first[1] and not is_link:  # the file under its own name, not the link to it
                         files[real], (path, is_link) = (path, is_link), first
-                    passed.append((path, f"a link to the same file as {files[real][0]!r}; not followed", False))
+                    passed.append((path, f"a link to the same file as {files[real][0]!r}", False))
             stack.extend(reversed(folders))
         found.files = [Path(path) for path, _ in files.values()]
         return found
@@ -244,11 +244,11 @@ class _Walker:
             return f"cannot read this folder: {exc.strerror or exc}"
         key = (info.st_dev, info.st_ino)
         if key in seen:
-            return "a link to a folder already searched (a loop, or a second link to it); not followed"
+            return "a link to a folder already searched (a loop, or a second link to it)"
         if entry.is_symlink() and _within(real, self.real_root):
             inside = Path(os.path.relpath(real, self.real_root)).parts
             if all(self.descend(inside[:i + 1]) for i in range(len(inside))):
-                return "a link to a folder inside the input folder, which is searched under its own name; not followed"
+                return "a link to a folder inside the input folder, which is searched under its own name"
         seen.add(key)
         return ""
 
