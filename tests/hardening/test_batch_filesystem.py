@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from invmel_core import InputError
-from invmel_core.batch import manifest as batch_manifest, one_file, plan as batch, pool as batch_pool
+from invmel_core.batch import manifest as batch_manifest, one_file, plan as batch, pool as batch_pool, scheduler
 from invmel_core.batch.one_file import TEMP_SUFFIX
 from invmel_core.batch.plan import MANIFEST_NAME, SUMMARY_NAME, RenderOptions, find_inputs, run
 from invmel_core.cli import batch as batch_cli
@@ -476,8 +476,16 @@ def web_server():
         thread.join(2)
 
 
+@pytest.fixture
+def short_probe(monkeypatch):
+    """The probe's wait cut to 0.5 s, so that a loaded machine cannot push a refusal past the bound;
+    the default leaves 0.5 s of the 2 s bound for the rest."""
+    assert scheduler.PROBE_TIMEOUT_S <= HANG_BOUND_S - 0.5
+    monkeypatch.setattr(scheduler, "PROBE_TIMEOUT_S", 0.5)
+
+
 @pytest.mark.parametrize("server", [silent_listener, web_server], ids=["silent", "http"])
-def test_a_tcp_address_where_no_scheduler_speaks_is_refused_within_the_bound(tmp_path, capsys, server):
+def test_a_tcp_address_where_no_scheduler_speaks_is_refused_within_the_bound(tmp_path, capsys, server, short_probe):
     make_mels(tmp_path / "in", ["a.npy"])
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "kept.wav").write_bytes(b"earlier work")
@@ -490,7 +498,7 @@ def test_a_tcp_address_where_no_scheduler_speaks_is_refused_within_the_bound(tmp
 
 
 @pytest.mark.parametrize("server", [silent_listener, web_server], ids=["silent", "http"])
-def test_a_tls_address_where_no_tls_server_answers_is_refused_within_the_bound(server):
+def test_a_tls_address_where_no_tls_server_answers_is_refused_within_the_bound(server, short_probe):
     with server() as port, time_limit(10):
         start = time.perf_counter()
         with pytest.raises(InputError, match="does not speak TLS"):
