@@ -99,18 +99,14 @@ def probe_scheduler(address: str, timeout: float | None = None) -> str:
               "--scheduler to use local processes")
     deadline = time.monotonic() + timeout
     try:
-        family, kind, proto, _, sockaddr = _resolve(host, port, timeout)[0]
-        sock = socket.socket(family, kind, proto)
-    except (OSError, TimeoutError) as exc:
-        raise InputError(f"cannot reach the Dask scheduler at {address!r} "
-                         f"({getattr(exc, 'strerror', None) or exc}). {advice}") from None
+        sock = _connect_any(_resolve(host, port, timeout), deadline)
+    except TimeoutError as exc:  # the connection's ("timed out"), or the name's (_resolve says so)
+        why = str(exc) if str(exc) not in ("", "timed out") else f"no answer within {timeout:g} s"
+        raise InputError(f"cannot reach the Dask scheduler at {address!r} ({why}). {advice}") from None
+    except OSError as exc:
+        raise InputError(f"cannot reach the Dask scheduler at {address!r} ({exc.strerror or exc}). "
+                         f"{advice}") from None
     with sock:
-        try:
-            sock.settimeout(max(0.05, deadline - time.monotonic()))
-            sock.connect(sockaddr)
-        except (OSError, TimeoutError) as exc:
-            why = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
-            raise InputError(f"cannot reach the Dask scheduler at {address!r} ({why}). {advice}") from None
         if scheme == "tls":
             if not _speaks_tls(sock, deadline):
                 raise InputError(
@@ -134,6 +130,25 @@ def probe_scheduler(address: str, timeout: float | None = None) -> str:
                 f"service). Give the scheduler's own address (`dask scheduler` prints it; port 8786 by "
                 f"default)") from None
     return where
+
+
+def _connect_any(addresses: list, deadline: float) -> socket.socket:
+    """A socket connected to the first of ``addresses`` (``getaddrinfo``'s) that accepts before
+    ``deadline`` (a name may resolve to IPv6 and IPv4, the scheduler listening on one)."""
+    error: OSError = TimeoutError()
+    for family, kind, proto, _, sockaddr in addresses:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(left)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:  # TimeoutError included
+            sock.close()
+            error = exc
+    raise error
 
 
 # What OpenSSL says when the other end answered, but not in TLS (a plain server, a web page).

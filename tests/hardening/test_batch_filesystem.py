@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import threading
 import time
 from pathlib import Path
@@ -504,6 +505,28 @@ def test_a_tls_address_where_no_tls_server_answers_is_refused_within_the_bound(s
         with pytest.raises(InputError, match="does not speak TLS"):
             batch_pool.DaskPool(f"tls://127.0.0.1:{port}")
         assert time.perf_counter() - start < HANG_BOUND_S
+
+
+def test_an_address_that_greets_like_a_scheduler_passes_the_probe():
+    """A listener that sends what a scheduler sends first (an 8-byte frame length) passes; by the
+    name localhost too, which may resolve to ::1 before 127.0.0.1."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        port = server.getsockname()[1]
+
+        def greet():
+            for _ in range(2):
+                conn, _ = server.accept()
+                with conn, contextlib.suppress(OSError):  # the probe resets what it does not read
+                    conn.sendall(struct.pack("Q", 120) + b"x" * 120)
+                    conn.recv(1)
+
+        thread = threading.Thread(target=greet, daemon=True)
+        thread.start()
+        assert batch_pool.probe_scheduler(f"127.0.0.1:{port}") == f"tcp://127.0.0.1:{port}"
+        assert batch_pool.probe_scheduler(f"tcp://localhost:{port}") == f"tcp://localhost:{port}"
+        thread.join(2)
 
 
 def test_nothing_listening_is_refused_at_once(capsys):
