@@ -12,6 +12,8 @@ tasks is :mod:`invmel_core.batch.plan`.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import io
 import os
 import resource
@@ -30,6 +32,8 @@ from invmel_core.errors import InputError
 from invmel_core.pipeline.render import RenderOptions
 
 TEMP_SUFFIX = ".part"
+# How a record's error starts when OUTDIR's disk is full: the batch stops (every next file would fail too).
+DISK_FULL = "the disk is full"
 DONE, FAILED, SKIPPED = "done", "failed", "skipped"
 
 
@@ -76,10 +80,22 @@ class Record:
     error: str = ""
 
 
+def temp_prefix(name: str) -> str:
+    """The start of the temporary names of the output ``name`` (a file name, no folder): hidden,
+    and short whatever the length of ``name``, so that a final name the file system takes
+    never fails for its temporary's sake.
+
+    >>> temp_prefix("a.wav")
+    '.invmel-9663c5c9171e.'
+    """
+    return f".invmel-{hashlib.sha1(os.fsencode(name)).hexdigest()[:12]}."
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` under a temporary name beside ``path``, flush it to disk, then rename."""
+    """Write ``data`` under a temporary name beside ``path`` (:func:`temp_prefix`), flush it to
+    disk, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
+    temp = path.with_name(f"{temp_prefix(path.name)}{os.getpid()}-{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
     try:
         with open(temp, "xb") as fp:
             fp.write(data)
@@ -119,7 +135,10 @@ def render_one(task: Task, options: RenderOptions) -> Record:
         record.error = ("out of memory while rendering this file; run fewer --workers, or lower "
                         "INVMEL_MAX_SOLVE_MB so that files too large are refused up front")
     except OSError as exc:
-        record.error = f"cannot read or write a file: {exc}"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            record.error = f"{DISK_FULL}: {exc}"
+        else:
+            record.error = f"cannot read or write a file: {exc}"
     except Exception as exc:  # an unforeseen file or a bug: recorded, and the batch goes on
         where = exc.__traceback__
         while where.tb_next is not None:

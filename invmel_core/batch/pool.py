@@ -10,6 +10,9 @@ so the outputs are the same on all of them. :func:`open_pool` picks one.
   failed; a new worker takes its place. Dask is not imported.
 - :class:`DaskPool`: the same tasks on ``dask.distributed`` (imported only here), at most
   two per worker thread in flight, so a million-file batch does not sit in the scheduler.
+  Its address is checked and probed first (:mod:`invmel_core.batch.scheduler`).
+
+:func:`open_pool` starts at most :data:`MAX_WORKERS_PER_CPU` local processes per CPU.
 """
 
 from __future__ import annotations
@@ -23,13 +26,16 @@ from multiprocessing.connection import wait
 from typing import Iterator
 
 from invmel_core.batch.one_file import Record, RenderOptions, Task, failed_record, render_one
+from invmel_core.batch.scheduler import PROBE_TIMEOUT_S, parse_scheduler, probe_scheduler  # noqa: F401
 from invmel_core.errors import InputError
 from invmel_core.inverse.solvers.columns import available_cores
 
 # Imported once by the fork server, so every worker starts with them loaded (the rendering
 # path: STFT, phase, mel_to_audio; librosa is only needed to resample a sound file, on demand).
 PRELOAD = ["invmel_core.batch.one_file"]
-CONNECT_TIMEOUT_S = 10
+CONNECT_TIMEOUT_S = 10  # for the Dask client, once the address answered like a scheduler
+# More local processes than this per CPU only share the same CPUs and multiply the memory.
+MAX_WORKERS_PER_CPU = 4
 # Dask's nannies set it for their workers; it fixes glibc's mmap threshold, so numpy's large
 # temporaries are mapped and faulted in afresh each time (docs/batch.md has the measurement).
 MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
@@ -38,7 +44,8 @@ STOP_TIMEOUT_S = 5
 
 def open_pool(workers: int | None = None, scheduler: str | None = None):
     """The pool for ``scheduler`` (a Dask address) if given, else ``workers`` processes
-    (None: one per CPU; 0: this process). Raises :class:`InputError` for a bad count or an
+    (None: one per CPU; 0: this process; at most :data:`MAX_WORKERS_PER_CPU` per CPU, with a
+    note in ``pool.notes`` when capped). Raises :class:`InputError` for a bad count or an
     unreachable scheduler, before any file is rendered."""
     if scheduler is not None:
         if workers is not None:
@@ -49,7 +56,16 @@ def open_pool(workers: int | None = None, scheduler: str | None = None):
         workers = available_cores()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise InputError(f"--workers must be a whole number >= 0 (0: no worker processes), got {workers!r}")
-    return InlinePool() if workers == 0 else LocalPool(workers)
+    if workers == 0:
+        return InlinePool()
+    cores = available_cores()
+    cap = MAX_WORKERS_PER_CPU * cores
+    if workers <= cap:
+        return LocalPool(workers)
+    pool = LocalPool(cap)
+    pool.notes = (f"--workers {workers} is more than {MAX_WORKERS_PER_CPU} per CPU ({cores} CPUs here): "
+                  f"using {cap} worker processes; more would only share the same CPUs and multiply the memory",)
+    return pool
 
 
 class _Pool:
@@ -204,33 +220,59 @@ def _warm_up() -> None:
         importlib.import_module(module)
 
 
+def _connect(address: str):
+    """A ``distributed.Client`` for ``address``; one that fails to connect is closed at once,
+    quietly (left to the garbage collector, its ``__del__`` blocks 20 s and prints a traceback)."""
+    from distributed import Client
+
+    client = Client.__new__(Client)
+    try:
+        client.__init__(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except BaseException:
+        _close_quietly(client)
+        raise
+    return client
+
+
+def _close_quietly(client) -> None:
+    try:
+        client.close(timeout=2)
+    except BaseException:
+        pass
+    try:  # nothing left for __del__ to do
+        client._Client__loop = None
+    except AttributeError:
+        pass
+
+
 class DaskPool(_Pool):
     """The tasks on the ``dask.distributed`` cluster whose scheduler is at ``address``.
 
     Workers need invmel installed and must read the inputs and write OUTDIR at the same
     paths (shared storage). A task whose workers keep dying is recorded as failed with
-    Dask's error (after its ``allowed-failures`` retries).
+    Dask's error (after its ``allowed-failures`` retries). An address that is not
+    ``tcp://`` or ``tls://``, or where no scheduler answers, is refused within about
+    :data:`PROBE_TIMEOUT_S` seconds (:func:`probe_scheduler`).
     """
 
     def __init__(self, address: str):
-        if not isinstance(address, str) or not address.strip():
-            raise InputError(f"--scheduler must be an address like tcp://host:8786, got {address!r}")
+        target = probe_scheduler(address)  # before importing Dask: a refusal comes at once
         try:
-            from distributed import Client
+            import distributed  # noqa: F401
         except ImportError:
             raise InputError("--scheduler needs dask.distributed, which is not installed: "
                              "pip install 'invmel[cluster]' (or 'dask[distributed]')") from None
         try:
-            self.client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
+            self.client = _connect(target)
+        except Exception as exc:  # OSError, TimeoutError; TypeError for tls:// without Dask's TLS settings
             raise InputError(
-                f"cannot reach the Dask scheduler at {address!r} ({exc}). Start one with "
-                f"`dask scheduler` and workers with `dask worker {address}`, or leave out "
+                f"cannot connect to the Dask scheduler at {address!r} ({type(exc).__name__}: {exc}). Start one with "
+                f"`dask scheduler` and workers with `dask worker {target}`, or leave out "
                 "--scheduler to use local processes") from None
         try:
             self.client.run(_warm_up)
         except Exception as exc:  # most often: invmel is not installed on the workers
-            self.client.close()
+            _close_quietly(self.client)
             raise InputError(
                 f"the Dask workers at {address!r} cannot load invmel ({type(exc).__name__}: {exc}); "
                 "install it on every worker (pip install invmel, or the project's folder on their "
