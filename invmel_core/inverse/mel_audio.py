@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 
 from invmel_core import limits
+from invmel_core.errors import InputError
 from invmel_core.dsp.filterbank import BandedFilterbank, MelFilterbank
 from invmel_core.dsp.phase import (LOOP_BYTES_PER_COEFFICIENT, PGHI_BLOCK_FRAMES, check_iterations, check_length,
                                  extend_frames, fast_griffinlim, fit_length, griffinlim_on_plan, initial_phase,
@@ -275,6 +276,9 @@ def mel_to_audio(melspec, *, sample_rate: float = DEFAULT, n_fft: int = DEFAULT,
     framing, pad_mode = check_choice("framing", framing, FRAMINGS), check_choice("pad_mode", pad_mode, PAD_MODES)
     drop_last_frame = check_flag("drop_last_frame", drop_last_frame)
     n_fft, hop_length, win_length = check_stft_params(n_fft, hop_length, win_length)
+    if framing == "same" and hop_length > n_fft:
+        raise InputError(f"framing='same' pads (n_fft - hop_length) // 2 samples each side: hop_length must be "
+                         f"at most n_fft={n_fft}, got {hop_length}")
     power = check_power(power)
     method = check_choice("method", method, METHODS)
     n_iter = DEFAULT_ITERATIONS[method] if n_iter is None else check_iterations(n_iter)

@@ -105,6 +105,7 @@ def test_without_a_format_the_defaults_are_torchs_centred_frames():
     (dict(sample_rate=16000, n_fft=512, framing="valid"), "framing"),
     (dict(sample_rate=16000, n_fft=512, pad_mode="edge"), "pad_mode"),
     (dict(sample_rate=16000, n_fft=512, drop_last_frame="yes"), "drop_last_frame"),
+    (dict(sample_rate=16000, n_fft=512, hop_length=600, framing="same"), "hop_length must be at most n_fft"),
     (dict(n_fft=512), "sample_rate is required"),
     (dict(sample_rate=16000), "n_fft is required"),
     (dict(format="no-such-format"), "format must be"),
