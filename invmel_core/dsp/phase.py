@@ -23,7 +23,8 @@ import numpy as np
 
 from invmel_core import limits
 from invmel_core.errors import InputError
-from invmel_core.dsp.stft_plan import STFTPlan, istft_length, signal_length, stft_frames
+from invmel_core.dsp.stft_plan import (STFTPlan, framed_count, framed_length, istft_length, shortest_signal,
+                                       signal_length, stft_frames)
 from invmel_core.validation import (check_choice, check_number, check_power, check_power_undone, check_seed,
                                   check_spectrogram, check_spectrogram_shape, check_stft_params)
 
@@ -75,8 +76,9 @@ def initial_phase(plan: STFTPlan, init: str = "random", seed: int | None = 0) ->
     phasors = np.empty(shape, np.complex64)
     phasors.real = np.cos(angle)
     phasors.imag = np.sin(angle)
-    mirrored = -(-plan.pad // plan.hop_length)  # frames starting inside the left padding
-    phasors[:mirrored] = (-1.0) ** np.arange(plan.n_freqs)
+    if plan.pad_mode == "reflect" and plan.pad == plan.n_fft // 2:  # frame 0 centred on the mirror
+        mirrored = -(-plan.pad // plan.hop_length)  # frames starting inside the left padding
+        phasors[:mirrored] = (-1.0) ** np.arange(plan.n_freqs)
     return phasors
 
 
@@ -257,25 +259,45 @@ def check_length(length) -> int | None:
     return None if length is None else check_number("length", length, integer=True, minimum=1)
 
 
-def natural_length(n_frames: int, n_fft: int, hop_length: int) -> int:
-    """What the inverse STFT makes of ``n_frames`` frames, ``hop_length * (n_frames - 1)``
-    (plus 1 for an odd ``n_fft``); one hop for a single frame.
+def natural_length(n_frames: int, n_fft: int, hop_length: int, *, pad: int | None = None,
+                   drop_last_frame: bool = False) -> int:
+    """What the inverse STFT makes of ``n_frames`` frames: the shortest signal that has them,
+    ``hop_length * (n_frames - 1)`` for centred frames (plus 1 for an odd ``n_fft``),
+    ``hop_length * n_frames`` for ``"same"`` framing (``pad = (n_fft - hop_length) // 2``)
+    and Whisper's (``drop_last_frame``); at least one hop.
 
-    >>> natural_length(87, 1024, 256), natural_length(1, 1024, 256)
-    (22016, 256)
+    >>> natural_length(87, 1024, 256), natural_length(1, 1024, 256), natural_length(86, 1024, 256, pad=384)
+    (22016, 256, 22016)
     """
-    return istft_length(max(n_frames, 2), n_fft, hop_length)
+    if pad is None and not drop_last_frame:
+        return istft_length(max(n_frames, 2), n_fft, hop_length)
+    pad = n_fft // 2 if pad is None else pad
+    length = framed_length(n_frames, n_fft, hop_length, pad, drop_last_frame)
+    return length + hop_length if length < hop_length else length
 
 
-def working_plan(n_frames: int, n_fft: int, hop_length: int, win_length: int, length: int | None) -> STFTPlan:
+def working_plan(n_frames: int, n_fft: int, hop_length: int, win_length: int, length: int | None, *,
+                 pad: int | None = None, pad_mode: str = "reflect", drop_last_frame: bool = False) -> STFTPlan:
     """The frame geometry Griffin-Lim runs on for ``n_frames`` frames: a signal of ``length``
     samples if that has ``n_frames`` frames, else of the natural length. A signal has at
     least ``stft_frames(1, ...)`` frames (reflect padding needs ``n_fft // 2 + 1`` samples):
     fewer frames are run as that many (the caller repeats the last one), and cut after.
-    Samples no window covers (``hop_length`` past ``win_length``) come out 0."""
-    frames = max(n_frames, stft_frames(1, n_fft, hop_length))
-    return STFTPlan(n_fft, hop_length, win_length, n_frames=frames, allow_gaps=True,
-                    length=signal_length(frames, n_fft, hop_length, length))
+    Samples no window covers (``hop_length`` past ``win_length``) come out 0. ``pad``
+    (default ``n_fft // 2``), ``pad_mode`` and ``drop_last_frame`` as :class:`STFTPlan` and
+    :func:`~invmel_core.dsp.stft_plan.framed_count` take them."""
+    if pad is None and pad_mode == "reflect" and not drop_last_frame:  # torch's centred frames
+        frames = max(n_frames, stft_frames(1, n_fft, hop_length))
+        return STFTPlan(n_fft, hop_length, win_length, n_frames=frames, allow_gaps=True,
+                        length=signal_length(frames, n_fft, hop_length, length))
+    pad = n_fft // 2 if pad is None else pad
+    frames = max(n_frames, framed_count(1, n_fft, hop_length, pad, pad_mode, drop_last_frame), 1)
+    if length is not None and framed_count(length, n_fft, hop_length, pad, pad_mode, drop_last_frame) == frames:
+        signal = length
+    else:
+        signal = max(framed_length(frames, n_fft, hop_length, pad, drop_last_frame),
+                     shortest_signal(n_fft, pad, pad_mode))
+    return STFTPlan(n_fft, hop_length, win_length, n_frames=frames, allow_gaps=True, length=signal, pad=pad,
+                    pad_mode=pad_mode)
 
 
 def extend_frames(array: np.ndarray, n_frames: int) -> np.ndarray:

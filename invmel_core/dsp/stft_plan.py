@@ -83,13 +83,53 @@ def signal_length(n_frames: int, n_fft: int, hop_length: int, preferred: int | N
             f"{fewest} frames. Give at least {fewest} frames, or use a smaller n_fft"
         )
     return max(shortest, pad + 1)
+FRAMINGS = ("center", "same")
+PAD_MODES = ("reflect", "constant")
+def frame_padding(n_fft: int, hop_length: int, framing: str = "center") -> int:
+    """Samples padded on each side before framing: ``n_fft // 2`` for centred frames
+    (torch, librosa: frame ``t`` centred on sample ``t * hop_length``), ``(n_fft - hop_length)
+    // 2`` for ``"same"`` framing (HiFi-GAN, BigVGAN pad by hand and frame with
+    ``center=False``: frame ``t`` centred on ``t * hop_length + hop_length / 2``).
+    >>> frame_padding(1024, 256), frame_padding(1024, 256, "same")
+    (512, 384)
+    """
+    return n_fft // 2 if framing == "center" else (n_fft - hop_length) // 2
+def shortest_signal(n_fft: int, pad: int, pad_mode: str) -> int:
+    """The shortest signal a plan frames: reflect padding needs ``pad + 1`` samples (shorter
+    ones are zero-extended to that, as :func:`spectrogram` does), zero padding ``n_fft - 2 pad``
+    for one frame."""
+    return pad + 1 if pad_mode == "reflect" else max(1, n_fft - 2 * pad)
+def framed_count(n_samples: int, n_fft: int, hop_length: int, pad: int, pad_mode: str = "reflect",
+                 drop_last_frame: bool = False) -> int:
+    """Frames of ``n_samples`` padded by ``pad`` on each side (``drop_last_frame``: Whisper
+    drops the last). With ``pad = n_fft // 2`` and reflect padding this is :func:`stft_frames`.
+    >>> framed_count(22050, 1024, 256, 384), framed_count(480000, 400, 160, 200, drop_last_frame=True)
+    (86, 3000)
+    """
+    n = max(int(n_samples), shortest_signal(n_fft, pad, pad_mode))
+    return 1 + (n + 2 * pad - n_fft) // hop_length - int(drop_last_frame)
+def framed_length(n_frames: int, n_fft: int, hop_length: int, pad: int, drop_last_frame: bool = False) -> int:
+    """The shortest signal that makes ``n_frames`` frames (before any dropped):
+    ``hop_length * (n_frames - 1) + n_fft - 2 pad``, e.g. ``hop_length * n_frames`` for
+    ``"same"`` framing and for Whisper's.
+    >>> framed_length(87, 1024, 256, 512), framed_length(86, 1024, 256, 384), framed_length(3000, 400, 160, 200, True)
+    (22016, 22016, 480000)
+    """
+    return (n_frames - 1 + int(drop_last_frame)) * hop_length + n_fft - 2 * pad
 class STFTPlan:
     """One frame geometry: the forward and inverse STFT of signals of ``length`` samples
     cut into ``n_frames`` frames. Parameters are trusted (the public functions check them).
     Coefficients are **time-major**, ``(n_frames, n_fft // 2 + 1)`` complex64 (each frame's
     FFT is a contiguous row); :func:`stft` and :func:`istft` transpose to torch's layout.
     ``n_frames`` may differ from :func:`stft_frames` of ``length`` only for :meth:`inverse`
-    (``torch.istft(..., length=...)`` trims or zero-pads).
+    (``torch.istft(..., length=...)`` trims or zero-pads), or be fewer (the last frames
+    dropped, as Whisper does).
+
+    ``pad`` (default ``n_fft // 2``: centred frames) samples are added on each side before
+    framing, mirrored (``pad_mode="reflect"``, torch's) or zeros (``"constant"``, librosa's
+    ``stft`` default): frame ``t`` reads padded samples ``t * hop_length`` on, so sample ``n``
+    of :meth:`inverse`'s output lines up with sample ``n`` of :meth:`forward`'s input for every
+    framing (:func:`frame_padding`).
     Examples
     --------
     >>> plan = STFTPlan(256, 64, 256, n_frames=stft_frames(1000, 256, 64), length=1000)
@@ -101,12 +141,13 @@ class STFTPlan:
     True
     """
     def __init__(self, n_fft: int, hop_length: int, win_length: int, *, n_frames: int, length: int,
-                 allow_gaps: bool = False):
+                 allow_gaps: bool = False, pad: int | None = None, pad_mode: str = "reflect"):
         self.n_fft, self.hop_length, self.win_length = n_fft, hop_length, win_length
         self.n_frames, self.length = n_frames, length
         self.allow_gaps = allow_gaps
         self.n_freqs = n_fft // 2 + 1
-        self.pad = n_fft // 2
+        self.pad = n_fft // 2 if pad is None else pad
+        self.pad_mode = pad_mode
         self.window = stft_window(n_fft, win_length)
         self.workers = fft_workers()
         self.block_frames = max(1, CHUNK_SAMPLES // n_fft)
@@ -115,10 +156,11 @@ class STFTPlan:
         """``(start, stop, coefficients)`` for each block of frames of float32 ``samples``:
         the rfft of frames ``start:stop`` as complex64 ``(stop - start, n_freqs)``."""
         y = samples
-        if y.size <= self.pad:  # torch's reflect padding needs more than n_fft // 2 samples
-            y = np.pad(y, (0, self.pad + 1 - y.size))
-        padded = np.pad(y, self.pad, mode="reflect")
-        frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft)[::self.hop_length]
+        shortest = shortest_signal(self.n_fft, self.pad, self.pad_mode)
+        if y.size < shortest:  # torch's reflect padding needs more than pad samples
+            y = np.pad(y, (0, shortest - y.size))
+        padded = np.pad(y, self.pad, mode=self.pad_mode)
+        frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft)[::self.hop_length][:self.n_frames]
         for start in range(0, self.n_frames, self.block_frames):
             block = frames[start:start + self.block_frames] * self.window
             yield start, start + block.shape[0], scipy.fft.rfft(block, axis=-1, workers=self.workers)
@@ -178,7 +220,7 @@ class STFTPlan:
         """The adjoint of :meth:`forward` (``<forward(x), C> = <x, adjoint(C)>``, real inner
         product): what a gradient with respect to the samples needs. Unlike :meth:`inverse`
         it does not divide by the window envelope, and it folds what the frames read from the
-        reflect padding back onto the samples it mirrors."""
+        reflect padding back onto the samples it mirrors (zero padding reads nothing)."""
         out2d = np.zeros((self.n_frames + self._pieces, self.hop_length), np.float32)
         alternating = np.float32(0.5) * (-1.0) ** np.arange(self.n_fft, dtype=np.float32)
         for start in range(0, self.n_frames, self.block_frames):
@@ -193,12 +235,15 @@ class STFTPlan:
             frames *= self.window
             self._overlap_add(out2d, frames, start)
         padded = out2d.reshape(-1)
-        signal = max(self.length, self.pad + 1)
-        y = padded[self.pad:self.pad + signal].copy()
+        signal = max(self.length, shortest_signal(self.n_fft, self.pad, self.pad_mode))
         pad = self.pad
-        y[1:pad + 1] += padded[pad - 1::-1]  # the left padding mirrors y[1], y[2], ...
-        right = padded[pad + signal:pad + signal + pad]  # mirrors y[signal - 2], y[signal - 3], ...
-        y[signal - 1 - right.size:signal - 1] += right[::-1]
+        y = np.zeros(signal, np.float32)
+        kept = padded[pad:pad + signal]
+        y[:kept.size] = kept
+        if self.pad_mode == "reflect" and pad:
+            y[1:pad + 1] += padded[pad - 1::-1]  # the left padding mirrors y[1], y[2], ...
+            right = padded[pad + signal:pad + signal + pad]  # mirrors y[signal - 2], y[signal - 3], ...
+            y[signal - 1 - right.size:signal - 1] += right[::-1]
         return y[:self.length]
     def memory_bytes(self) -> int:
         """Peak bytes of one :meth:`forward` or :meth:`inverse`: the coefficients, the padded

@@ -29,15 +29,18 @@ from typing import Callable
 import numpy as np
 
 from invmel_core import limits
+from invmel_core.errors import InputError
 from invmel_core.dsp.filterbank import BandedFilterbank, MelFilterbank
 from invmel_core.dsp.phase import (LOOP_BYTES_PER_COEFFICIENT, PGHI_BLOCK_FRAMES, check_iterations, check_length,
                                  extend_frames, fast_griffinlim, fit_length, griffinlim_on_plan, initial_phase,
                                  natural_length, phase_from_gradients, working_plan)
 from invmel_core.inverse.solvers import get_solver
-from invmel_core.dsp.stft_plan import STFTPlan
+from invmel_core.dsp.stft_plan import FRAMINGS, PAD_MODES, STFTPlan, frame_padding
+from invmel_core.inverse.mel_polish import LBFGS_MEMORY, MelError, polish  # noqa: F401 (mel_audio's API)
+from invmel_core.inverse.mel_settings import DEFAULT, resolve
 from invmel_core.inverse.transform import InverseMelScale
-from invmel_core.validation import (check_choice, check_melspec, check_power, check_power_undone, check_seed,
-                                  check_stft_params)
+from invmel_core.validation import (check_choice, check_flag, check_melspec, check_power, check_power_undone,
+                                  check_seed, check_stft_params)
 
 METHODS = ("joint", "cascade")
 # Steps when n_iter is None. joint: where every bundled clip is under 3 % re-mel error
@@ -46,7 +49,6 @@ DEFAULT_ITERATIONS = {"joint": 150, "cascade": 32}
 WARMUP_STEPS = 5  # joint stage 1: enough for the magnitude to show its partials (5 beat 0, 2, 10, 20, 40)
 POLISH_SHARE = 1 / 3  # joint stage 3's share of the steps (a third beat none and two thirds)
 RESTART_FROM_GRADIENTS = True  # joint stage 2's phase restart (bench/audio.py --ablation turns stages off)
-LBFGS_MEMORY = 4  # correction pairs kept by the polish (measured: 3 to 10 give the same re-mel)
 # Tikhonov weight of the gain solve, relative to each frame's largest diagonal entry: keeps
 # a band the current estimate leaves silent from asking for an unbounded gain.
 GAIN_REGULARISATION = 1e-3
@@ -151,109 +153,6 @@ class MelProjection:
         return n_frames * (n_freqs * 4 * 3 + n_mels * 4 * 6)
 
 
-class MelError:
-    """The re-mel error of samples and its gradient: ``f(y) = ||fb.T @ |STFT(y)| ** power -
-    melspec||^2 / (2 ||melspec||^2)`` (empty filters' rows left out).
-
-    With ``X = STFT(y)``, ``r = fb.T @ |X| ** power - melspec`` and ``R = fb @ r / ||melspec||^2``:
-    ``grad f = STFT^T(R * power |X| ** (power - 2) X)``, where ``STFT^T`` is the adjoint
-    (:meth:`~invmel_core.dsp.stft.STFTPlan.adjoint`). One evaluation costs a forward STFT, its
-    adjoint and two sparse products.
-    """
-
-    def __init__(self, plan: STFTPlan, fb: MelFilterbank, target: np.ndarray, power: float):
-        self.plan, self.band, self.power, self.target = plan, fb.banded, power, target
-        energy = float(np.sum(target.astype(np.float64) ** 2))
-        self.scale = 1.0 / energy if energy > 0 else 0.0
-
-    def __call__(self, samples: np.ndarray) -> tuple[float, np.ndarray]:
-        """``(f(samples), grad f)``, the gradient float32 like ``samples``."""
-        coeffs = self.plan.forward(samples)
-        magnitude = np.abs(coeffs)
-        powered = magnitude if self.power == 1 else magnitude ** np.float32(self.power)
-        residual = self.band.project(powered.T)
-        residual -= self.target
-        value = 0.5 * self.scale * float(np.sum(residual.astype(np.float64) ** 2))
-        # time-major and contiguous, so the element-wise products below run straight through
-        weight = np.multiply(self.band.adjoint(residual).T, np.float32(self.scale * self.power), order="C")
-        # d|X|**p / dX = p |X|**(p-2) X: divide by |X|**(2-p) where it is not 0
-        if self.power != 2:
-            np.maximum(magnitude, np.float32(np.finfo(np.float32).tiny), out=magnitude)
-            weight /= magnitude if self.power == 1 else magnitude ** np.float32(2 - self.power)
-        coeffs *= weight
-        return value, self.plan.adjoint(coeffs)
-
-
-def polish(error: MelError, samples: np.ndarray, n_eval: int, *,
-           progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Lower ``error`` from ``samples`` with L-BFGS (``LBFGS_MEMORY`` pairs, Armijo
-    backtracking), in at most ``n_eval`` evaluations; returns the best samples found (never
-    worse than ``samples``). ``progress(evaluations)`` is called after each evaluation.
-
-    Examples
-    --------
-    >>> from invmel_core.dsp.stft import stft_frames, spectrogram
-    >>> fb = MelFilterbank(129, 0.0, None, 20, 8000)
-    >>> y = np.random.default_rng(0).standard_normal(2000).astype(np.float32)
-    >>> plan = STFTPlan(256, 64, 256, n_frames=stft_frames(y.size, 256, 64), length=y.size)
-    >>> error = MelError(plan, fb, fb.banded.project(spectrogram(y, 256, 64)), power=2.0)
-    >>> start = np.random.default_rng(1).standard_normal(2000).astype(np.float32)
-    >>> bool(error(polish(error, start, 30))[0] < 0.5 * error(start)[0])
-    True
-    """
-    if n_eval < 1:
-        return samples
-    value, gradient = error(samples)
-    evaluations, pairs = 1, []
-    if progress is not None:
-        progress(evaluations)
-    first_step = 1e-3 * float(np.linalg.norm(samples)) / max(float(np.linalg.norm(gradient)), 1e-30)
-    while evaluations < n_eval and value > 0:
-        direction = _lbfgs_direction(gradient, pairs, first_step)
-        slope = float(np.dot(gradient, direction))
-        if slope >= 0:  # not a descent direction (curvature pairs gone stale): steepest descent
-            direction, slope, pairs = -gradient, -float(np.dot(gradient, gradient)), []
-        step = 1.0
-        while evaluations < n_eval:
-            trial = samples + np.float32(step) * direction
-            trial_value, trial_gradient = error(trial)
-            evaluations += 1
-            if progress is not None:
-                progress(evaluations)
-            if trial_value <= value + 1e-4 * step * slope:
-                break
-            step *= 0.5
-        else:
-            break  # out of evaluations inside the line search: keep the best so far
-        change, turn = trial - samples, trial_gradient - gradient
-        # Keep the pair only with positive curvature (scale-free test: cos(change, turn) > 1e-8)
-        if float(np.dot(change, turn)) > 1e-8 * float(np.linalg.norm(change)) * float(np.linalg.norm(turn)):
-            pairs = (pairs + [(change, turn)])[-LBFGS_MEMORY:]
-        samples, value, gradient = trial, trial_value, trial_gradient
-    return samples
-
-
-def _lbfgs_direction(gradient: np.ndarray, pairs: list, first_step: float) -> np.ndarray:
-    """``-H @ gradient`` by the two-loop recursion over the stored ``(change, turn)`` pairs."""
-    q = gradient.copy()
-    scratch = np.empty_like(q)  # for a x without a new temporary each time
-    alphas = []
-    for change, turn in reversed(pairs):
-        rho = 1.0 / float(np.dot(turn, change))
-        alpha = rho * float(np.dot(change, q))
-        q -= np.multiply(turn, np.float32(alpha), out=scratch)
-        alphas.append((alpha, rho))
-    if pairs:
-        change, turn = pairs[-1]
-        q *= np.float32(float(np.dot(change, turn)) / float(np.dot(turn, turn)))
-    else:
-        q *= np.float32(first_step)
-    for (change, turn), (alpha, rho) in zip(pairs, reversed(alphas)):
-        q += np.multiply(change, np.float32(alpha - rho * float(np.dot(turn, q))), out=scratch)
-    q *= np.float32(-1.0)
-    return q
-
-
 def _joint(plan: STFTPlan, fb: MelFilterbank, mel: np.ndarray, power: float, magnitude: np.ndarray,
            n_iter: int, seed: int | None, progress: Callable[[int, int], None] | None) -> np.ndarray:
     """The joint method's three stages on one item (see the module's text): samples."""
@@ -289,27 +188,45 @@ def _melspec_n_mels(melspec) -> int:
     return shape[-2] if len(shape) >= 2 else 1  # check_melspec reports a wrong shape
 
 
-def mel_to_audio(melspec, *, sample_rate: float, n_fft: int, hop_length: int | None = None,
-                 win_length: int | None = None, power: float = 2.0, f_min: float = 0.0,
-                 f_max: float | None = None, mel_type: str = "htk", norm: str | None = None,
+def mel_to_audio(melspec, *, sample_rate: float = DEFAULT, n_fft: int = DEFAULT, hop_length: int | None = DEFAULT,
+                 win_length: int | None = DEFAULT, power: float = DEFAULT, f_min: float = DEFAULT,
+                 f_max: float | None = DEFAULT, mel_type: str = DEFAULT, norm: str | None = DEFAULT,
                  method: str = "joint", n_iter: int | None = None, length: int | None = None,
-                 seed: int | None = 0, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+                 seed: int | None = 0, progress: Callable[[int, int], None] | None = None,
+                 format=None, framing: str = DEFAULT, pad_mode: str = DEFAULT, drop_last_frame: bool = DEFAULT,
+                 compat: str = DEFAULT) -> np.ndarray:
     """Audio from a mel spectrogram.
 
     Parameters
     ----------
     melspec : array_like
         Mel spectrogram ``(..., n_mels, time)``, power (``power=2``) or magnitude
-        (``power=1``), made with the STFT of :func:`invmel_core.dsp.stft.spectrogram` (torch's:
-        periodic Hann, centred, reflect padding) and the filterbank below. Not a log/dB one.
+        (``power=1``), made with a periodic Hann STFT framed as below (default torch's, as
+        :func:`invmel_core.dsp.stft.spectrogram`: centred, reflect padding) and the filterbank
+        below. Linear: not a log/dB one (undo a format's compression first,
+        :mod:`invmel_core.formats.compression`).
+    format : MelFormat, str or None
+        A :class:`~invmel_core.formats.presets.MelFormat` or a preset's name (``"hifigan"``,
+        ``"whisper"``, ...): every keyword below that it has as a field and that is not given
+        is the format's (its compression is not undone). None: the defaults below.
     sample_rate : float
-        Sample rate in Hz.
+        Sample rate in Hz (required without ``format``).
     n_fft, hop_length, win_length
-        The STFT's; ``hop_length=None`` is ``win_length // 2``, ``win_length=None`` is ``n_fft``.
+        The STFT's (``n_fft`` required without ``format``); ``hop_length=None`` is
+        ``win_length // 2``, ``win_length=None`` is ``n_fft``.
     power : float
-        The exponent of the mel spectrogram's magnitudes.
-    f_min, f_max, mel_type, norm
-        The filterbank, as :class:`~invmel_core.dsp.filterbank.MelFilterbank` (torchaudio's grid).
+        The exponent of the mel spectrogram's magnitudes (default 2).
+    f_min, f_max, mel_type, norm, compat
+        The filterbank, as :class:`~invmel_core.dsp.filterbank.MelFilterbank` (defaults 0,
+        Nyquist, "htk", None, "torchaudio").
+    framing, pad_mode, drop_last_frame
+        How the mel's frames were cut, as :class:`~invmel_core.formats.presets.MelFormat`:
+        ``framing="center"`` (default; frame ``t`` centred on sample ``t * hop_length``,
+        ``n_fft // 2`` padded each side) or ``"same"`` (HiFi-GAN, BigVGAN: ``(n_fft -
+        hop_length) // 2`` padded, not centred); the padding ``"reflect"`` (default, torch's)
+        or ``"constant"`` (zeros, librosa's); ``drop_last_frame`` (default False) True when
+        the STFT's last frame was dropped (Whisper). The inverse runs on that very frame
+        geometry, so the output is in time with the sound the mel was made of, edges included.
     method : {"joint", "cascade"}
         ``"joint"``: magnitude and phase together (see the module's text); ``"cascade"``: the
         NNLS magnitude, then Griffin-Lim on it, as ``librosa.feature.inverse.mel_to_audio``.
@@ -320,8 +237,8 @@ def mel_to_audio(melspec, *, sample_rate: float, n_fft: int, hop_length: int | N
     length : int or None
         Output samples (e.g. the original's, however short or long): trimmed or zero-padded.
         None gives what the inverse STFT makes of the frames,
-        :func:`~invmel_core.dsp.phase.natural_length` (``hop_length * (time - 1)``; one hop for
-        one frame).
+        :func:`~invmel_core.dsp.phase.natural_length` (``hop_length * (time - 1)`` centred,
+        ``hop_length * time`` for "same" framing and Whisper's; one hop for one frame).
     seed : int or None
         Seed of the random initial phase: the same seed gives the same samples. None: fresh.
     progress : callable or None
@@ -351,7 +268,17 @@ def mel_to_audio(melspec, *, sample_rate: float, n_fft: int, hop_length: int | N
     >>> out.shape, out.dtype
     ((8000,), dtype('float32'))
     """
+    (sample_rate, n_fft, hop_length, win_length, power, f_min, f_max, mel_type, norm, compat, framing, pad_mode,
+     drop_last_frame) = resolve(format, dict(
+        sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, win_length=win_length, power=power,
+        f_min=f_min, f_max=f_max, mel_type=mel_type, norm=norm, compat=compat, framing=framing,
+        pad_mode=pad_mode, drop_last_frame=drop_last_frame)).values()
+    framing, pad_mode = check_choice("framing", framing, FRAMINGS), check_choice("pad_mode", pad_mode, PAD_MODES)
+    drop_last_frame = check_flag("drop_last_frame", drop_last_frame)
     n_fft, hop_length, win_length = check_stft_params(n_fft, hop_length, win_length)
+    if framing == "same" and hop_length > n_fft:
+        raise InputError(f"framing='same' pads (n_fft - hop_length) // 2 samples each side: hop_length must be "
+                         f"at most n_fft={n_fft}, got {hop_length}")
     power = check_power(power)
     method = check_choice("method", method, METHODS)
     n_iter = DEFAULT_ITERATIONS[method] if n_iter is None else check_iterations(n_iter)
@@ -359,15 +286,16 @@ def mel_to_audio(melspec, *, sample_rate: float, n_fft: int, hop_length: int | N
     n_freqs = n_fft // 2 + 1
     limits.check_filterbank_memory(n_freqs, _melspec_n_mels(melspec))
     mel = check_melspec(melspec, _melspec_n_mels(melspec))
-    fb = MelFilterbank(n_freqs, f_min, f_max, mel.shape[-2], sample_rate, norm, mel_type)
+    fb = MelFilterbank(n_freqs, f_min, f_max, mel.shape[-2], sample_rate, norm, mel_type, compat)
     length = check_length(length)
     with np.errstate(over="ignore"):  # a tiny power makes magnitudes of the mel's values overflow
         check_power_undone(np.float32(mel.max(initial=0.0)) ** np.float32(1 / power), power, "melspec")
     n_frames = mel.shape[-1]
-    natural = natural_length(n_frames, n_fft, hop_length)
+    framed = dict(pad=frame_padding(n_fft, hop_length, framing), pad_mode=pad_mode, drop_last_frame=drop_last_frame)
+    natural = natural_length(n_frames, n_fft, hop_length, pad=framed["pad"], drop_last_frame=drop_last_frame)
     items = mel.reshape(-1, fb.n_mels, n_frames)
     out_length = length or natural
-    plan = check_memory(items.shape[0], fb.n_mels, n_frames, n_fft, hop_length, win_length, length)
+    plan = check_memory(items.shape[0], fb.n_mels, n_frames, n_fft, hop_length, win_length, length, **framed)
     inverse_mel = InverseMelScale(n_freqs, fb.n_mels, fb.sample_rate, fb.f_min, fb.f_max, norm=fb.norm,
                                   mel_type=fb.mel_type, solver="nnls")
     out = np.empty((items.shape[0], out_length), np.float32)
@@ -384,12 +312,14 @@ def mel_to_audio(melspec, *, sample_rate: float, n_fft: int, hop_length: int | N
 
 
 def check_memory(items: int, n_mels: int, n_frames: int, n_fft: int, hop_length: int, win_length: int,
-                 length: int | None) -> STFTPlan:
+                 length: int | None, *, pad: int | None = None, pad_mode: str = "reflect",
+                 drop_last_frame: bool = False) -> STFTPlan:
     """Raise :class:`InputError` before a :func:`mel_to_audio` that would exceed the memory
     cap (callers may check before other work, e.g. a solve); returns the working plan.
-    Parameters as :func:`mel_to_audio` checked them."""
-    plan = working_plan(n_frames, n_fft, hop_length, win_length, length)
-    out_length = length or natural_length(n_frames, n_fft, hop_length)
+    Parameters as :func:`mel_to_audio` checked them (``pad``: :func:`frame_padding` of its framing)."""
+    plan = working_plan(n_frames, n_fft, hop_length, win_length, length, pad=pad, pad_mode=pad_mode,
+                        drop_last_frame=drop_last_frame)
+    out_length = length or natural_length(n_frames, n_fft, hop_length, pad=pad, drop_last_frame=drop_last_frame)
     limits.check_memory(
         mel_to_audio_bytes(plan, n_mels) + (items + 1) * out_length * 4,
         f"mel_to_audio of {items} x {n_frames} frames with n_fft={n_fft} into {out_length:,} samples each",
