@@ -150,11 +150,13 @@ def to_audio(estimate: np.ndarray | None, settings: Settings, reference: np.ndar
     >>> to_audio(None, settings, mel=settings.filterbank().banded.project(spec)).shape
     (1216,)
     """
-    matching = matching_formats(settings)
+    geometry = FORMATS[matching[0]] if (matching := matching_formats(settings)) else None
     return make_sound(mel, sample_rate=settings.sample_rate, n_fft=settings.n_fft, hop_length=settings.hop,
                       power=settings.power, f_min=settings.f_min, f_max=settings.f_max, mel_type=settings.mel_type,
                       norm=settings.norm, method=settings.method, n_iter=settings.sound_iterations,
-                      seed=settings.seed, framing=FORMATS[matching[0]].framing if matching else "center",
+                      seed=settings.seed, framing=geometry.framing if geometry else "center",
+                      pad_mode=geometry.pad_mode if geometry else "reflect",
+                      drop_last_frame=geometry.drop_last_frame if geometry else False,
                       reference=reference, estimate=estimate, max_seconds=max_seconds, progress=progress)
 
 

@@ -27,7 +27,7 @@ from invmel_core.formats.reader import read_mel
 from invmel_core.pipeline.options import OPTIONS, check_option, default_hop
 from invmel_core.pipeline.sound import make_sound
 from invmel_core.dsp.filterbank import MelFilterbank
-from invmel_core.formats.presets import SETTING_FIELDS, compress, format_spectrogram, get_format
+from invmel_core.formats.presets import MelFormat, SETTING_FIELDS, compress, format_spectrogram, get_format
 from invmel_core.inverse.mel_audio import DEFAULT_ITERATIONS
 from invmel_core.inverse.solvers import SolverChoice, get_solver
 from invmel_core.inverse.transform import InverseMelScale
@@ -109,11 +109,15 @@ class RenderOptions(SolverChoice):
                              values["sample_rate"] or DEFAULT_MEL_SAMPLE_RATE)
         return RenderOptions(**values)
 
-    @property
-    def framing(self) -> str:
-        """Where frame ``t`` of the mel sits: ``"center"`` (at ``t * hop``) or ``"same"``
-        (HiFi-GAN, BigVGAN: half a hop later)."""
-        return get_format(self.format).framing if self.format else "center"
+    def mel_format(self, n_mels: int, rate: int) -> MelFormat:
+        """These options as the :class:`~invmel_core.MelFormat` of a mel of ``n_mels`` bands at
+        ``rate``: the format's framing, padding and compression with the options' numbers (a
+        linear mel on torch's centred frames without a format)."""
+        chosen = {name: getattr(self, name) for name in SETTING_FIELDS}
+        chosen.update(sample_rate=rate, n_mels=n_mels)
+        if self.format is None:
+            return MelFormat(**chosen, compat=get_solver(self.solver).compat)
+        return replace(get_format(self.format), **chosen)
 
     def digest(self) -> str:
         """Hash of the options and :data:`RENDER_VERSION`: a change means every file is redone."""
@@ -159,9 +163,7 @@ def load(source, options: RenderOptions) -> Loaded:
     frames = stft.stft_frames(samples.size, options.n_fft, options.hop_length)
     limits.check_solve_memory(1, options.n_fft // 2 + 1, n_mels, frames, get_solver(options.solver))
     if options.format is not None:
-        chosen = {name: getattr(options, name) for name in SETTING_FIELDS}
-        chosen.update(norm=options.norm, sample_rate=rate, n_mels=n_mels)
-        fmt = replace(get_format(options.format), **chosen)
+        fmt = options.mel_format(n_mels, rate)
         spec = format_spectrogram(samples, fmt)
         stored = compress(fmt.filterbank.banded.project(spec), fmt)  # mel_from_audio, keeping the spectrogram
         mel, _ = undo_compression(stored, fmt)
@@ -191,21 +193,26 @@ def transform(options: RenderOptions, n_mels: int, rate: int) -> InverseMelScale
 def synthesize(loaded: Loaded, options: RenderOptions, *, spec: np.ndarray | None = None,
                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """The sound of the first item of ``loaded.mel``, as long as the original if there is one:
-    :func:`invmel_core.pipeline.sound.make_sound` with these options (``spec``, the solver's
-    spectrogram, is what the cascade method hears)."""
+    :func:`invmel_core.pipeline.sound.make_sound` with these options and the mel's geometry
+    (``spec``, the solver's spectrogram, is what the cascade method hears)."""
+    fmt = options.mel_format(loaded.mel.shape[-2], loaded.rate)
     return make_sound(loaded.mel, sample_rate=loaded.rate, n_fft=options.n_fft, hop_length=options.hop_length,
                       win_length=options.win_length, power=options.power, f_min=options.f_min, f_max=options.f_max,
                       mel_type=options.mel_type, norm=options.norm, method=options.method,
-                      n_iter=options.n_iter, seed=options.seed, framing=options.framing, loudness=options.loudness,
-                      reference=loaded.samples, estimate=spec, progress=progress)
+                      n_iter=options.n_iter, seed=options.seed, framing=fmt.framing, pad_mode=fmt.pad_mode,
+                      drop_last_frame=fmt.drop_last_frame, loudness=options.loudness, reference=loaded.samples,
+                      estimate=spec, progress=progress)
 
 
 def remel_residual(samples: np.ndarray, loaded: Loaded, options: RenderOptions) -> float:
-    """How far the sound's mel spectrogram (invmel's STFT) is from the input's, relative
-    (:func:`invmel_core.dsp.metrics.mel_residual` over the frames both have)."""
+    """How far the sound's mel spectrogram is from the input's, relative
+    (:func:`invmel_core.dsp.metrics.mel_residual` over the frames both have): the sound
+    analysed as the input's mel was made (the format's framing and padding)."""
     mel = loaded.mel.reshape(-1, *loaded.mel.shape[-2:])[0]
-    if options.framing == "same":  # undo synthesize's alignment: frame t at t * hop again
-        samples = samples[options.hop_length // 2:]
-    spec = stft.spectrogram(samples, options.n_fft, options.hop_length, options.win_length, options.power)
-    frames = min(spec.shape[-1], mel.shape[-1])  # a sound file's last partial frame; "same" framing
-    return metrics.mel_residual(spec[:, :frames], mel[:, :frames], options.filterbank(mel.shape[-2], loaded.rate))
+    fb = options.filterbank(mel.shape[-2], loaded.rate)
+    if options.format is not None:
+        spec = format_spectrogram(samples, options.mel_format(mel.shape[-2], loaded.rate))
+    else:
+        spec = stft.spectrogram(samples, options.n_fft, options.hop_length, options.win_length, options.power)
+    frames = min(spec.shape[-1], mel.shape[-1])  # a sound file's last partial frame
+    return metrics.mel_residual(spec[:, :frames], mel[:, :frames], fb)

@@ -5,8 +5,12 @@ explicit options, each with one default.
 - ``method="joint"``: :func:`invmel_core.mel_to_audio` finds magnitude and phase together
   from the linear mel; ``"cascade"``: Griffin-Lim on a solver's spectrogram ``estimate``.
 - ``seed=0``: the same input always sounds the same.
-- ``framing``: ``"center"`` (frame ``t`` at ``t * hop``, torch's and librosa's) or ``"same"``
-  (HiFi-GAN, BigVGAN: half a hop later; the sound is aligned to it here, once).
+- ``framing``, ``pad_mode``, ``drop_last_frame``: the mel's STFT geometry, as a
+  :class:`~invmel_core.MelFormat` has it (``"center"`` frames with ``"reflect"`` padding are
+  torch's; HiFi-GAN and BigVGAN pad by hand, ``"same"``; librosa pads with zeros; Whisper drops
+  the last frame). The joint method inverts that geometry exactly, so the sound is in time
+  with the original; the cascade's Griffin-Lim runs on centred frames and is delayed half a
+  hop for ``"same"``.
 - ``loudness``: ``"natural"`` (default: the level the mel implies, scaled down only where it
   would clip), ``"reference"`` (the RMS of ``reference``, e.g. the original, so two sounds
   compare by ear) or a number, an RMS level in dBFS (``-20`` for comfortable playback).
@@ -44,7 +48,8 @@ PEAK_LIMIT = 0.99   # "natural" loudness keeps the mel's level unless the sound 
 def make_sound(mel: np.ndarray | None = None, *, sample_rate: int, n_fft: int, hop_length: int,
                power: float, win_length: int | None = None, f_min: float = 0.0, f_max: float | None = None,
                mel_type: str = "htk", norm: str | None = None, method: str = "joint", n_iter: int | None = None,
-               seed: int = DEFAULT_SEED, framing: str = "center", loudness: str | float = "natural",
+               seed: int = DEFAULT_SEED, framing: str = "center", pad_mode: str = "reflect",
+               drop_last_frame: bool = False, loudness: str | float = "natural",
                reference: np.ndarray | None = None, estimate: np.ndarray | None = None,
                length: int | None = None, max_seconds: float | None = None,
                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
@@ -81,13 +86,14 @@ def make_sound(mel: np.ndarray | None = None, *, sample_rate: int, n_fft: int, h
     if method == "joint":
         samples = mel_to_audio(source, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
                                win_length=win_length, power=power, f_min=f_min, f_max=f_max, mel_type=mel_type,
-                               norm=norm, n_iter=n_iter, length=length, seed=seed, progress=progress)
+                               norm=norm, n_iter=n_iter, length=length, seed=seed, progress=progress,
+                               framing=framing, pad_mode=pad_mode, drop_last_frame=drop_last_frame)
     else:
         samples = phase.griffinlim(source, n_fft, hop_length, power, n_iter, seed, length, win_length,
                                    progress=progress)
-    if framing == "same":   # frame t of the mel sits at t * hop + hop / 2: delay the sound by that much
-        shift = min(hop_length // 2, samples.size)
-        samples = np.concatenate([np.zeros(shift, np.float32), samples[:samples.size - shift]])
+        if framing == "same":   # frame t sits at t * hop + hop / 2, Griffin-Lim's at t * hop: delay by that
+            shift = min(hop_length // 2, samples.size)
+            samples = np.concatenate([np.zeros(shift, np.float32), samples[:samples.size - shift]])
     return set_loudness(samples, loudness, reference)
 
 
