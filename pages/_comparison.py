@@ -75,7 +75,7 @@ def players(result: dict, settings: Settings) -> list[bytes]:
     key = ("cascade", cascade.sound_iterations)
     if key not in result["wavs"]:
         of = result["of"]
-        base = of.settings.replace(method="cascade", phase_iter=settings.phase_iter)
+        base = of.settings.replace(method="cascade", n_iter=settings.n_iter)
         result["wavs"][key] = [
             offload.call(pipeline.to_wav, run.estimate, base.replace(solver=run.solver), of.problem.samples,
                          mel=of.problem.mel, max_seconds=PREVIEW_S)
@@ -86,7 +86,7 @@ def players(result: dict, settings: Settings) -> list[bytes]:
 def joint_player(result: dict, settings: Settings) -> bytes:
     """The joint method's sound of the same mel (what the Invert page plays by default), for
     reference: made once per number of iterations, its progress shown."""
-    joint = result["of"].settings.replace(method="joint", phase_iter=settings.phase_iter)
+    joint = result["of"].settings.replace(method="joint", n_iter=settings.n_iter)
     key = ("joint", joint.sound_iterations)
     if key not in result["wavs"]:
         problem = result["of"].problem

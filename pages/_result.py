@@ -5,7 +5,7 @@ Containers: result_metrics (with result_residual holding the mel-residual metric
 result_fit (a mel file: do the settings fit its values), result_notes, result_figure,
 result_audio, result_downloads; download buttons dl_spec_npy, dl_mel_npy, dl_wav, dl_png,
 dl_json. View widgets: result_freq_axis (linear / log / mel), result_band (a frequency band to
-zoom on); sound: method, phase_iter (pages/_widgets.sound_widgets). Another view or sound is
+zoom on); sound: method, n_iter (pages/_widgets.sound_widgets). Another view or sound is
 drawn or made again (in a worker process, with its progress shown) from the same estimate,
 without solving again.
 """
@@ -25,7 +25,7 @@ from pages import _widgets as widgets
 
 VIEWS = "_result_views"   # {"result": the Inversion, key: figure or sound made for it}
 AXIS_LABELS = {"linear": "Linear", "log": "Log", "mel": "Mel"}
-SOUND_FIELDS = ("method", "phase_iter")   # settings a result is heard with, not solved with
+SOUND_FIELDS = ("method", "n_iter")   # settings a result is heard with, not solved with
 
 # What each solver's picture shows, for the caption under the result.
 SOLVER_NOTES = {
@@ -56,7 +56,7 @@ def show_result(result: pipeline.Inversion, settings: Settings, label: str | Non
     """Section 3, for the result of an earlier Run; ``settings`` and ``label`` are what is on
     screen now (the section says when the result is for something else)."""
     st.subheader("3. Result")
-    heard = result.sound_settings(settings.method, settings.phase_iter)
+    heard = result.sound_settings(settings.method, settings.n_iter)
     if heard != settings or result.problem.label != label:
         st.caption(f"This result is for {result.problem.label} with the settings at the time it ran; press Run "
                    "to update it.")
@@ -141,7 +141,7 @@ def _sound(result: pipeline.Inversion, heard: Settings, preview_s: float) -> pip
             sound = _view(result, ("sound", heard.method, heard.sound_iterations),
                           lambda: widgets.in_worker(("sound", id(result), heard.method, heard.sound_iterations),
                                                     f"Making the sound ({heard.method})", pipeline.Inversion.sound,
-                                                    result, heard.method, heard.phase_iter, preview_s))
+                                                    result, heard.method, heard.n_iter, preview_s))
         if sound.original_wav is not None:
             a.markdown("**Original**")
             a.audio(sound.original_wav, format="audio/wav")
@@ -171,7 +171,7 @@ def _downloads(result: pipeline.Inversion, png: bytes, sound: pipeline.Sound, he
         d[1].download_button("Mel input .npy", widgets.npy_bytes(result.problem.mel), "mel.npy",
                              "application/octet-stream", key="dl_mel_npy", on_click="ignore")
         # The full-length sound only if downloaded, computed then (in a worker process).
-        full_wav = (lambda: offload.call(pipeline.Inversion.full_wav, result, heard.method, heard.phase_iter)) \
+        full_wav = (lambda: offload.call(pipeline.Inversion.full_wav, result, heard.method, heard.n_iter)) \
             if sound.excerpt else sound.wav
         d[2].download_button("Audio .wav", full_wav, "reconstruction.wav", "audio/wav", key="dl_wav",
                              on_click="ignore")

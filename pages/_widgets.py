@@ -15,7 +15,7 @@ from invmel_core import SOLVERS, MelFilterbank
 from invmel_core.app import offload
 from invmel_core.app import workflow as pipeline
 from invmel_core.inverse.mel_audio import DEFAULT_ITERATIONS, METHODS
-from invmel_core.app.settings import POWERS, RANGES, Settings
+from invmel_core.app.settings import POWERS, RANGES, SLIDER_SPANS, Settings
 from pages._state import current_settings
 
 SAMPLE_RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]
@@ -48,7 +48,10 @@ def stft_widgets() -> None:
     st.caption(f"n_stft = {n_fft // 2 + 1} bins, {st.session_state.get('sample_rate', 0) / max(n_fft, 1):.3g} Hz apart")
     ranged_number(st, "Hop length (samples)", "hop_length", step=1, value=None,
                   placeholder=f"n_fft / 4 = {max(1, n_fft // 4)}", help="Samples between frames. Empty: n_fft // 4.")
-    st.radio("Spectrogram", POWERS, key="power", horizontal=True, format_func=POWER_LABELS.get,
+    current = st.session_state.get("power")
+    powers = POWERS if current in POWERS or current is None else (*POWERS, current)   # a link's other exponent
+    st.radio("Spectrogram", powers, key="power", horizontal=True,
+             format_func=lambda p: POWER_LABELS.get(p, f"|X| to the power {p:g}"),
              help="What the mel bands sum: power |X|² (torchaudio, librosa, Whisper) or magnitude |X| (HiFi-GAN, "
                   "Tacotron 2, BigVGAN, Vocos, ESPnet). A mel file's values cannot show which.")
 
@@ -61,7 +64,8 @@ def n_mels_widgets() -> None:
     ``n_mels``, the setting itself; pages/_state.py keeps the box on its value)."""
     ranged_number(st, "n_mels", "n_mels_box", field="n_mels", step=1, on_change=_box_to_slider,
                   help="Number of triangular mel filters: type a number, or drag the slider below.")
-    low, high = RANGES["n_mels"]
+    low, high = SLIDER_SPANS["n_mels"]   # the box above takes every valid n_mels; the slider the usual ones
+    high = max(high, int(st.session_state.get("n_mels") or 0))
     st.slider("n_mels (drag)", min_value=low, max_value=high, step=1, key="n_mels", label_visibility="collapsed")
 
 
@@ -162,10 +166,10 @@ METHOD_HELP = ("A mel spectrogram has no phase, and inside each band no detail. 
 
 def sound_widgets(box=None) -> None:
     """How an inversion becomes sound (:func:`invmel_core.app.workflow.to_audio`), one group for
-    every player of the app (keys ``method`` and ``phase_iter``; empty: the method's default)."""
+    every player of the app (keys ``method`` and ``n_iter``; empty: the method's default)."""
     box = box or st
     method = box.radio("Sound from the mel", METHODS, key="method", horizontal=True, help=METHOD_HELP)
-    ranged_number(box, "Iterations", "phase_iter", step=8, value=None,
+    ranged_number(box, "Iterations", "n_iter", step=8, value=None,
                   placeholder=f"{DEFAULT_ITERATIONS[method]} ({method}'s default)",
                   help="Each iteration is about one STFT and one inverse STFT: more sound better and take longer. "
                        f"Empty: the method's default ({', '.join(f'{m} {n}' for m, n in DEFAULT_ITERATIONS.items())}).")

@@ -3,7 +3,7 @@
 Keys. Sidebar: sample_rate, n_fft, hop_length, power, n_mels, f_min, f_max, mel_type, norm.
 Input: source, sample, upload, mic, npy (adopt_n_mels, transpose_npy). Solvers: compare_solvers
 (multiselect), max_iter, tolerance_loss, tolerance_change, lr, momentum, seed, compare_time_limit,
-method, phase_iter; buttons compare_run, compare_stop, compare_resume. Progress: container
+method, n_iter; buttons compare_run, compare_stop, compare_resume. Progress: container
 compare_status. Result (containers): compare_chart, compare_table, compare_audio (one player per
 solver: Griffin-Lim on its estimate), compare_joint (the joint method's sound, for reference);
 download compare_png.
@@ -68,7 +68,7 @@ result = state.get(comparing.RESULT)
 if result is not None:
     st.subheader("3. Results")
     of = result["of"]
-    if of.settings.replace(solver=settings.solver, phase_iter=settings.phase_iter,
+    if of.settings.replace(solver=settings.solver, n_iter=settings.n_iter,
                            method=settings.method) != settings or (loaded and of.problem.label != loaded.label):
         st.caption(f"For {of.problem.label} with the settings at the time; press Run all to update.")
     for name, exc in of.failures:

@@ -45,7 +45,7 @@ def _mel_line(settings: Settings, load: str = "np.load(\"mel.npy\")") -> str:
 
 def _griffinlim_iterations(settings: Settings) -> int:
     """The frameworks' sound is the cascade: its iterations (the settings', else 32)."""
-    return settings.phase_iter if settings.phase_iter is not None else DEFAULT_ITERATIONS["cascade"]
+    return settings.n_iter if settings.n_iter is not None else DEFAULT_ITERATIONS["cascade"]
 
 
 def _write(settings: Settings, samples: str = "audio") -> str:

@@ -21,8 +21,9 @@ from invmel_core.dsp.filterbank import MelFilterbank
 from invmel_core.formats.presets import FORMATS, SETTING_FIELDS, MelFormat, get_format
 from invmel_core.inverse.mel_audio import DEFAULT_ITERATIONS, METHODS
 from invmel_core.formats.compression import COMPRESSIONS
-from invmel_core.inverse.solvers import SOLVERS, SolverChoice, default_solver
-from invmel_core.validation import check_choice, check_mel_params, check_mel_type, check_norm, check_number
+from invmel_core.inverse.solvers import SOLVERS, SolverChoice
+from invmel_core.pipeline.options import ALIASES, OPTIONS
+from invmel_core.validation import check_mel_params, check_number
 
 @dataclass(frozen=True)
 class Settings(SolverChoice):
@@ -33,9 +34,9 @@ class Settings(SolverChoice):
     the solvers that have one. ``power`` is the exponent of the spectrograms (2: power, 1:
     magnitude, as HiFi-GAN's mels; :data:`POWERS`); ``compression`` how a mel file's values
     were stored (``"auto"``: read off the values; :data:`invmel_core.formats.compression.COMPRESSIONS`).
-    ``method`` and ``phase_iter`` make an estimate into sound
+    ``method`` and ``n_iter`` make an estimate into sound
     (:func:`invmel_core.app.workflow.to_audio`): ``"joint"`` finds magnitude and phase together
-    from the mel, ``"cascade"`` runs Griffin-Lim on the solver's estimate; ``phase_iter`` is
+    from the mel, ``"cascade"`` runs Griffin-Lim on the solver's estimate; ``n_iter`` is
     their iterations, None: the method's default (:attr:`sound_iterations`).
     Construct with :meth:`checked` to validate.
     """
@@ -49,7 +50,7 @@ class Settings(SolverChoice):
     norm: str | None = None
     mel_type: str = "htk"
     sample: str = "speech_short"
-    phase_iter: int | None = None
+    n_iter: int | None = None
     method: str = "joint"
     power: float = 2.0
     compression: str = "auto"
@@ -80,12 +81,12 @@ class Settings(SolverChoice):
 
     @property
     def sound_iterations(self) -> int:
-        """``phase_iter``, or the method's default (joint 150, cascade 32) when it is None.
+        """``n_iter``, or the method's default (joint 150, cascade 32) when it is None.
 
         >>> Settings.checked().sound_iterations, Settings.checked(method="cascade").sound_iterations
         (150, 32)
         """
-        return self.phase_iter if self.phase_iter is not None else DEFAULT_ITERATIONS[self.method]
+        return self.n_iter if self.n_iter is not None else DEFAULT_ITERATIONS[self.method]
 
     def duration(self, n_frames: int) -> float:
         """Seconds of sound ``n_frames`` frames stand for: ``n_frames * hop / sample_rate``
@@ -139,6 +140,8 @@ class Settings(SolverChoice):
         """
         current = asdict(base or cls.checked())
         notices = []
+        values = {ALIASES.get(key, key) if ALIASES.get(key) in READING_ORDER and ALIASES.get(key) not in values
+                  else key: value for key, value in values.items()}   # older links' names
         for name in READING_ORDER:
             if name not in values:
                 continue
@@ -146,7 +149,7 @@ class Settings(SolverChoice):
             if isinstance(raw, (list, tuple)):  # repeated URL keys: the last one wins
                 raw = raw[-1] if raw else ""
             try:
-                current[name] = _FIELD_CHECKS[name](_from_text(name, raw), current)
+                current[name] = _FIELD_CHECKS[name](raw, current)
             except (InputError, ValueError, TypeError, OverflowError) as exc:
                 shown = _shortened(raw)
                 reason = _reason(exc).replace(repr(raw), shown)
@@ -183,10 +186,10 @@ def check_value(name: str, value):
 
     >>> check_value("n_mels", 80.0), check_value("f_min", 0)
     (80, 0.0)
-    >>> check_value("n_mels", 2000)
+    >>> check_value("n_mels", 20000)
     Traceback (most recent call last):
     ...
-    invmel_core.errors.InputError: n_mels must be between 1 and 1024, got 2000
+    invmel_core.errors.InputError: n_mels must be at most 16384, got 20000
     """
     if name not in _FIELD_CHECKS:
         raise InputError(f"unknown setting {name!r}; known: {sorted(_FIELD_CHECKS)}")
@@ -212,79 +215,54 @@ def _to_text(value) -> str:
     return str(value)
 
 
-def _from_text(name: str, raw):
-    """Turn a URL string into the field's type; non-strings pass through."""
-    if not isinstance(raw, str):
-        return raw
-    text = raw.strip()
-    if name in _OPTIONAL_FIELDS and text.lower() in ("", "none", "null"):
-        return None
-    if name in _INT_FIELDS or name in _FLOAT_FIELDS:
-        try:
-            number = float(text)
-        except ValueError:
-            raise InputError(f"{name} must be a number, got {raw!r}") from None
-        if name in _INT_FIELDS:
-            if not number.is_integer():
-                raise InputError(f"{name} must be an integer, got {raw!r}")
-            return int(number)
-        return number
-    return text
-
-
-_INT_FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "max_iter", "seed", "phase_iter")
-_FLOAT_FIELDS = ("f_min", "f_max", "tolerance_loss", "tolerance_change", "lr", "momentum", "power",
-                 "compare_time_limit", "readout_hz")
-_OPTIONAL_FIELDS = ("hop_length", "f_max", "norm", "phase_iter")  # None has a meaning (see Settings)
-
-# The allowed range of every number the app takes: the one source of truth for the checks
-# below, for links and files (Settings.from_mapping) and for the app's widgets
-# (pages/_widgets.py reads its min/max from here), so no value that passes a check can be
-# one a widget refuses (Streamlit raises for a value outside a widget's range).
-RANGES = {
-    "sample_rate": (1000, 384_000),
-    "n_fft": (2, 65_536),
-    "hop_length": (1, 65_536),
-    "n_mels": (1, 1024),
-    "f_min": (0.0, 1e6),
-    "f_max": (0.0, 1e6),
-    "max_iter": (1, 10_000_000),
-    "tolerance_loss": (0.0, 1e6),
-    "tolerance_change": (0.0, 1e6),
-    "lr": (0.0, 1e6),
-    "momentum": (0.0, 1e6),
-    "seed": (0, 2**32 - 1),
-    "phase_iter": (1, 1000),
-    # Numbers of the app that are not Settings fields (not shared by links).
+# The settings the app shares with the command lines: their checks, ranges and choices are the
+# one table's (invmel_core.pipeline.options.OPTIONS), so a value is valid here exactly when it
+# is there. The app's own numbers follow.
+SHARED_FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "f_min", "f_max", "norm", "mel_type", "power",
+                 "compression", "method", "n_iter", "solver", "max_iter", "tolerance_loss", "tolerance_change",
+                 "lr", "momentum", "seed")
+_OPTIONAL_FIELDS = ("hop_length", "f_max", "norm", "n_iter")  # None has a meaning (see Settings)
+_APP_NUMBERS = {
     "compare_time_limit": (0.1, 600.0),   # seconds per solver on the Compare page
     "readout_hz": (0.0, 1e6),             # the Mel scales page's Hz -> mel readout
 }
 
+# The allowed range of every number the app takes: the one source of truth for links and files
+# (Settings.from_mapping) and for the app's widgets (pages/_widgets.py reads its min/max from
+# here), so no value that passes a check can be one a widget refuses (Streamlit raises for a
+# value outside a widget's range). A slider may show a narrower span (SLIDER_SPANS) beside a
+# number box that takes the whole range.
+RANGES = {**{name: (OPTIONS[name].low, OPTIONS[name].high) for name in SHARED_FIELDS
+             if OPTIONS[name].kind is not str},
+          **_APP_NUMBERS}
+SLIDER_SPANS = {"n_mels": (1, 1024)}
 
-# The allowed values of the settings that are a choice (the widgets' options too).
+# The usual values of the settings that are a choice (the widgets' options; a link may hold
+# another valid value, which the widget then offers too).
 POWERS = (2.0, 1.0)   # power spectrogram, magnitude spectrogram
 CHOICES = {"power": POWERS, "method": METHODS, "compression": COMPRESSIONS}
 
 
-def _ranged(name):
-    low, high = RANGES[name]
-
+def _shared(name):
     def check(value, _all):
-        if value is None and name in _OPTIONAL_FIELDS:
-            return None
-        number = check_number(name, value, integer=name in _INT_FIELDS)
-        if not low <= number <= high:
-            raise InputError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
-        return number
+        checked = OPTIONS[name].check(value)
+        if checked is None and name not in _OPTIONAL_FIELDS:
+            raise InputError(f"{name} needs a value")
+        return float(checked) if name == "power" else checked
     return check
 
 
-def _check_solver(value, _all):
-    if value in ("", None):
-        return default_solver()
-    if not isinstance(value, str) or value not in SOLVERS:
-        raise InputError(f"solver must be one of {sorted(SOLVERS)}, got {value!r}")
-    return value
+def _app_number(name):
+    low, high = _APP_NUMBERS[name]
+
+    def check(value, _all):
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise InputError(f"{name} must be a number, got {value!r}") from None
+        return check_number(name, value, minimum=low, maximum=high)
+    return check
 
 
 def _check_sample(value, _all):
@@ -292,22 +270,10 @@ def _check_sample(value, _all):
     return value
 
 
-def _check_power(value, _all):
-    number = check_number("power", value)
-    if number not in POWERS:
-        raise InputError(f"power must be 2 (a power spectrogram) or 1 (magnitudes), got {value!r}")
-    return float(number)
-
-
 _FIELD_CHECKS = {
-    **{name: _ranged(name) for name in RANGES},
-    "norm": lambda v, _all: check_norm(v),
-    "mel_type": lambda v, _all: check_mel_type(v),
-    "solver": _check_solver,
+    **{name: _shared(name) for name in SHARED_FIELDS},
+    **{name: _app_number(name) for name in _APP_NUMBERS},
     "sample": _check_sample,
-    "power": _check_power,
-    "method": lambda v, _all: check_choice("method", v, METHODS),
-    "compression": lambda v, _all: check_choice("compression", v, COMPRESSIONS),
 }
 
 

@@ -144,7 +144,7 @@ def to_audio(estimate: np.ndarray | None, settings: Settings, reference: np.ndar
     Examples
     --------
     >>> spec = np.ones((129, 20), np.float32)
-    >>> settings = Settings.checked(n_fft=256, sample_rate=8000, n_mels=16, phase_iter=4)
+    >>> settings = Settings.checked(n_fft=256, sample_rate=8000, n_mels=16, n_iter=4)
     >>> to_audio(spec, settings.replace(method="cascade")).shape
     (1216,)
     >>> to_audio(None, settings, mel=settings.filterbank().banded.project(spec)).shape
@@ -277,18 +277,18 @@ class Inversion:
         return result_figure(self.estimate, self.settings, self.problem, top_hz=self.top_hz,
                              freq_axis=freq_axis, freq_range=freq_range)
 
-    def sound_settings(self, method: str, phase_iter: int | None) -> Settings:
-        return self.settings.replace(method=method, phase_iter=phase_iter)
+    def sound_settings(self, method: str, n_iter: int | None) -> Settings:
+        return self.settings.replace(method=method, n_iter=n_iter)
 
-    def sound(self, method: str, phase_iter: int | None, preview_s: float,
+    def sound(self, method: str, n_iter: int | None, preview_s: float,
               progress: Callable[[int, int], None] | None = None) -> Sound:
-        """:func:`result_sound` by ``method`` with ``phase_iter`` iterations (None: its default)."""
-        return result_sound(self.estimate, self.sound_settings(method, phase_iter), self.problem,
+        """:func:`result_sound` by ``method`` with ``n_iter`` iterations (None: its default)."""
+        return result_sound(self.estimate, self.sound_settings(method, n_iter), self.problem,
                             preview_s=preview_s, progress=progress)
 
-    def full_wav(self, method: str, phase_iter: int | None) -> bytes:
+    def full_wav(self, method: str, n_iter: int | None) -> bytes:
         """The whole reconstruction as WAV bytes (a result's :meth:`sound` may be its beginning)."""
-        return to_wav(self.estimate, self.sound_settings(method, phase_iter), self.problem.samples,
+        return to_wav(self.estimate, self.sound_settings(method, n_iter), self.problem.samples,
                       mel=self.problem.mel)
 
 
@@ -335,7 +335,7 @@ def oracle_sounds(samples: np.ndarray, settings: Settings, *, max_seconds: float
     :func:`invmel_core.oracle_view` as WAV bytes at the original's loudness, with their scores.
 
     >>> rows = oracle_sounds(np.sin(np.arange(8000) * 0.2).astype(np.float32),
-    ...                      Settings.checked(sample_rate=8000, n_fft=256, n_mels=24, phase_iter=4))
+    ...                      Settings.checked(sample_rate=8000, n_fft=256, n_mels=24, n_iter=4))
     >>> [row.key for row in rows], rows[1].wav[:4]
     (['original', 'true_magnitude', 'true_phase', 'estimated'], b'RIFF')
     """

@@ -95,7 +95,7 @@ def test_compare_has_a_player_per_solver():
     assert wavs[0] != wavs[1]                                         # each solver is heard
     joint = result["wavs"][("joint", 150)]
     assert soundfile.info(io.BytesIO(joint)).duration == pytest.approx(4.2, abs=0.05) and joint not in wavs
-    at.number_input(key="phase_iter").set_value(4).run()             # the one sound setting, here too
+    at.number_input(key="n_iter").set_value(4).run()             # the one sound setting, here too
     assert {("cascade", 4), ("joint", 4)} <= set(at.session_state["compare_result"]["wavs"]) and not at.exception
 
 
@@ -118,9 +118,9 @@ def test_compare_stop_keeps_what_ran_and_skips_the_rest(monkeypatch):
 
 
 def test_frameworks_code_goes_on_to_audio_with_the_sound_settings():
-    at = open_page("frameworks", query={"power": "1", "method": "cascade", "phase_iter": "48"})
+    at = open_page("frameworks", query={"power": "1", "method": "cascade", "n_iter": "48"})
     settings = at.session_state["_settings_ok"]
-    assert (settings.power, settings.method, settings.phase_iter) == (1.0, "cascade", 48)
+    assert (settings.power, settings.method, settings.n_iter) == (1.0, "cascade", 48)
     shown = [c.value.rstrip("\n") for c in at.code][2:]
     assert shown == [generate(settings, target).rstrip("\n") for target in
                      ("torchaudio_sgd", "torchaudio", "mindspore", "librosa", "invmel_core")]

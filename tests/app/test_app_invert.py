@@ -305,21 +305,21 @@ def test_mel_input_has_no_original_loudness_and_the_sound_settings_are_exposed()
     assert "level the mel implies" in labels and "joint" in labels and "150 iterations" in labels
     result = at.session_state["invert_result"]
     default = shown_sound(at)
-    at.number_input(key="phase_iter").set_value(8).run()
+    at.number_input(key="n_iter").set_value(8).run()
     assert not at.exception
     sound = shown_sound(at)
     assert (sound.method, sound.iterations) == ("joint", 8)
-    assert sound.wav == pipeline.to_wav(None, result.settings.replace(phase_iter=8), mel=result.problem.mel)
+    assert sound.wav == pipeline.to_wav(None, result.settings.replace(n_iter=8), mel=result.problem.mel)
     assert sound.wav != default.wav
     assert "8 iterations" in " ".join(m.value for m in at.markdown)
-    assert at.query_params["phase_iter"] in ("8", ["8"])          # shareable, like every setting
+    assert at.query_params["n_iter"] in ("8", ["8"])          # shareable, like every setting
     at.radio(key="method").set_value("cascade").run()               # Griffin-Lim on the solver's estimate
     sound = shown_sound(at)
     assert (sound.method, sound.iterations) == ("cascade", 8)
-    assert sound.wav == pipeline.to_wav(result.estimate, result.settings.replace(method="cascade", phase_iter=8))
+    assert sound.wav == pipeline.to_wav(result.estimate, result.settings.replace(method="cascade", n_iter=8))
     assert at.query_params["method"] in ("cascade", ["cascade"])
-    at.number_input(key="phase_iter").set_value(None).run()        # empty: the method's default
-    assert shown_sound(at).iterations == 32 and "phase_iter" not in at.query_params
+    at.number_input(key="n_iter").set_value(None).run()        # empty: the method's default
+    assert shown_sound(at).iterations == 32 and "n_iter" not in at.query_params
 
 
 @pytest.mark.slow

@@ -209,7 +209,7 @@ def test_an_audio_input_follows_the_power_setting():
     assert shown_sound(at).original_wav is not None
 
 
-@pytest.mark.parametrize("query", [{"power": "3"}, {"method": "magic"}, {"compression": "pickle"},
+@pytest.mark.parametrize("query", [{"power": "9"}, {"method": "magic"}, {"compression": "pickle"},
                                    {"power": "1", "compression": "db20", "method": "cascade"}])
 def test_links_with_the_new_fields_keep_the_page_working(query):
     at = open_page("invert", query=query)

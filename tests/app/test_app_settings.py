@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from invmel_core import MelFilterbank
-from invmel_core.app.settings import RANGES, Settings
+from invmel_core.app.settings import RANGES, SLIDER_SPANS, Settings
 from app_support import errors, open_page, upload_mel, warnings
 
 PAGES = ["home", "mel_scales", "invert", "compare", "frameworks"]
@@ -20,7 +20,7 @@ HOSTILE = [
     {"sample_rate": "0"}, {"sample_rate": "9" * 5000}, {"n_fft": "inf"}, {"n_fft": "-2048"},
     {"hop_length": "0"}, {"f_min": "-1"}, {"f_max": "NaN"}, {"f_min": "9000", "f_max": "100"},
     {"seed": "-1"}, {"seed": str(2**64)}, {"max_iter": "1e12"}, {"tolerance_loss": "-inf"},
-    {"lr": "1e309"}, {"momentum": "💥"}, {"phase_iter": "0"}, {"phase_iter": "1e9"},
+    {"lr": "1e309"}, {"momentum": "💥"}, {"n_iter": "0"}, {"n_iter": "1e9"},
     {"solver": "../../etc/passwd"}, {"sample": "/etc/passwd"}, {"norm": "<script>alert(1)</script>"},
     {"mel_type": "[click](https://example.com)"}, {"mel_type": "ｈｔｋ"}, {"f_min": "$x^2$"},
     {"n_mels": "٨٠"},                                   # Arabic-Indic digits: Python reads 80
@@ -41,7 +41,7 @@ def assert_in_range(at) -> None:
         field = FIELD_OF.get(key, key)
         if field in RANGES and value is not None:
             low, high = RANGES[field]
-            assert low <= value <= high, (key, value)
+            assert (low is None or low <= value) and (high is None or value <= high), (key, value)
 
 
 def test_every_widget_takes_its_range_from_settings_ranges():
@@ -49,12 +49,17 @@ def test_every_widget_takes_its_range_from_settings_ranges():
     seen = set()
     for page in PAGES[1:]:
         at.switch_page(f"pages/{page}.py").run()
-        for widget in list(at.number_input) + list(at.slider):
+        for widget in list(at.number_input):
             field = FIELD_OF.get(widget.key, widget.key)
             assert field in RANGES, f"{page}: widget {widget.key!r} has no range in RANGES"
             assert (widget.min, widget.max) == RANGES[field], (page, widget.key, widget.min, widget.max)
             seen.add(widget.key)
-    assert {"n_mels", "n_mels_box", "sample_rate", "phase_iter", "compare_time_limit", "readout_hz"} <= seen
+        for widget in at.slider:   # a slider may show a narrower span, beside a box taking the whole range
+            field = FIELD_OF.get(widget.key, widget.key)
+            assert (widget.min, widget.max) == SLIDER_SPANS.get(field, RANGES[field]), (page, widget.key)
+            assert any(box.key == f"{widget.key}_box" for box in at.number_input) or field not in SLIDER_SPANS
+            seen.add(widget.key)
+    assert {"n_mels", "n_mels_box", "sample_rate", "n_iter", "compare_time_limit", "readout_hz"} <= seen
 
 
 def test_the_issue_link_n_mels_600_works_on_every_page():
@@ -134,8 +139,8 @@ def test_a_transposed_mel_file_can_be_read_transposed_or_adopted_without_a_crash
 
 def test_a_mel_file_with_more_bands_than_any_filterbank_is_refused_without_a_button():
     at = open_page("invert", query={"n_mels": "80"})
-    upload_mel(at, np.ones((2000, 5), np.float32))
-    assert any("2000 mel bands" in e and "between 1 and 1024" in e for e in errors(at)), errors(at)
+    upload_mel(at, np.ones((20000, 3), np.float32))
+    assert any("20000 mel bands" in e and "at most 16384" in e for e in errors(at)), errors(at)
     assert not [b for b in at.button if b.key == "adopt_n_mels"]
     assert at.slider(key="n_mels").value == 80
 
@@ -143,7 +148,7 @@ def test_a_mel_file_with_more_bands_than_any_filterbank_is_refused_without_a_but
 @pytest.mark.slow
 @pytest.mark.parametrize("field", sorted(f for f in RANGES if f in Settings.__dataclass_fields__))
 def test_every_setting_at_both_ends_of_its_range_runs_every_page(field):
-    for end in RANGES[field]:
+    for end in (end for end in RANGES[field] if end is not None):
         at = open_page(query={field: str(end)})
         for page in PAGES[1:]:
             at.switch_page(f"pages/{page}.py").run()

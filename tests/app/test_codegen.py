@@ -116,7 +116,7 @@ def test_invmel_core_code_makes_the_apps_sound_by_either_method(mel_file):
     from invmel_core import mel_to_audio
     from invmel_core.app import workflow as pipeline
 
-    joint = SETTINGS.replace(phase_iter=6)
+    joint = SETTINGS.replace(n_iter=6)
     made = run(generate(joint, "invmel_core"))
     want = mel_to_audio(mel_file, sample_rate=16000, n_fft=400, hop_length=100, power=2.0, f_min=20.0, f_max=7600.0,
                         mel_type="slaney", norm="slaney", method="joint", n_iter=6, seed=SETTINGS.seed)
@@ -124,7 +124,7 @@ def test_invmel_core_code_makes_the_apps_sound_by_either_method(mel_file):
     app = pipeline.to_audio(None, joint, mel=mel_file)                     # the app's: the same samples
     np.testing.assert_allclose(made["audio"], app, rtol=1e-6, atol=1e-8)
     assert soundfile.info("reconstruction.wav").frames == want.size
-    cascade = SETTINGS.replace(method="cascade", phase_iter=5)
+    cascade = SETTINGS.replace(method="cascade", n_iter=5)
     made = run(generate(cascade, "invmel_core"))
     app = pipeline.to_audio(made["spec"], cascade)                          # Griffin-Lim on the estimate
     np.testing.assert_allclose(made["audio"], app, rtol=1e-6, atol=1e-8)
@@ -140,7 +140,7 @@ def test_librosa_code_makes_the_sound_mel_to_audio_makes(mel_file, monkeypatch):
     spy = lambda S, **kw: calls.append((S, kw)) or real(S, **kw)  # noqa: E731
     monkeypatch.setattr(librosa, "griffinlim", spy)
     monkeypatch.setattr(librosa.feature.inverse, "griffinlim", spy)         # what mel_to_audio calls
-    made = run(generate(SETTINGS.replace(phase_iter=7), "librosa"))
+    made = run(generate(SETTINGS.replace(n_iter=7), "librosa"))
     assert made["audio"].ndim == 1 and made["audio"].size > 0
     librosa.feature.inverse.mel_to_audio(mel_file, sr=16000, n_fft=400, hop_length=100, power=2.0, n_iter=7,
                                          fmin=20.0, fmax=7600.0, htk=False, norm="slaney")
@@ -155,7 +155,7 @@ def test_librosa_code_makes_the_sound_mel_to_audio_makes(mel_file, monkeypatch):
 
 
 def test_framework_snippets_go_on_to_audio_with_their_griffin_lim():
-    magnitude = SETTINGS.replace(power=1.0, phase_iter=50, method="cascade")
+    magnitude = SETTINGS.replace(power=1.0, n_iter=50, method="cascade")
     for target in ("torchaudio_sgd", "torchaudio"):
         kw = call_keywords(generate(magnitude, target), "GriffinLim")
         assert kw == {"n_fft": 400, "hop_length": 100, "power": 1.0, "n_iter": 50}, (target, kw)

@@ -113,7 +113,7 @@ def test_resynthesis_of_the_beginning_only():
     y = tone(seconds=2.0)
     spec = stft.spectrogram(y, SETTINGS.n_fft, SETTINGS.hop)
     mel = stft.mel_spectrogram(spec, SETTINGS.filterbank())
-    for settings in (SETTINGS.replace(method="cascade"), SETTINGS.replace(phase_iter=10)):
+    for settings in (SETTINGS.replace(method="cascade"), SETTINGS.replace(n_iter=10)):
         part = pipeline.to_audio(spec, settings, reference=y, mel=mel, max_seconds=0.5)
         assert part.size == SETTINGS.sample_rate // 2
         assert rms(part) == pytest.approx(rms(y[: part.size]), rel=0.05)
@@ -132,7 +132,7 @@ def test_the_joint_method_is_mel_to_audio_of_the_mel_and_the_cascade_is_griffin_
     from invmel_core.pipeline.sound import set_loudness
 
     y = chirp()
-    settings = SETTINGS.replace(phase_iter=12)
+    settings = SETTINGS.replace(n_iter=12)
     spec, mel = pipeline.analyse(y, settings.filterbank(), settings.n_fft, settings.hop)
     estimate = np.random.default_rng(0).random(spec.shape, dtype=np.float32)   # an estimate unlike the truth
     joint = pipeline.to_audio(estimate, settings, y, mel=mel)
@@ -152,7 +152,7 @@ def test_a_magnitude_mel_is_heard_as_magnitudes():
     from invmel_core.dsp.metrics import audio_mel_residual
 
     y = chirp()
-    settings = SETTINGS.replace(power=1.0, phase_iter=60)
+    settings = SETTINGS.replace(power=1.0, n_iter=60)
     fb = settings.filterbank()
     spec, mel = pipeline.analyse(y, fb, settings.n_fft, settings.hop, power=1.0)
     np.testing.assert_allclose(spec, stft.spectrogram(y, 256, 64, power=1.0))
@@ -168,7 +168,7 @@ def test_progress_of_a_worker_reaches_the_page_through_a_file():
         assert progress.read() == (0, 0)
         y = chirp(0.3)
         spec, mel = pipeline.analyse(y, SETTINGS.filterbank(), SETTINGS.n_fft, SETTINGS.hop)
-        wav = pipeline.reporting(progress.path, pipeline.to_wav, None, SETTINGS.replace(phase_iter=9), mel=mel)
+        wav = pipeline.reporting(progress.path, pipeline.to_wav, None, SETTINGS.replace(n_iter=9), mel=mel)
         assert wav[:4] == b"RIFF" and progress.read() == (9, 9)
     finally:
         progress.close()

@@ -60,7 +60,7 @@ def main_text(page) -> str:
 
 def test_a_hifigan_ln_mel_with_its_format_inverts_and_its_joint_sound_plays(page, tmp_path, hifigan_mel):
     # Many iterations, so the sound takes long enough to watch its progress bar.
-    open_app(page, "/invert?phase_iter=1000")
+    open_app(page, "/invert?n_iter=1000")
     choose_source(page, "Mel spectrogram (.npy)")
     upload(page, "npy", saved(tmp_path, hifigan_mel, "hifigan_mel.npy"))
     errors = input_column_errors(page)

@@ -40,7 +40,7 @@ def test_the_command_line_and_the_app_write_the_same_samples(tmp_path, model_fil
     assert cli.main([str(model_file), "--format", "hifigan", "--method", method, "--wav", "-q", "-o", str(out),
                      *extra]) == 0
     by_cli = (out / "model_out.wav").read_bytes()
-    settings = Settings.checked(**format_values("hifigan"), method=method, phase_iter=8, solver="nnls")
+    settings = Settings.checked(**format_values("hifigan"), method=method, n_iter=8, solver="nnls")
     if method == "cascade":   # the app hears the solver's estimate, as the CLI does
         from invmel_core.pipeline.render import load, transform
         loaded = load(model_file, RenderOptions(format="hifigan", solver="nnls").checked())
