@@ -87,7 +87,15 @@ def read_mel(stored, settings: Settings) -> MelReading:
 
 def settings_fit(stored, settings: Settings, compression: Compression | str = "auto") -> FitResult:
     """Do ``settings`` fit these stored values (read as ``compression``)? Certified over all
-    frames (:func:`invmel_core.check_fit`), on the settings' solver's frequency grid."""
+    frames (:func:`invmel_core.check_fit`), on the settings' solver's frequency grid.
+
+    A :class:`Compression` (what :func:`read_mel` undid for the solve) is checked as that one
+    reading only (its first: what :func:`~invmel_core.formats.compression.undo_compression`
+    applies), not its alternatives: the fit's mel residual and its lower bound are then of the
+    very linear mel the solver inverted, so the bound is at most the solver's mel residual
+    ("Which settings fit?" tries the other readings)."""
+    if isinstance(compression, Compression):
+        compression = compression.readings()[0]
     return check_fit(stored, sample_rate=settings.sample_rate, n_fft=settings.n_fft, f_min=settings.f_min,
                      f_max=settings.f_max, mel_type=settings.mel_type, norm=settings.norm,
                      compat=SOLVERS[settings.solver].compat, n_mels=settings.n_mels, compression=compression)

@@ -68,7 +68,7 @@ def candidate_formats(n_mels: int, formats: dict[str, MelFormat] | None = None) 
 
 
 def rank_settings(melspec, candidates: dict[str, MelFormat] | None = None, *, compression="auto", exact=None,
-                  max_iter=600) -> list[Candidate]:
+                  max_iter=None) -> list[Candidate]:
     """Check many settings against one mel spectrogram: "fits" first, then "cannot tell", then
     "ruled out"; within each, matching compression first, presets before variants, then by residual.
 
@@ -86,7 +86,7 @@ def rank_settings(melspec, candidates: dict[str, MelFormat] | None = None, *, co
     >>> [(row.name, row.verdict, row.result.transposed) for row in rows]
     [('hifigan', 'fits', True), ('whisper', 'ruled out', True)]
     """
-    max_iter = check_number("max_iter", max_iter, integer=True, minimum=1)
+    max_iter = None if max_iter is None else check_number("max_iter", max_iter, integer=True, minimum=1)
     arr = np.asarray(melspec)
     if arr.ndim < 2:
         raise InputError(f"melspec must have at least 2 dimensions (..., n_mels, time), got shape {arr.shape}")
