@@ -88,7 +88,8 @@ def describe(loaded: LoadedInput, settings: Settings) -> None:
     frames = loaded.mel.shape[-1]
     seconds = settings.duration(frames)
     with st.container(key="mel_reading"):
-        st.markdown(f"{loaded.label}: {loaded.mel.shape[0]} mel bands × {frames} frames · {frames} × hop "
+        st.markdown(f"{loaded.label}: {widgets.plural(loaded.mel.shape[0], 'mel band')} × "
+                    f"{widgets.plural(frames, 'frame')} · {frames} × hop "
                     f"{settings.hop} / {settings.sample_rate} Hz = **{seconds:.2f} s**")
         first = st.session_state.setdefault(DURATIONS, {}).setdefault(
             loaded.source_key, (seconds, settings.hop, settings.sample_rate))

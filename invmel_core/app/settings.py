@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 
 from invmel_core.errors import InputError
@@ -149,7 +150,10 @@ class Settings(SolverChoice):
                 current[name] = _FIELD_CHECKS[name](_from_text(name, raw), current)
             except (InputError, ValueError, TypeError, OverflowError) as exc:
                 shown = _shortened(raw)
+                # The value as given, shortened, wherever the reason repeats it.
                 reason = _reason(exc).replace(repr(raw), shown)
+                if isinstance(raw, str) and raw.strip() and shown != repr(raw):
+                    reason = reason.replace(raw.strip(), shown)
                 notices.append(f"Ignored {name}={shown} from the link: {reason}. "
                                f"Using {_to_text(current[name]) or 'the default'}.")
         try:
@@ -219,6 +223,8 @@ def _from_text(name: str, raw):
     text = raw.strip()
     if name in _OPTIONAL_FIELDS and text.lower() in ("", "none", "null"):
         return None
+    if name in _INT_FIELDS and re.fullmatch(r"[+-]?\d+", text):
+        return int(text)  # exactly: float() would turn 23 digits into another number
     if name in _INT_FIELDS or name in _FLOAT_FIELDS:
         try:
             number = float(text)

@@ -118,8 +118,8 @@ def add_solver_options(p: argparse.ArgumentParser) -> None:
     """The solver options (shared with ``batch``)."""
     solve = p.add_argument_group("solver (the linear spectrogram; method cascade's magnitude)")
     solve.add_argument("--solver", choices=sorted(SOLVERS), default=default_solver(),
-                       help=f"default: {default_solver()}. " + "; ".join(
-                           f"{name}: {spec.summary}" for name, spec in sorted(SOLVERS.items())))
+                       help=f"default: {default_solver()}. " + " ".join(  # one sentence each, no '.;'
+                           f"{name}: {spec.summary.rstrip('.; ')}." for name, spec in sorted(SOLVERS.items())))
     d = SolverChoice  # the defaults' one home
     solve.add_argument("--max-iter", type=int, default=d.max_iter, help=f"iteration budget (default: {d.max_iter})")
     solve.add_argument("--tolerance-loss", type=float, default=d.tolerance_loss, help="stop below this loss")
