@@ -16,9 +16,9 @@ import pytest
 
 from invmel_core import FORMATS, load_audio, mel_from_audio
 from invmel_core.app.settings import ASSETS
-from invmel_core.dsp.filterbank import MelFilterbank, explain_empty
+from invmel_core.dsp.filterbank import MelFilterbank
 from invmel_core.dsp.scales import hz_to_mel
-from invmel_core.inverse.oracle import REMEL_NOTE, oracle_view
+from invmel_core.inverse.oracle import oracle_view
 from app_support import errors, metric, open_page, run_until_result, upload_mel, warnings
 
 pytestmark = pytest.mark.filterwarnings("ignore:At least one mel filterbank has all zero values")
@@ -89,6 +89,8 @@ def test_a_vocoder_mel_under_a_preset_with_another_clamp_says_so():
 # ------------------------------------------------------------------ item 4: empty filters, their real cause
 
 def test_empty_filters_are_explained_by_each_cause():
+    from invmel_core.dsp.filterbank import explain_empty
+
     above = MelFilterbank(513, 0.0, 20000.0, 80, 22050)                 # f_max above Nyquist
     assert [c.kind for c in above.empty_causes()] == ["above_nyquist"]
     text = explain_empty(above)
@@ -145,6 +147,8 @@ def test_the_true_phase_re_mel_is_explained_where_it_is_shown():
     """Issue 9: 'mel magnitude + true phase' shows a larger re-mel than 'both lost' with the joint
     method. That is right (the pair is an inconsistent STFT; the joint method minimises the
     re-mel), and the table's caption says why."""
+    from invmel_core.inverse.oracle import REMEL_NOTE
+
     y = load_audio(ASSETS / "speech_short.wav", 16000)[0][8000:24000]   # 1 s of speech
     rows = {row.key: row.scores for row in oracle_view(y, sample_rate=16000, n_fft=512, n_mels=64, hop_length=128,
                                                        n_iter=60)}
