@@ -174,9 +174,13 @@ class MelFilterbank:
         """Warn as torchaudio does when some filter is all zeros, with the real cause
         (:meth:`empty_causes`: above Nyquist, or too narrow for the bins)."""
         if self.empty.size:
+            # torchaudio's advice where it applies (too narrow), the real cause where it does not.
+            torchaudio = (f" The value for `n_mels` ({self.n_mels}) may be set too high. Or, the value for `n_freqs` "
+                          f"({self.n_freqs}) may be set too low." if any(c.kind == "too_narrow"
+                                                                          for c in self.empty_causes()) else "")
             warnings.warn(
                 f"At least one mel filterbank has all zero values ({self.empty.size} of {self.n_mels}: "
-                f"filters {_short_list(self.empty)}). {explain_empty(self)}",
+                f"filters {_short_list(self.empty)}).{torchaudio} {explain_empty(self)}",
                 EmptyFilterWarning,
                 stacklevel=stacklevel,
             )

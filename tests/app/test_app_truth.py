@@ -102,6 +102,10 @@ def test_empty_filters_are_explained_by_each_cause():
     both = MelFilterbank(257, 0.0, 20000.0, 128, 22050)
     assert [c.kind for c in both.empty_causes()] == ["above_nyquist", "too_narrow"]
     assert explain_empty(MelFilterbank(201, 0.0, None, 40, 16000)) == ""
+    # The torchaudio-style warning too: its n_mels/n_freqs advice only where it applies.
+    with pytest.warns(UserWarning, match="above Nyquist") as caught:
+        above.warn_if_empty()
+    assert "`n_mels`" not in str(caught[0].message)
 
 
 @pytest.mark.parametrize("page", ["mel_scales", "invert"])
