@@ -170,7 +170,8 @@ def _ranking(ranking: FitRanking, upload: str) -> None:
                    "you know the clip's length. Power and framing never show in the values (docs/formats.md).")
     with st.container(key="fit_chart"):
         st.vega_lite_chart(charts.fit_chart(rows), width="stretch")
-    st.caption("Bar: the residual reached; black tick: the certified lower bound (no spectrogram does better).")
+    st.caption("Bar: the mel residual reached (the number the result shows); black tick: its certified lower bound "
+               "(no spectrogram does better).")
     usable = [(i, row) for i, row in enumerate(rows) if row.verdict != "ruled out"][:USE_BUTTONS]
     for i, row in usable:
         text, button = st.columns([4, 1], vertical_alignment="center")

@@ -373,8 +373,9 @@ def _explain(best: _Tried, tried: list[_Tried], fb: MelFilterbank, exact: bool) 
               if best.floored_share else ")")
     others = [f"{t.reading.label} {t.verdict} ({t.upper:.2g})" for t in tried if t is not best]
     also = f"; other readings: {', '.join(others)}" if others else ""
-    mel = (f"the mel residual (over all frames at once, so the loud ones dominate; the app's and the command "
-           f"line's number) is {best.upper:.3g}, certified at least {best.lower:.3g}")
+    frames = ("frame by frame (each frame's own relative residual, root mean square over the frames: a misfit in a "
+              "few quiet frames counts here, while the mel residual, over all frames at once, is ruled by the loud "
+              "ones)")
     if best.verdict == "fits":
         text = (f"fits: a non-negative spectrum reproduces it to a mel residual of {best.upper:.2g} (every frame "
                 f"within {best.frame_upper:.2g}, RMS over the frames) {where}{also}.")
@@ -393,18 +394,20 @@ def _explain(best: _Tried, tried: list[_Tried], fb: MelFilterbank, exact: bool) 
     if best.verdict == "ruled out":
         right = ("exact pipeline output with the right settings stays below" if exact else
                  "a model's mel with the right settings stayed below it with errors up to 0.7 nats an entry:")
-        return (f"ruled out: frame by frame, no non-negative spectrum leaves less than {best.frame_lower:.3g} of "
-                f"the mel unexplained (RMS over the frames of each frame's relative residual, certified; best found "
-                f"{best.frame_upper:.3g}) {where}; {right} {best.out_at:.2g}. For comparison with a solver, "
-                f"{mel}.{empty}{also}")
+        if best.frame_lower < best.out_at:  # ruled out by the empty filters alone
+            return (f"ruled out: no non-negative spectrum leaves a mel residual below {best.lower:.3g} (certified; "
+                    f"best found {best.upper:.3g}) {where}.{empty}{also}")
+        return (f"ruled out: no non-negative spectrum leaves a mel residual below {best.lower:.3g} (certified; best "
+                f"found {best.upper:.3g}) {where}; {frames} it is at least {best.frame_lower:.3g} (best found "
+                f"{best.frame_upper:.3g}), and {right} {best.out_at:.2g}.{empty}{also}")
     if best.ran_out:
         return (f"cannot tell yet: the check ran out of iterations ({best.steps} steps) while the residual was "
-                f"still falling, at {best.frame_upper:.3g} frame by frame (RMS; at least {best.frame_lower:.3g}) "
-                f"{where}. The values may well fit (below {max(FIT_RESIDUAL, best.bound):.2g}); check again with "
-                f"more iterations (max_iter). So far {mel}.{empty}{also}")
+                f"still falling: mel residual {best.upper:.3g} (at least {best.lower:.3g}), {frames} "
+                f"{best.frame_upper:.3g}, {where}. The values may well fit (below {max(FIT_RESIDUAL, best.bound):.2g} "
+                f"frame by frame); check again with more iterations (max_iter).{empty}{also}")
     provenance = ("" if exact else " The values are not known to come straight from a pipeline: a model's mel "
                   "never fits exactly, so this may be its error; pass exact=True if it is a pipeline's output.")
-    return (f"cannot tell: frame by frame the best residual is {best.frame_upper:.3g} (RMS over the frames, at least "
-            f"{best.frame_lower:.3g}) {where}: above what the right settings give exact data "
-            f"({max(FIT_RESIDUAL, best.bound):.2g}) but below the bar for ruling out ({best.out_at:.2g}); {mel}."
+    return (f"cannot tell: the best mel residual is {best.upper:.3g} (at least {best.lower:.3g}) {where}; {frames} "
+            f"{best.frame_upper:.3g} (at least {best.frame_lower:.3g}): above what the right settings give exact data "
+            f"({max(FIT_RESIDUAL, best.bound):.2g}) but below the bar for ruling out ({best.out_at:.2g})."
             f"{provenance}{empty}{also}")
