@@ -118,7 +118,7 @@ def fit_verdict(fit, reached: float | None = None, clamp: str = "") -> None:
         st.warning(f"**No spectrogram fits these mel values with these settings.** Every X ≥ 0 leaves a mel residual "
                    f"of at least {lower_bound_text(fit.residual_lower)} (certified, over all {fit.n_frames} frames"
                    f"{solver}), and frame by frame at least {lower_bound_text(fit.frame_residual_lower)} of each "
-                   f"frame unexplained (RMS): more than the right settings leave.{empty} The solve stopped on a "
+                   f"frame unexplained (RMS).{empty} The caption below says which bar that crosses. The solve stopped on a "
                    "plateau, and the sound is of the wrong settings. Check n_fft, the mel scale, the norm, "
                    "f_min/f_max and the sample rate: 'Which settings fit?' under the input ranks the common ones.",
                    icon=":material/report:")
