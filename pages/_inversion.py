@@ -203,7 +203,10 @@ def draw_live(live: LiveSolve, ctx: Context, status, chart, picture) -> None:
         picture.image(plots.spectrogram_rgb(estimate, ctx.problem.peak or None, exponent=ctx.settings.power),
                       output_format="JPEG",
                       width="stretch",
-                      caption="Current estimate X̂ (dB re. the original's peak, low frequencies at the bottom)")
+                      caption="Current estimate X̂ (dB re. " + ("the original's peak" if ctx.problem.peak else "its own peak"
+                                                                      + (": a mel input has no original"
+                                                                         if ctx.problem.spec is None else ""))
+                              + ", low frequencies at the bottom)")
 
 
 def live_panel(live: LiveSolve, ctx: Context) -> None:

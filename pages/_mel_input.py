@@ -88,7 +88,8 @@ def describe(loaded: LoadedInput, settings: Settings) -> None:
     frames = loaded.mel.shape[-1]
     seconds = settings.duration(frames)
     with st.container(key="mel_reading"):
-        st.markdown(f"{loaded.label}: {loaded.mel.shape[0]} mel bands × {frames} frames · {frames} × hop "
+        st.markdown(f"{loaded.label}: {widgets.plural(loaded.mel.shape[0], 'mel band')} × "
+                    f"{widgets.plural(frames, 'frame')} · {frames} × hop "
                     f"{settings.hop} / {settings.sample_rate} Hz = **{seconds:.2f} s**")
         first = st.session_state.setdefault(DURATIONS, {}).setdefault(
             loaded.source_key, (seconds, settings.hop, settings.sample_rate))
@@ -175,7 +176,8 @@ def _ranking(ranking: FitRanking, upload: str) -> None:
                    "you know the clip's length. Power and framing never show in the values (docs/formats.md).")
     with st.container(key="fit_chart"):
         st.vega_lite_chart(charts.fit_chart(rows), width="stretch")
-    st.caption("Bar: the residual reached; black tick: the certified lower bound (no spectrogram does better).")
+    st.caption("Bar: the mel residual reached (the number the result shows); black tick: its certified lower bound "
+               "(no spectrogram does better).")
     usable = [(i, row) for i, row in enumerate(rows) if row.verdict != "ruled out"][:USE_BUTTONS]
     for i, row in usable:
         text, button = st.columns([4, 1], vertical_alignment="center")

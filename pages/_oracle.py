@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from invmel_core.app import workflow as pipeline
+from invmel_core.inverse.oracle import REMEL_NOTE
 from invmel_core.app.settings import Settings
 from pages import _widgets as widgets
 from pages._sources import LoadedInput
@@ -55,9 +56,10 @@ def _renditions(rows, settings: Settings) -> None:
             table[name] = [row.scores.get(key) for row in rows]
         st.dataframe(table, hide_index=True, width="stretch",
                      column_config={name: st.column_config.NumberColumn(format="%.3g") for name in SCORE_NAMES.values()})
-    st.caption(f"Against the original, with {settings.n_mels} {settings.mel_type} mels at n_fft {settings.n_fft}; "
+    scale = "HTK" if settings.mel_type == "htk" else "Slaney"
+    st.caption(f"Against the original, with {widgets.plural(settings.n_mels, scale + ' mel')} at n_fft {settings.n_fft}; "
                f"phase by {widgets.describe_sound(settings)} (the true magnitude by Griffin-Lim with as many). "
                "re-mel: how far the sound's mel is from the original's (0 = the same mel); spectral convergence "
                "and log-spectral distance: how far its spectrogram is; ESTOI: intelligibility, 1 = the original's. "
                "Compare each with the original: where the re-mel is small but the sound differs, the mel could not "
-               "tell the difference either.")
+               "tell the difference either. " + REMEL_NOTE)

@@ -13,12 +13,14 @@ without solving again.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 
 import streamlit as st
 
 from invmel_core.app import offload
 from invmel_core.app import workflow as pipeline
+from invmel_core.app.mel_input import format_clamp_note
 from invmel_core.figures.freq_axis import FREQ_AXES
 from invmel_core.app.settings import Settings
 from pages import _widgets as widgets
@@ -74,38 +76,68 @@ def show_result(result: pipeline.Inversion, settings: Settings, label: str | Non
         m[4].metric("time", f"{result.seconds:.2f} s")
     if result.fit is not None:
         with st.container(key="result_fit"):
-            fit_verdict(result.fit)
+            fit_verdict(result.fit, scores.mel_residual,
+                        format_clamp_note(result.fit, result.problem.stored, result.settings))
     with st.container(key="result_notes"):
         for note in result.notes:
             st.info(note, icon=":material/lightbulb:")
     png = _figure(result)
+    if result.problem.spec is not None:
+        look = ("Red in the error map: energy the solver put where there was none; blue: energy it missed. ")
+    else:
+        look = ("With a mel spectrogram alone there is no original to compare with, so no error map: the "
+                "estimate is shown in dB relative to its own peak, under the mel input it explains. ")
     st.caption(
         "What to look for: the reconstruction matches the mel bands, not the spectrum. Inside each triangle the "
         "solver cannot tell bins apart, so fine detail (harmonics) is smeared across the band — more at high "
-        "frequencies, where the bands are wide (a log or mel axis shows the low notes apart). Red in the error "
-        "map: energy the solver put where there was none; blue: energy it missed. "
+        "frequencies, where the bands are wide (a log or mel axis shows the low notes apart). " + look
         + SOLVER_NOTES.get(result.settings.solver, ""))
     sound = _sound(result, heard, preview_s)
     _downloads(result, png, sound, heard)
 
 
-def fit_verdict(fit) -> None:
+def lower_bound_text(value: float, digits: int = 3) -> str:
+    """A lower bound rounded down to ``digits`` significant digits, so that on screen it never
+    exceeds a value it bounds (shown rounded to nearest with as many digits)."""
+    if not math.isfinite(value) or value <= 0:
+        return "0"
+    scale = 10.0 ** (math.floor(math.log10(value)) - digits + 1)
+    return f"{math.floor(value / scale * (1 + 1e-12)) * scale:.{digits}g}"
+
+
+def fit_verdict(fit, reached: float | None = None, clamp: str = "") -> None:
     """Do the settings fit the mel file's values (:func:`invmel_core.app.mel_input.settings_fit`)?
-    Ruled out: the solve ended on a plateau, not a solution; say so first."""
+    Ruled out: the solve ended on a plateau, not a solution; say so first. Every residual
+    here is the mel residual of the metric above (``reached``: the solve's), and the lower
+    bound is certified below any solver's; the verdict itself rests on the frames' own
+    residuals (a misfit in a few quiet frames counts), which the caption gives."""
+    solver = "" if reached is None else f"; the solve above reached {widgets.format_number(reached)}"
     if fit.verdict == "ruled out":
-        st.warning(f"**No spectrogram fits these mel values with these settings.** Every X ≥ 0 leaves at least "
-                   f"{fit.residual_lower:.2g} of the mel unexplained (certified, over all {fit.n_frames} frames): the "
-                   "solve stopped on a plateau, and the sound is of the wrong settings. Check n_fft, the mel scale, "
-                   "the norm, f_min/f_max and the sample rate: 'Which settings fit?' under the input ranks the "
-                   "common ones.", icon=":material/report:")
+        empty = (f" {fit.empty_share:.2g} of the mel sits in filters that are empty with these settings, where no "
+                 "spectrum can put anything." if fit.empty_share >= 1e-3 else "")
+        st.warning(f"**No spectrogram fits these mel values with these settings.** Every X ≥ 0 leaves a mel residual "
+                   f"of at least {lower_bound_text(fit.residual_lower)} (certified, over all {fit.n_frames} frames"
+                   f"{solver}), and frame by frame at least {lower_bound_text(fit.frame_residual_lower)} of each "
+                   f"frame unexplained (RMS).{empty} The caption below says which bar that crosses. The solve stopped on a "
+                   "plateau, and the sound is of the wrong settings. Check n_fft, the mel scale, the norm, "
+                   "f_min/f_max and the sample rate: 'Which settings fit?' under the input ranks the common ones.",
+                   icon=":material/report:")
+    elif fit.verdict == "cannot tell" and fit.ran_out:
+        st.info(f"**The check ran out of iterations before it could decide** (mel residual {fit.residual:.3g} and "
+                f"still falling, at least {lower_bound_text(fit.residual_lower)}{solver}): the values may well fit "
+                "these settings. 'Which settings fit?' checks again.", icon=":material/hourglass_bottom:")
     elif fit.verdict == "cannot tell":
-        st.info(f"**These settings can be neither confirmed nor ruled out** (residual {fit.residual:.2g}, at least "
-                f"{fit.residual_lower:.2g}): the values are not exactly a filterbank's image (a model's prediction, "
-                "lossy storage), or the settings are close but not right.", icon=":material/help:")
+        st.info(f"**These settings can be neither confirmed nor ruled out** (mel residual {fit.residual:.3g}, at "
+                f"least {lower_bound_text(fit.residual_lower)}{solver}): the values are not exactly a filterbank's "
+                "image (a model's prediction, lossy storage), or the settings are close but not right.",
+                icon=":material/help:")
     else:
-        st.success(f"**These settings fit the values** (residual {fit.residual:.2g}). A fit shows they are possible, "
-                   "not that they are the ones used: finer settings fit many mels (see 'Which settings fit?').",
-                   icon=":material/check_circle:")
+        st.success(f"**These settings fit the values** (mel residual {fit.residual:.2g}{solver}). A fit shows they "
+                   "are possible, not that they are the ones used: finer settings fit many mels (see 'Which "
+                   "settings fit?').", icon=":material/check_circle:")
+    if clamp:
+        st.warning(f"**The format's clamp does not match the values:** {clamp}. The settings may still be right; "
+                   "the floor says the file came from another pipeline or another clamp.", icon=":material/compare_arrows:")
     st.caption(fit.why)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from invmel_core import SOLVERS, MelFilterbank
+from invmel_core.dsp.filterbank import explain_empty
 from invmel_core.app import offload
 from invmel_core.app import workflow as pipeline
 from invmel_core.inverse.mel_audio import DEFAULT_ITERATIONS, METHODS
@@ -121,6 +122,24 @@ OPTION_HELP = {
 }
 
 
+OPTION_ORDER = ("max_iter", "tolerance_loss", "tolerance_change", "lr", "momentum", "seed")
+
+
+def options_used(settings: Settings, spec) -> str:
+    """The options solver ``spec`` reads, with their values (for the options' expander label);
+    the others are not named: they do nothing for it."""
+    shown = {"max_iter": f"{settings.max_iter:,}", "tolerance_loss": f"{settings.tolerance_loss:.1e}",
+             "tolerance_change": f"{settings.tolerance_change:.1e}", "lr": f"{settings.lr:g}",
+             "momentum": f"{settings.momentum:g}", "seed": f"{settings.seed}"}
+    used = [f"{name} {shown[name]}" for name in OPTION_ORDER if name in spec.uses]
+    return ", ".join(used) if used else f"'{spec.name}' uses none of them"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``"1 filter"``, ``"2 filters"``: a count and its noun, singular for one."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
 def solver_label(name: str) -> str:
     spec = SOLVERS.get(name)
     return f"{name} — {spec.summary}" if spec else name
@@ -170,7 +189,7 @@ def sound_widgets(box=None) -> None:
     box = box or st
     method = box.radio("Sound from the mel", METHODS, key="method", horizontal=True, help=METHOD_HELP)
     ranged_number(box, "Iterations", "n_iter", step=8, value=None,
-                  placeholder=f"{DEFAULT_ITERATIONS[method]} ({method}'s default)",
+                  placeholder=f"{DEFAULT_ITERATIONS[method]} (default)",  # short: the column is narrow
                   help="Each iteration is about one STFT and one inverse STFT: more sound better and take longer. "
                        f"Empty: the method's default ({', '.join(f'{m} {n}' for m, n in DEFAULT_ITERATIONS.items())}).")
 
@@ -285,27 +304,23 @@ def filterbank(settings: Settings, compat: str | None = None) -> MelFilterbank:
 
 
 def empty_filter_warning(fb: MelFilterbank, *, brief: bool = False) -> None:
-    """Warn, and explain (``brief``: in one line), when some filters cover no STFT bin."""
+    """Warn, and explain each cause (:func:`invmel_core.dsp.filterbank.explain_empty`: above
+    Nyquist, or too narrow for the bins) with the settings that remove it, when some filters
+    cover no STFT bin (``brief``: the Mel scales page is pointed to for the narrow ones)."""
     n = int(fb.empty.size)
     if not n:
         return
-    spacing = fb.bin_hz[1] - fb.bin_hz[0]
     which = ", ".join(str(int(i)) for i in fb.empty[:12]) + (" …" if n > 12 else "")
-    if brief and n < fb.n_mels:
-        st.warning(f"**{n} of {fb.n_mels} mel filters are empty** (filters {which}): no STFT bin falls inside "
-                   "them, so their mel values are always 0. Lower n_mels, raise f_min or raise n_fft "
-                   "(the Mel scales page shows why).", icon=":material/warning:")
-        return
+    causes = explain_empty(fb)
+    narrow = any(cause.kind == "too_narrow" for cause in fb.empty_causes())
     if n == fb.n_mels:
         st.warning(f"**All {n} mel filters are empty.** No STFT bin falls inside any triangle, so the mel "
-                   "spectrogram carries no information about the spectrum: a solver can only return "
-                   "its starting point.", icon=":material/warning:")
+                   f"spectrogram carries no information about the spectrum: a solver can only return "
+                   f"its starting point. {causes}", icon=":material/warning:")
         return
-    st.warning(
-        f"**{n} of {fb.n_mels} mel filters are empty** (filters {which}). Near the bottom of the mel "
-        f"scale the triangles are narrower than the {spacing:.3g} Hz between STFT bins, so some "
-        "triangles fall between two bins and weigh nothing; their mel values are always 0 and cannot "
-        "be matched. Lower n_mels, raise f_min or raise n_fft.", icon=":material/warning:")
+    more = " (the Mel scales page shows why)" if brief and narrow else ""
+    st.warning(f"**{n} of {fb.n_mels} mel filters are empty** (filters {which}): no STFT bin falls inside them, so "
+               f"their mel values are always 0 and cannot be matched. {causes}{more}", icon=":material/warning:")
 
 
 def show_error(problem) -> None:

@@ -2,7 +2,8 @@
 
 Keys. Sidebar: sample_rate, n_fft, hop_length, power, n_mels, f_min, f_max, mel_type, norm.
 Main: fw_seed_torch, fw_seed_mindspore (seeds of the documented example); containers
-param_table, doc_example, doc_filterbank, code_export (one tab per framework).
+param_table, doc_example, doc_filterbank, code_export (one tab per framework; librosa_time in librosa's: how
+long its snippet takes at these settings, a warning past a minute).
 """
 
 import warnings
@@ -10,7 +11,7 @@ import warnings
 import numpy as np
 import streamlit as st
 
-from invmel_core import EmptyFilterWarning, InverseMelScale, MelFilterbank
+from invmel_core import SOLVERS, EmptyFilterWarning, InverseMelScale, MelFilterbank
 from invmel_core.app import charts
 from invmel_core.app.codegen import TARGETS, generate_all
 from pages import _state as session
@@ -89,17 +90,44 @@ st.caption("The four filters of the example (dashed red: empty) and the two STFT
 # ---------------------------------------------------------------- code
 st.header("3. Code for the current settings")
 st.markdown(
-    f"n_fft {settings.n_fft} (n_stft {settings.n_stft}), hop {settings.hop}, {settings.n_mels} "
-    f"{'HTK' if settings.mel_type == 'htk' else 'Slaney'} mels, {settings.f_min:g}–{settings.nyquist:g} Hz, "
+    f"n_fft {settings.n_fft} (n_stft {settings.n_stft}), hop {settings.hop}, "
+    f"{widgets.plural(settings.n_mels, ('HTK' if settings.mel_type == 'htk' else 'Slaney') + ' mel')}, "
+    f"{settings.f_min:g}–{settings.nyquist:g} Hz, "
     f"norm {settings.norm}, {'magnitude' if settings.power == 1 else 'power'} (power={settings.power:g}), solver "
     f"'{settings.solver}'. Each snippet reads `mel.npy` (download it on the Invert page: the linear mel, a model's "
     "compression undone), recovers the spectrogram `spec` and goes on to the sound, `reconstruction.wav`: the "
     f"frameworks by Griffin-Lim on `spec` ({settings.replace(method='cascade').sound_iterations} iterations), "
     f"invmel_core as the app makes it ({widgets.describe_sound(settings)}). The SGD ones use the solver settings "
     "of the Invert page.")
+def librosa_time_warning(box) -> None:
+    """librosa's mel_to_stft (L-BFGS-B) slows steeply with the bins: say how long its snippet
+    takes at these settings (for the Invert page's input if there is one, else 10 s of audio),
+    with a warning past a minute (key ``librosa_time``)."""
+    loaded = st.session_state.get("invert_input")
+    frames = int(loaded.mel.shape[-1]) if loaded is not None else int(10.0 * settings.sample_rate) // settings.hop + 1
+    what = f"{loaded.label} ({frames} frames)" if loaded is not None else f"10 s of audio ({frames} frames)"
+    seconds = SOLVERS["librosa"].seconds_estimate(1, settings.n_stft, settings.n_mels, frames)
+    took = f"{seconds / 60:,.0f} min" if seconds >= 120 else f"{seconds:,.0f} s"
+    text = (f"At these settings (n_stft {settings.n_stft}) librosa's `mel_to_stft` takes roughly **{took}** for "
+            f"{what}, give or take a factor of two: its time grows like n_stft^3.5.")
+    if seconds > 60:
+        smaller = [(n, SOLVERS["librosa"].seconds_estimate(1, n // 2 + 1, settings.n_mels,
+                                                            frames * settings.n_fft // n))
+                   for n in (1024, 512) if n < settings.n_fft]
+        hint = "; ".join(f"n_fft {n}: about {t / 60:,.1f} min" for n, t in smaller)
+        with box.container(key="librosa_time"):
+            st.warning(text + (f" With a smaller n_fft (the hop scaled with it): {hint}." if hint else ""),
+                       icon=":material/hourglass_top:")
+    else:
+        with box.container(key="librosa_time"):
+            st.caption(text)
+
+
 with st.container(key="code_export"):
     codes = generate_all(settings)
     for tab, (target, code) in zip(st.tabs(list(TARGETS.values())), codes.items()):
+        if target == "librosa":
+            librosa_time_warning(tab)
         tab.code(code, language="python")
 
 session.sync_url(settings)

@@ -56,8 +56,7 @@ with right:
         st.caption("It starts from random numbers: another seed gives another spectrogram with the same mel bands.")
     elif not solver.iterative:
         st.caption("It is solved in one step (no loss curve to watch).")
-    used = f"max_iter {settings.max_iter:,}, tolerances, lr, momentum, seed {settings.seed}" if solver.uses \
-        else f"'{solver.name}' uses none of them"
+    used = widgets.options_used(settings, solver)
     with st.expander(f"Options: {used}"):
         widgets.solver_widgets(choose_solver=False, options_of=settings.solver)
     cost = inversion.cost_line(settings, loaded)

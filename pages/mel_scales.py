@@ -77,17 +77,21 @@ st.caption(
     "the very bottom).")
 with st.container(key="spacing_caption"):
     st.caption(
-        f"On the right, at these settings ({settings.n_mels} mels from {settings.f_min:g} to {top:g} Hz, bins "
+        f"On the right, at these settings ({widgets.plural(settings.n_mels, 'mel')} from {settings.f_min:g} to "
+        f"{top:g} Hz, bins "
         f"{this['bin_hz']:g} Hz apart): " + spacing_sentence(f"{names[settings.mel_type]} (the current scale)", this)
         + " " + spacing_sentence(names[other_scale], other) + " A curve below the dashed line does not by itself "
         "empty a filter: a triangle reaches from the centre below it to the centre above, two spacings wide, and "
         "is empty only when no bin falls in that span. A filter that sees one bin gives that bin's power alone, "
-        "so its neighbours' bins cannot be told apart from it.")
+        "so its neighbours' bins cannot be told apart from it."
+        + (" Filters above the Nyquist frequency (f_max above sample_rate / 2) are empty whatever their spacing: "
+           "no bin exists there (see the warning below)." if any(c.kind == "above_nyquist" for c in fb.empty_causes())
+           else ""))
 
 # ---------------------------------------------------------------- 2. the filterbank
 st.header("2. The filterbank")
 st.markdown(
-    f"**{settings.n_mels} {'HTK' if settings.mel_type == 'htk' else 'Slaney'} filters** from "
+    f"**{widgets.plural(settings.n_mels, ('HTK' if settings.mel_type == 'htk' else 'Slaney') + ' filter')}** from "
     f"{settings.f_min:g} to {top:g} Hz on **{fb.n_freqs} STFT bins** ({spacing:.3g} Hz apart), "
     f"{'each normalised to unit area (Slaney norm), so narrow filters are tall' if settings.norm == 'slaney' else 'each with peak 1'}. "
     f"{charts.ZOOM_HELP} Hover a dot for a filter's edges.")
@@ -102,10 +106,13 @@ if zoom is not None:
         st.vega_lite_chart(charts.filterbank_chart(fb, zoom_hz=zoom, height=220), width="stretch")
     shown = f"Zoom on 0–{zoom:.0f} Hz. "
 else:
-    shown = f"With {settings.n_mels} filter{'s' * (settings.n_mels != 1)} the chart above shows them all; no zoom. "
+    shown = (f"With {widgets.plural(settings.n_mels, 'filter')} the chart above shows "
+             f"{'them all' if settings.n_mels != 1 else 'it'}; no zoom. ")
 st.caption(
     shown + "Grey vertical lines are the STFT bins, faint grey triangles the ideal filters, "
-    "coloured dots the weights the bins actually get. A filter only 'sees' the bins under its "
+    "coloured dots the weights the bins actually get; the axis on top reads the same frequencies in mels "
+    f"({names[settings.mel_type]}), and hovering a dot gives a filter's edges in both. A filter only 'sees' the "
+    "bins under its "
     "triangle: the mel value of filter m is the sum of those bins' power, weighted by the triangle. "
     "Everything a solver will ever know about the spectrum is these weighted sums — so the detail "
     "inside one triangle is lost, and a triangle with no bin under it (dashed red) measures nothing.")
@@ -138,10 +145,25 @@ else:
                "though, differ: porting from torchaudio to librosa, pass htk=True and norm=None.")
 
 # ---------------------------------------------------------------- 4. readout
+def filter_table(fb) -> dict:
+    """The filterbank's per-filter table with each edge's mel value beside its Hz."""
+    table, mels = fb.table(), hz_to_mel(fb.edges_hz, fb.mel_type)
+    unit = "HTK mel" if fb.mel_type == "htk" else "Slaney mel"
+    out = {}
+    for name, column in table.items():
+        out[name] = column
+        for edge, offset in (("lower", 0), ("centre", 1), ("upper", 2)):
+            if name == f"{edge} (Hz)":
+                out[f"{edge} ({unit})"] = np.round(np.asarray(mels, dtype=np.float64)[offset:offset + fb.n_mels],
+                                                   2 if fb.mel_type == "htk" else 3)
+    return out
+
+
 st.header("4. Every filter")
 with st.container(key="filter_table"):
-    st.dataframe(fb.table(), hide_index=True, height=300, width="stretch")
-st.caption("Edges are the corners of each triangle: filter m rises from its lower edge, peaks at its centre "
-           "and falls to zero at its upper edge, which is the next filter's centre.")
+    st.dataframe(filter_table(fb), hide_index=True, height=300, width="stretch")
+st.caption(f"Edges are the corners of each triangle: filter m rises from its lower edge, peaks at its centre "
+           f"and falls to zero at its upper edge, which is the next filter's centre. Each edge in Hz and in "
+           f"{names[settings.mel_type]} mels: on the mel scale the centres are evenly spaced.")
 
 session.sync_url(settings)

@@ -83,12 +83,16 @@ def filterbank_chart(fb: MelFilterbank, zoom_hz: float | None = None, *, height:
                  for x, y in ((edges[m], 0.0), (edges[m + 1], float(min(tips[m], peak))), (edges[m + 2], 0.0))]
     heights, argmax = dense.max(axis=0), dense.argmax(axis=0)
     # One dot per filter on its highest bin (at the ideal centre for an empty filter), for the tooltip.
+    mels = np.asarray(hz_to_mel(edges, fb.mel_type), dtype=np.float64)
     peaks = [{"filter": m, "hz": round(float(edges[m + 1] if m in empty else bins[argmax[m]]), 2),
               "centre": round(float(edges[m + 1]), 2), "lower": round(float(edges[m]), 2),
-              "upper": round(float(edges[m + 2]), 2), "weight": 0.0 if m in empty else float(heights[m]),
+              "upper": round(float(edges[m + 2]), 2), "centre_mel": round(float(mels[m + 1]), 2),
+              "lower_mel": round(float(mels[m]), 2), "upper_mel": round(float(mels[m + 2]), 2),
+              "weight": 0.0 if m in empty else float(heights[m]),
               "bins": int(band.stops[m] - band.starts[m]), "empty": m in empty}
              for m in range(fb.n_mels) if edges[m + 1] <= top]
     x = {"field": "hz", "type": "quantitative", "title": "frequency (Hz)", "scale": {"domain": [0, top]}}
+    unit = MEL_UNITS[fb.mel_type]
     y = {"field": "weight", "type": "quantitative", "title": "weight", "scale": {"domain": [0, peak * 1.08]}}
     layers = [
         {"data": {"values": lines}, "mark": {"type": "line", "strokeWidth": 1.6, "clip": True,
@@ -101,8 +105,11 @@ def filterbank_chart(fb: MelFilterbank, zoom_hz: float | None = None, *, height:
                       "color": {"condition": {"test": "datum.empty", "value": COLOURS["empty"]}, "value": "#333333"},
                       "tooltip": [{"field": "filter", "type": "quantitative"},
                                   {"field": "lower", "title": "lower edge (Hz)", "type": "quantitative"},
+                                  {"field": "lower_mel", "title": f"lower edge ({unit})", "type": "quantitative"},
                                   {"field": "centre", "title": "centre (Hz)", "type": "quantitative"},
+                                  {"field": "centre_mel", "title": f"centre ({unit})", "type": "quantitative"},
                                   {"field": "upper", "title": "upper edge (Hz)", "type": "quantitative"},
+                                  {"field": "upper_mel", "title": f"upper edge ({unit})", "type": "quantitative"},
                                   {"field": "bins", "title": "bins inside", "type": "quantitative"}]}},
     ]
     if triangles:
@@ -128,7 +135,32 @@ def filterbank_chart(fb: MelFilterbank, zoom_hz: float | None = None, *, height:
         layers[0]["params"] = [{"name": "zoom", "bind": "scales",
                                 "select": {"type": "interval", "encodings": ["x"],
                                            "zoom": "wheel!" if wheel_zoom else False}}]
-    return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "layer": layers, "config": _VL_CONFIG}
+    # A second frequency axis on top, in mels of the filterbank's scale: the same scale (so it
+    # pans and zooms with the chart), its ticks labelled with the mel value of their frequency.
+    # Only the filter lines draw the Hz axis; the other layers draw none.
+    for layer in layers[1:]:
+        layer["encoding"]["x"] = {**layer["encoding"]["x"], "axis": None}
+    layers.append({"data": {"values": [{"hz": 0.0}]}, "mark": {"type": "rule", "opacity": 0},
+                   "encoding": {"x": {**x, "axis": mel_axis(fb.mel_type)}}})
+    return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "layer": layers, "config": _VL_CONFIG,
+            "resolve": {"axis": {"x": "independent"}}}
+
+
+MEL_UNITS = {"htk": "HTK mel", "slaney": "Slaney mel"}
+# Hz -> mel in Vega's expression language, as invmel_core.dsp.scales.hz_to_mel computes it.
+_MEL_EXPR = {"htk": "2595 * log(1 + datum.value / 700) / LN10",
+             "slaney": "datum.value < 1000 ? 3 * datum.value / 200 : 15 + 27 * log(datum.value / 1000) / log(6.4)"}
+
+
+def mel_axis(mel_type: str) -> dict:
+    """A Vega-Lite axis on top of a Hz scale whose tick labels are mels of ``mel_type``.
+
+    >>> mel_axis("htk")["title"], mel_axis("htk")["orient"]
+    ('frequency (HTK mel)', 'top')
+    """
+    digits = ".0f" if mel_type == "htk" else ".1f"
+    return {"orient": "top", "title": f"frequency ({MEL_UNITS[mel_type]})", "grid": False,
+            "labelExpr": f"format({_MEL_EXPR[mel_type]}, '{digits}')"}
 
 
 def mel_curve_chart(f_max: float, *, mark_hz: float | None = None, height: int = 280) -> dict:
@@ -212,7 +244,7 @@ def filter_spacing_chart(f_min: float, f_max: float, n_mels: int, bin_spacing: f
             rows += [{"hz": c, "spacing": d, "scale": label}
                      for c, d in zip(_r(centres[1:], 1), _r(np.diff(centres), 3))]
     return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG,
-            "title": f"Filter spacing for {n_mels} mels vs bin spacing",
+            "title": f"Filter spacing for {n_mels} mel{'s' * (n_mels != 1)} vs bin spacing",
             "layer": [
                 {"data": {"values": rows}, "mark": {"type": "line", "strokeWidth": 2.5, "point": {"size": 12}},
                  "encoding": {"x": {"field": "hz", "type": "quantitative", "title": "filter centre (Hz)"},

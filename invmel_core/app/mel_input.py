@@ -19,8 +19,8 @@ from invmel_core.errors import InputError
 from invmel_core.formats import reader
 from invmel_core.formats.reader import MelReading
 from invmel_core.formats.fit import VERDICTS, FitResult, check_fit
-from invmel_core.formats.ranking import candidate_formats, rank_settings, ranking_summary
-from invmel_core.formats.presets import MelFormat
+from invmel_core.formats.ranking import candidate_formats, clamp_note, rank_settings, ranking_summary
+from invmel_core.formats.presets import FORMATS, MelFormat
 from invmel_core.app.settings import Settings, format_values, matching_formats
 from invmel_core.inverse.solvers import SOLVERS
 
@@ -54,10 +54,31 @@ def read_mel(stored, settings: Settings) -> MelReading:
 
 def settings_fit(stored, settings: Settings, compression: Compression | str = "auto") -> FitResult:
     """Do ``settings`` fit these stored values (read as ``compression``)? Certified over all
-    frames (:func:`invmel_core.check_fit`), on the settings' solver's frequency grid."""
+    frames (:func:`invmel_core.check_fit`), on the settings' solver's frequency grid.
+
+    A :class:`Compression` (what :func:`read_mel` undid for the solve) is checked as that one
+    reading only (its first: what :func:`~invmel_core.formats.compression.undo_compression`
+    applies), not its alternatives: the fit's mel residual and its lower bound are then of the
+    very linear mel the solver inverted, so the bound is at most the solver's mel residual
+    ("Which settings fit?" tries the other readings)."""
+    if isinstance(compression, Compression):
+        compression = compression.readings()[0]
     return check_fit(stored, sample_rate=settings.sample_rate, n_fft=settings.n_fft, f_min=settings.f_min,
                      f_max=settings.f_max, mel_type=settings.mel_type, norm=settings.norm,
                      compat=SOLVERS[settings.solver].compat, n_mels=settings.n_mels, compression=compression)
+
+
+def format_clamp_note(fit: FitResult, stored, settings: Settings) -> str:
+    """"" or why the values, read as ``fit`` read them, are not the output as stored of the
+    preset the settings are (:func:`~invmel_core.formats.ranking.clamp_note`: its clamp is not
+    the floor read off the values, or the values go below it). Settings that fit say nothing
+    of the clamp, so a fitting preset whose clamp contradicts the values needs saying."""
+    lowest = float(np.min(stored))
+    for name in matching_formats(settings):
+        note = clamp_note(fit.compression, FORMATS[name], lowest, name)
+        if note:
+            return note
+    return ""
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,10 @@ class Settings(SolverChoice):
                 current[name] = _FIELD_CHECKS[name](raw, current)
             except (InputError, ValueError, TypeError, OverflowError) as exc:
                 shown = _shortened(raw)
+                # The value as given, shortened, wherever the reason repeats it.
                 reason = _reason(exc).replace(repr(raw), shown)
+                if isinstance(raw, str) and raw.strip() and shown != repr(raw):
+                    reason = reason.replace(raw.strip(), shown)
                 notices.append(f"Ignored {name}={shown} from the link: {reason}. "
                                f"Using {_to_text(current[name]) or 'the default'}.")
         try:

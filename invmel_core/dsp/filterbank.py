@@ -171,15 +171,46 @@ class MelFilterbank:
         return np.flatnonzero(self.dense.max(axis=0) == 0.0)
 
     def warn_if_empty(self, stacklevel: int = 3) -> None:
-        """Warn as torchaudio does when some filter is all zeros."""
+        """Warn as torchaudio does when some filter is all zeros, with the real cause
+        (:meth:`empty_causes`: above Nyquist, or too narrow for the bins)."""
         if self.empty.size:
+            # torchaudio's advice where it applies (too narrow), the real cause where it does not.
+            torchaudio = (f" The value for `n_mels` ({self.n_mels}) may be set too high. Or, the value for `n_freqs` "
+                          f"({self.n_freqs}) may be set too low." if any(c.kind == "too_narrow"
+                                                                          for c in self.empty_causes()) else "")
             warnings.warn(
                 f"At least one mel filterbank has all zero values ({self.empty.size} of {self.n_mels}: "
-                f"filters {_short_list(self.empty)}). The value for `n_mels` ({self.n_mels}) may be set "
-                f"too high. Or, the value for `n_freqs` ({self.n_freqs}) may be set too low.",
+                f"filters {_short_list(self.empty)}).{torchaudio} {explain_empty(self)}",
                 EmptyFilterWarning,
                 stacklevel=stacklevel,
             )
+
+    def empty_causes(self) -> tuple["EmptyCause", ...]:
+        """Why each empty filter is empty, grouped by cause (none when no filter is empty).
+
+        ``"above_nyquist"``: the filter is centred above the top STFT bin (``f_max`` above
+        ``sample_rate / 2``, or ``f_min`` at or above it): no bin exists there, so only a lower
+        ``f_max`` (at most ``sample_rate / 2``) or a higher sample rate removes it — more bins
+        or fewer mels do not. ``"too_narrow"``: the triangle lies between two bins, narrower
+        than their spacing (near the bottom of the mel scale, where filters are narrowest):
+        fewer mels, a larger ``n_fft`` or a higher ``f_min`` widen it.
+
+        >>> fb = MelFilterbank(513, 0.0, 20000.0, 80, 22050)
+        >>> [(c.kind, c.filters.size) for c in fb.empty_causes()]
+        [('above_nyquist', 12)]
+        """
+        if not self.empty.size:
+            return ()
+        top = float(self.bin_hz[-1])
+        centres = self.edges_hz[1:-1][self.empty]
+        above = self.empty[centres >= top]
+        narrow = self.empty[centres < top]
+        out = []
+        if above.size:
+            out.append(EmptyCause("above_nyquist", above, _above_nyquist_text(self, above, top)))
+        if narrow.size:
+            out.append(EmptyCause("too_narrow", narrow, _too_narrow_text(self, narrow)))
+        return tuple(out)
 
     @property
     def banded(self) -> "BandedFilterbank":
@@ -215,6 +246,56 @@ class MelFilterbank:
             "bins inside": (band.stops - band.starts).astype(int),
             "empty": np.isin(np.arange(self.n_mels), self.empty),
         }
+
+
+@dataclass(frozen=True)
+class EmptyCause:
+    """One cause of empty filters (:meth:`MelFilterbank.empty_causes`): ``kind``
+    (``"above_nyquist"`` or ``"too_narrow"``), the ``filters`` it empties and ``text``: the
+    cause and the settings that remove it, in a sentence or two."""
+
+    kind: str
+    filters: np.ndarray
+    text: str
+
+
+def _filters_phrase(filters) -> str:
+    n = len(filters)
+    return f"{n} filter{'s' * (n != 1)} ({_short_list(filters)})"
+
+
+def _above_nyquist_text(fb: MelFilterbank, filters, top: float) -> str:
+    nyquist = fb.sample_rate / 2
+    if fb.f_min >= top:
+        where = (f"f_min ({fb.f_min:g} Hz) is at or above the Nyquist frequency ({nyquist:g} Hz, sample_rate / 2), "
+                 "so every filter lies above the highest STFT bin")
+        fix = f"Lower f_max to at most {nyquist:g} Hz (sample_rate / 2) and f_min below it"
+    else:
+        where = (f"f_max ({fb.f_max:g} Hz) is above the Nyquist frequency ({nyquist:g} Hz, sample_rate / 2): the "
+                 f"STFT has no bin above {top:g} Hz, so {'these filters lie' if len(filters) != 1 else 'this filter lies'} "
+                 "where there is nothing to measure")
+        fix = f"Lower f_max to at most {nyquist:g} Hz (sample_rate / 2), or use audio at a higher sample rate"
+    return (f"{_filters_phrase(filters)} {'are' if len(filters) != 1 else 'is'} above Nyquist: {where}. {fix}; more "
+            "STFT bins (n_fft) or fewer mels cannot fix this.")
+
+
+def _too_narrow_text(fb: MelFilterbank, filters) -> str:
+    spacing = float(fb.bin_hz[1] - fb.bin_hz[0]) if fb.n_freqs > 1 else float(fb.sample_rate) / 2
+    up_to = float(fb.edges_hz[int(filters.max()) + 1])
+    return (f"{_filters_phrase(filters)} {'are' if len(filters) != 1 else 'is'} too narrow: near the bottom of the "
+            f"mel scale (centred up to {up_to:,.0f} Hz) the triangles are narrower than the {spacing:.3g} Hz between "
+            f"STFT bins, so {'they fall' if len(filters) != 1 else 'it falls'} between two bins and "
+            f"weigh{'s' * (len(filters) == 1)} nothing. "
+            "Lower n_mels, raise n_fft (finer bins) or raise f_min.")
+
+
+def explain_empty(fb: MelFilterbank) -> str:
+    """Every cause of ``fb``'s empty filters, and what removes it ("" when none is empty).
+
+    >>> print(explain_empty(MelFilterbank(513, 0.0, 20000.0, 80, 22050))[:60])
+    12 filters (68, 69, 70, 71, 72, 73, 74, 75, ...) are above N
+    """
+    return " ".join(cause.text for cause in fb.empty_causes())
 
 
 def default_zoom_hz(fb: MelFilterbank) -> float:

@@ -68,7 +68,7 @@ def candidate_formats(n_mels: int, formats: dict[str, MelFormat] | None = None) 
 
 
 def rank_settings(melspec, candidates: dict[str, MelFormat] | None = None, *, compression="auto", exact=None,
-                  max_iter=600) -> list[Candidate]:
+                  max_iter=None) -> list[Candidate]:
     """Check many settings against one mel spectrogram: "fits" first, then "cannot tell", then
     "ruled out"; within each, matching compression first, presets before variants, then by residual.
 
@@ -86,7 +86,7 @@ def rank_settings(melspec, candidates: dict[str, MelFormat] | None = None, *, co
     >>> [(row.name, row.verdict, row.result.transposed) for row in rows]
     [('hifigan', 'fits', True), ('whisper', 'ruled out', True)]
     """
-    max_iter = check_number("max_iter", max_iter, integer=True, minimum=1)
+    max_iter = None if max_iter is None else check_number("max_iter", max_iter, integer=True, minimum=1)
     arr = np.asarray(melspec)
     if arr.ndim < 2:
         raise InputError(f"melspec must have at least 2 dimensions (..., n_mels, time), got shape {arr.shape}")
@@ -110,7 +110,9 @@ def rank_settings(melspec, candidates: dict[str, MelFormat] | None = None, *, co
         if key not in solved:
             solved[key] = fit_stored(oriented, rounding, comp, fmt.filterbank, exact, transposed, max_iter, time.perf_counter())
         result = solved[key]
-        rows.append(Candidate(name, fmt, result, fmt.duration(oriented.shape[-1]), _compression_note(comp, result, fmt)))
+        note = _compression_note(comp, result, fmt) or clamp_note(result.compression, fmt, float(values.min()),
+                                                                  name.split(",")[0])
+        rows.append(Candidate(name, fmt, result, fmt.duration(oriented.shape[-1]), note))
     # Within "fits" residuals say nothing (each solve stops once below the bar): the
     # candidates whose compression matches the values come first, presets before variants.
     rows.sort(key=lambda row: (VERDICTS.index(row.verdict), bool(row.note), "," in row.name, row.result.residual))
@@ -123,6 +125,29 @@ def _compression_note(detected: Compression, result: FitResult, fmt: MelFormat) 
         return ""
     sure = "" if detected.confidence == "high" else f" (detection confidence {detected.confidence})"
     return f"the values read as {read.label}{sure}, but this format stores {fmt.compression}"
+
+
+def clamp_note(read: Compression, fmt: MelFormat, lowest: float, name: str = "this format") -> str:
+    """"" or why the values cannot be ``fmt``'s output as stored: read as ``fmt``'s log (ln or
+    log10), their floor (read off them) is not the clamp ``fmt`` applies, or they go below it.
+    ``lowest``: the smallest stored value; ``name``: the format's, for the sentence.
+
+    >>> from invmel_core.formats.compression import Compression
+    >>> print(clamp_note(Compression("ln", floor=np.log(1e-5)), FORMATS["vocos"], np.log(1e-5), "vocos"))
+    the values are floored at 1e-05 (read off them), but vocos clamps at 1e-07: not its output as stored (another clamp, or another model's mel)
+    """
+    if read.kind != fmt.compression or read.kind not in ("ln", "log10") or not fmt.clamp:
+        return ""
+    log = np.log if read.kind == "ln" else np.log10
+    floor = float(log(fmt.clamp))
+    tolerance = max(read.floor_tolerance, 1e-3)
+    if read.floor is not None and abs(read.floor - floor) > tolerance:
+        return (f"the values are floored at {float(read.to_linear(read.floor)):.3g} (read off them), but {name} clamps "
+                f"at {fmt.clamp:g}: not its output as stored (another clamp, or another model's mel)")
+    if lowest < floor - tolerance:
+        return (f"the values go down to {float(read.to_linear(lowest)):.3g}, below the clamp {name} applies "
+                f"({fmt.clamp:g}): not its output as stored")
+    return ""
 
 
 def ranking_summary(rows: list[Candidate]) -> str:
@@ -146,7 +171,7 @@ def ranking_summary(rows: list[Candidate]) -> str:
         parts.append(f"Ruled out: {_names(groups['ruled out'])}.")
     noted = [row for row in rows if row.note and row.verdict != "ruled out"]
     if noted:
-        parts.append(f"Compression differs from the format's for {_names(noted)}.")
+        parts.append(f"Compression or clamp differs from the format's for {_names(noted)}.")
     return " ".join(parts)
 
 

@@ -20,6 +20,7 @@ invmel_core.errors.InputError: n_fft must be >= 2, got 1
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -76,6 +77,8 @@ class Option:
             return None
         if self.kind is str:
             return text
+        if self.kind is int and re.fullmatch(r"[+-]?\d+", text):
+            return int(text)   # exactly: float() would turn 23 digits into another number
         try:
             number = float(text)
         except ValueError:

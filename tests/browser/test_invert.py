@@ -269,7 +269,7 @@ def test_mel_npy_input(page, tmp_path):
     assert "-20 dBFS" in label and "original" not in label.lower(), label
     assert "joint" in label and "150 iterations" in label, label
     box = key(page, "n_iter").locator("input")
-    assert box.input_value() == "" and box.get_attribute("placeholder") == "150 (joint's default)"
+    assert box.input_value() == "" and box.get_attribute("placeholder") == "150 (default)"
     assert key(page, "method").locator("input[type='radio']").first.is_checked()
     assert visible_errors(page) == []
 
