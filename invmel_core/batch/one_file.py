@@ -156,6 +156,7 @@ def _render(task: Task, options: RenderOptions, record: Record) -> None:
     record.size, record.mtime_ns = stat.st_size, stat.st_mtime_ns
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        options, chosen = render.settle(task.source, options)
         loaded = render.load(task.source, options)
         if loaded.mel.ndim > 2 and np.prod(loaded.mel.shape[:-2]) > 1:
             raise InputError(
@@ -167,7 +168,7 @@ def _render(task: Task, options: RenderOptions, record: Record) -> None:
             *_, last = transform.iterate(loaded.mel, every=2**62)
         rendered = render.synthesize(loaded, options, spec=None if last is None else last.spec)
     samples = np.clip(rendered, -1.0, 1.0)  # as the WAV holds them
-    notes = [str(w.message) for w in caught] + list(loaded.notes)
+    notes = [str(w.message) for w in caught] + ([chosen] if chosen else []) + list(loaded.notes)
     if last is not None:
         notes += transform.notes(last)
     peak = float(np.abs(rendered).max(initial=0.0))

@@ -248,6 +248,9 @@ def comparison_png(loaded: Loaded, spec: np.ndarray, options: RenderOptions) -> 
 def run(args) -> int:
     options = options_from_args(args).checked()
     check_outdir(Path(args.outdir))
+    options, chosen = render.settle(args.input, options)
+    if chosen:
+        note(args, chosen)
     loaded = render.load(args.input, options)
     for remark in loaded.notes:
         note(args, remark)

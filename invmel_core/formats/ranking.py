@@ -178,3 +178,40 @@ def ranking_summary(rows: list[Candidate]) -> str:
 def _names(rows: list[Candidate], limit: int = 8) -> str:
     names = [f"{row.name} ({row.result.residual:.2g})" for row in rows[:limit]]
     return ", ".join(names) + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
+def choose_format(melspec) -> tuple[str, str]:
+    """The preset a stored mel was made with, when no settings were given: ``(name, note)``.
+
+    The presets (not their variants) the values fit are the answer if they all imply the same
+    duration (the values cannot show the hop or the sample rate, only the presets' pairs of
+    them); the best-ranked is taken and the note names the others. Where none fits, those that
+    cannot be ruled out (a model's prediction is never exact) are used the same way. Raises
+    :class:`InputError` saying what to pass when the presets disagree on the duration or none
+    of them can have made the values: a command that writes a WAV must not guess a hop.
+
+    >>> from invmel_core.formats.presets import mel_from_audio
+    >>> t = np.arange(22050) / 22050
+    >>> choose_format(mel_from_audio(0.5 * np.sin(2 * np.pi * 440 * t * (1 + t)), "hifigan"))[0]
+    'hifigan'
+    """
+    rows = [row for row in rank_settings(melspec) if row.name in FORMATS]
+    fitting = [row for row in rows if row.verdict == "fits"] or [row for row in rows if row.verdict == "cannot tell"]
+    if not fitting:
+        shape = np.shape(melspec)
+        raise InputError(f"no preset can have made these values ({ranking_summary(rows)}): give the settings the "
+                         f"mel of shape {shape} was made with (--sample-rate, --n-fft, --hop-length, --n-mels, "
+                         "--f-min/--f-max, --norm, --mel-type, --power) or its --format")
+    durations = {round(row.duration, 2) for row in fitting}
+    if len(durations) > 1:
+        listed = ", ".join(f"{row.name} ({row.duration:.2f} s)" for row in fitting[:8])
+        raise InputError(f"the values {fitting[0].verdict.replace('fits', 'fit')} several formats that give different "
+                         f"durations: {listed}. Pass the one it was made with, --format NAME (or its --sample-rate "
+                         "and --hop-length)")
+    best = fitting[0]
+    others = [row.name for row in fitting[1:]]
+    how = "fit" if best.verdict == "fits" else "cannot be ruled out by"
+    note = (f"no settings given: using format {best.name!r} (the values {how} it; {best.duration:.2f} s"
+            + (f"; so do {', '.join(others)}, with the same duration" if others else "")
+            + "). Pass --format to choose")
+    return best.name, note

@@ -23,6 +23,7 @@ from invmel_core.io import loading
 from invmel_core.dsp import metrics
 from invmel_core.dsp import stft
 from invmel_core.formats.compression import (Compression, undo_compression)
+from invmel_core.formats.ranking import choose_format
 from invmel_core.formats.reader import read_mel
 from invmel_core.pipeline.options import OPTIONS, check_option, default_hop
 from invmel_core.pipeline.sound import make_sound
@@ -70,6 +71,7 @@ class RenderOptions(SolverChoice):
     max_duration: float | None = None
     write_npy: bool = False
     loudness: str | float = "natural"
+    settings_given: bool | None = None   # set by checked(): a format or any signal option was given
 
     def checked(self) -> "RenderOptions":
         """A validated copy with the format and the defaults filled in; :class:`InputError`
@@ -86,6 +88,8 @@ class RenderOptions(SolverChoice):
         """
         values = asdict(self)
         given = {name for name, value in values.items() if value is not None}
+        if values["settings_given"] is None:
+            values["settings_given"] = bool(given & {"format", *SETTING_FIELDS})
         for name, value in values.items():
             if name in OPTIONS and value is not None:
                 values[name] = check_option(name, value)
@@ -146,6 +150,17 @@ class Loaded:
 
 def is_mel_file(path) -> bool:
     return Path(path).suffix.lower().lstrip(".") in loading.MELSPEC_EXTENSIONS
+
+
+def settle(source, options: RenderOptions) -> tuple[RenderOptions, str | None]:
+    """The options ``source`` is rendered with, and a note if they were chosen here: a mel file
+    given with no format and no signal options takes the preset its values fit
+    (:func:`invmel_core.formats.ranking.choose_format`; :class:`InputError` saying what to
+    pass when the values leave it open). Everything else is rendered as given."""
+    if options.settings_given or not is_mel_file(source):
+        return options, None
+    name, note = choose_format(loading.load_melspec(source, compressed=True))
+    return replace(options, format=name, settings_given=True).checked(), note
 
 
 def load(source, options: RenderOptions) -> Loaded:
