@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 
 from invmel_core.errors import InputError
 
@@ -53,6 +54,15 @@ GRIFFINLIM_BYTES_PER_ELEMENT = 48
 GRIFFINLIM_BYTES_PER_SAMPLE = 20
 GRIFFINLIM_FIXED_BYTES = 2**20
 MIB = 2**20
+
+
+def _importing() -> bool:
+    """True while the ``invmel_core`` package itself is being imported: its presets build
+    filterbanks then, fixed and small, whose memory is not the user's to cap. Reading the
+    environment variables then made a bad (or merely small) ``INVMEL_MAX_SOLVE_MB`` crash the
+    import with a traceback; they are read at the first check of a user's work instead."""
+    package = sys.modules.get(__name__.partition(".")[0])
+    return bool(getattr(getattr(package, "__spec__", None), "_initializing", False))
 
 
 def _env_limit(variable: str, default: float) -> float:
@@ -134,6 +144,8 @@ def check_memory(n_bytes: float, what: str, advice: str, limit_mb: float | None 
     ``what`` names the job ("solving a (1025, 40000) spectrogram"), ``advice`` says which
     parameter to change. ``limit_mb`` overrides the cap; None uses :func:`max_solve_mb`.
     """
+    if limit_mb is None and _importing():
+        return
     cap_mb = max_solve_mb() if limit_mb is None else float(limit_mb)
     if n_bytes > cap_mb * MIB:
         needed = n_bytes / MIB if n_bytes < 2**1000 else math.inf  # an int past float's range

@@ -24,9 +24,11 @@ import numpy as np
 import scipy.sparse
 
 from invmel_core.errors import InputError
-from invmel_core.formats.compression import Compression, resolve_compression, stored_values, undo_compression
+from invmel_core import limits
+from invmel_core.formats.compression import (Compression, check_undone, resolve_compression, stored_values,
+                                             undo_compression)
 from invmel_core.dsp.filterbank import MelFilterbank
-from invmel_core.validation import check_number
+from invmel_core.validation import check_flag, check_number, numeric_array
 
 # Exact pipeline output with the right settings: the solver gets below this within ~200 steps
 # (measured 1e-6 .. 1e-8 on every preset; float32 arithmetic allows ~1e-7).
@@ -79,9 +81,11 @@ def orient(melspec, n_mels: int | None = None) -> tuple[np.ndarray, bool]:
     >>> orient(np.zeros((862, 80)), 80)[0].shape, orient(np.zeros((862, 80)), 80)[1]
     ((80, 862), True)
     """
-    arr = np.asarray(melspec)
+    arr = numeric_array(melspec, "melspec")
     if arr.ndim < 2:
         raise InputError(f"melspec must have at least 2 dimensions (..., n_mels, time), got shape {arr.shape}")
+    if n_mels is not None:
+        n_mels = check_number("n_mels", n_mels, integer=True, minimum=1, maximum=limits.MAX_MELS)
     if n_mels is None or arr.shape[-2] == n_mels:
         return arr, False
     if arr.shape[-1] == n_mels:
@@ -131,8 +135,27 @@ def check_fit(melspec, *, sample_rate, n_fft, f_min=0.0, f_max=None, mel_type="h
     fb = MelFilterbank(n_fft // 2 + 1, f_min, f_max, arr.shape[-2], sample_rate, norm, mel_type, compat)
     values, rounding = stored_values(arr)
     comp = resolve_compression(values, rounding, compression)
-    exact = comp.exact if exact is None else bool(exact)
+    exact = check_exact(exact, comp)
     return fit_stored(values, rounding, comp, fb, exact, transposed, max_iter, start)
+
+
+def check_exact(exact, comp: Compression) -> bool:
+    """``exact`` as :func:`check_fit` takes it: None (the compression's ``exact``), True or False
+    (not a string: ``"False"`` is true)."""
+    return comp.exact if exact is None else check_flag("exact", exact)
+
+
+# Bytes per (bin seen, frame) element of the solve: the iterate, its previous value and the
+# descent step in float32, with room for the sparse products' temporaries.
+_SOLVE_BYTES_PER_ELEMENT = 24
+_SOLVE_BYTES_PER_MEL_ELEMENT = 48  # the target, the cap, two projections, the residual (float32)
+
+
+def _check_fit_memory(values: np.ndarray, fb: MelFilterbank) -> None:
+    frames = values.size // values.shape[-2]
+    limits.check_memory(frames * (fb.n_freqs * _SOLVE_BYTES_PER_ELEMENT + fb.n_mels * _SOLVE_BYTES_PER_MEL_ELEMENT),
+                        f"checking the fit of {frames:,} frames against {fb.n_freqs} bins",
+                        "Check an excerpt (fewer frames): the verdict rarely needs more than a few seconds.")
 
 
 class _Tried(NamedTuple):
@@ -153,8 +176,18 @@ def fit_stored(values, rounding, comp: Compression, fb: MelFilterbank, exact: bo
                start: float) -> FitResult:
     """:func:`check_fit` on values already read (:func:`~invmel_core.formats.compression.stored_values`) with
     their compression resolved; ``start`` is when the check began (for ``seconds``)."""
+    _check_fit_memory(values, fb)
+    readings, refused = [], None
+    for reading in comp.readings():  # a reading the values overflow (log10 of 40, dB10 of 400) is not tried
+        try:
+            check_undone(float(values.max()), reading)
+            readings.append(reading)
+        except InputError as exc:
+            refused = refused or exc
+    if not readings:
+        raise refused
     tried = []
-    for reading in comp.readings():
+    for reading in readings:
         linear, floored = undo_compression(values, reading)
         linear, floored = _columns(linear), _columns(floored)
         bound = _rounding_bound(_columns(values), linear, floored, reading, rounding)

@@ -12,9 +12,9 @@ import numpy as np
 
 from invmel_core.formats.compression import Compression, resolve_compression, stored_values
 from invmel_core.errors import InputError
-from invmel_core.formats.fit import VERDICTS, FitResult, fit_stored, orient
+from invmel_core.formats.fit import VERDICTS, FitResult, check_exact, fit_stored, orient
 from invmel_core.formats.presets import FORMATS, MelFormat
-from invmel_core.validation import check_number
+from invmel_core.validation import check_number, numeric_array, shown
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,13 @@ def rank_settings(melspec, candidates: dict[str, MelFormat] | None = None, *, co
     [('hifigan', 'fits', True), ('whisper', 'ruled out', True)]
     """
     max_iter = check_number("max_iter", max_iter, integer=True, minimum=1)
-    arr = np.asarray(melspec)
+    arr = numeric_array(melspec, "melspec")
     if arr.ndim < 2:
         raise InputError(f"melspec must have at least 2 dimensions (..., n_mels, time), got shape {arr.shape}")
+    candidates = _check_candidates(candidates)
     values, rounding = stored_values(arr)
     comp = resolve_compression(values, rounding, compression)
-    exact = comp.exact if exact is None else bool(exact)
+    exact = check_exact(exact, comp)
     if candidates is None:
         candidates = {**candidate_formats(arr.shape[-2]), **candidate_formats(arr.shape[-1])}
         if not candidates:
@@ -115,6 +116,23 @@ def rank_settings(melspec, candidates: dict[str, MelFormat] | None = None, *, co
     # candidates whose compression matches the values come first, presets before variants.
     rows.sort(key=lambda row: (VERDICTS.index(row.verdict), bool(row.note), "," in row.name, row.result.residual))
     return rows
+
+
+def _check_candidates(candidates) -> dict[str, MelFormat] | None:
+    """None, a dict of name -> MelFormat, or format names (a list like ``["hifigan", "tacotron2"]``)
+    as that dict; :class:`InputError` for anything else."""
+    if candidates is None or isinstance(candidates, dict):
+        return candidates
+    if isinstance(candidates, str):
+        candidates = [candidates]
+    if isinstance(candidates, (list, tuple, set, frozenset)):
+        unknown = [shown(name) for name in candidates if not (isinstance(name, str) and name.lower() in FORMATS)]
+        if unknown:
+            raise InputError(f"candidates names unknown formats {', '.join(unknown)}; known: {sorted(FORMATS)} "
+                             "(or pass candidates={name: MelFormat(...)})")
+        return {name: FORMATS[name.lower()] for name in candidates}
+    raise InputError(f"candidates must be None, a dict {{name: MelFormat(...)}} or a list of format names, got "
+                     f"{shown(candidates)} ({type(candidates).__name__})")
 
 
 def _compression_note(detected: Compression, result: FitResult, fmt: MelFormat) -> str:
