@@ -202,7 +202,7 @@ def check_synthesis(n_fft: int, hop_length: int, win_length: int, power: float, 
     >>> check_synthesis(512, 128, 2, 2.0)
     Traceback (most recent call last):
     ...
-    invmel_core.errors.InputError: win_length=2 gives a Hann window with a single non-zero sample ...
+    invmel_core.errors.InputError: win_length=2 gives a Hann window with a single non-zero sample, ...
     """
     if power > MAX_SYNTHESIS_POWER:
         raise InputError(
@@ -325,9 +325,6 @@ def check_melspec_shape(melspec, n_mels: int, name: str = "melspec") -> np.ndarr
     (40, 1000000000)
     """
     arr = _real_array(melspec, name, "power (or magnitude) mel spectrogram", "np.abs(x) ** 2")
-    if arr.dtype.kind == "b":
-        raise InputError(f"{name} is boolean (dtype bool): a mask, not a mel spectrogram; pass its values as "
-                         "float32")
     if arr.ndim < 2:
         raise InputError(
             f"{name} must have at least 2 dimensions (..., n_mels, time), got shape {arr.shape}"

@@ -140,7 +140,7 @@ def check_undone(hi: float, comp: Compression, name: str = "melspec") -> None:
     >>> check_undone(100.0, Compression("ln"))
     Traceback (most recent call last):
     ...
-    invmel_core.errors.InputError: melspec's largest value, 100, read as natural log is exp(x) = 2.69e+43 ...
+    invmel_core.errors.InputError: melspec's largest value, 100, read as natural log is exp(x) = 2.69e+43 in linear units, beyond float32's range ...
     """
     if comp.kind == "linear":
         if hi > _FLOAT32_MAX:
@@ -151,11 +151,12 @@ def check_undone(hi: float, comp: Compression, name: str = "melspec") -> None:
     top = float(comp.to_linear(hi))
     if top <= MAX_UNDONE:
         return
-    undone = f"{top:.3g}" if math.isfinite(top) else "beyond float64's range"
+    undone = f"{top:.3g}" if math.isfinite(top) else "inf"
     raise InputError(
         f"{name}'s largest value, {hi:.6g}, read as {comp.label} is {comp.formula} = {undone} in linear units, "
-        f"more than any mel spectrogram of sound holds (at most {MAX_UNDONE:.0e} here; float32 ends at 3.4e38): "
-        f"these values are not a {comp.label} mel. Give the compression they were stored with (compression "
+        + ("beyond float32's range (3.4e38)" if top > _FLOAT32_MAX else
+           f"more than any mel spectrogram of sound holds (at most {MAX_UNDONE:.0e} here)")
+        + f": these values are not a {comp.label} mel. Give the compression they were stored with (compression "
         f"one of {tuple(SETTING_NAMES)}, or the model's format), or undo any scaling or normalisation first "
         "(a standardised mel needs the dataset's mean and std)")
 
@@ -163,8 +164,6 @@ def check_undone(hi: float, comp: Compression, name: str = "melspec") -> None:
 def stored_values(melspec, name="melspec") -> tuple[np.ndarray, type]:
     """float64 values and the float type whose rounding they carry (float16 or float32)."""
     arr = numeric_array(melspec, name)
-    if arr.dtype.kind == "b":
-        raise InputError(f"{name} is boolean (dtype bool): a mask, not a mel spectrogram; pass its values as float32")
     limits.check_memory(arr.size * _UNDO_BYTES_PER_ELEMENT, f"reading the values of {name} (shape {arr.shape})",
                         "Use a shorter mel spectrogram (fewer frames).")
     arr = check_finite_array(arr, name, what="a mel spectrogram")
@@ -172,12 +171,19 @@ def stored_values(melspec, name="melspec") -> tuple[np.ndarray, type]:
         raise InputError(f"{name} is empty (shape {arr.shape})")
     # float16 in either byte order (a '>f2' array is float16 too)
     half = arr.dtype.kind == "f" and arr.dtype.itemsize == 2
-    return arr.astype(np.float64), (np.float16 if half else np.float32)
+    with np.errstate(over="ignore"):
+        values = arr.astype(np.float64)
+    if not np.isfinite(values).all():  # a long double past float64's range
+        raise InputError(f"{name} reaches {float(np.abs(arr).max()):.3g}, beyond float64's range (1.8e308), let "
+                         "alone float32's (3.4e38) in which a mel spectrogram is computed: scale it down")
+    return values, (np.float16 if half else np.float32)
 
 
 def _tolerance(rounding: type, *values: float) -> float:
     """Four units of the stored type's rounding at these values: what "exactly equal" allows."""
-    return 4.0 * float(np.spacing(rounding(max(1.0, *(abs(v) for v in values)))))
+    # float32(1e39) is inf, and so is the spacing at float32's top: stay below it
+    largest = min(max(1.0, *(abs(v) for v in values)), float(np.finfo(rounding).max) / 2)
+    return 4.0 * float(np.spacing(rounding(largest)))
 
 
 def detect_compression(melspec) -> Compression:

@@ -34,7 +34,7 @@ from invmel_core.inverse.solvers import SolverChoice, get_solver
 from invmel_core.inverse.transform import InverseMelScale
 from invmel_core.validation import (check_choice, check_mel_params, check_mel_type, check_norm, check_number,
                                   check_power, check_positive_seconds, check_sample_rate, check_seed,
-                                  check_stft_params)
+                                  check_stft_params, check_synthesis)
 
 RENDER_VERSION = 2  # bump when the same options make other outputs (batch reruns redo them)
 DEFAULT_MEL_SAMPLE_RATE = 22050
@@ -98,6 +98,7 @@ class RenderOptions(SolverChoice):
                                             else max(1, int(values["n_fft"]) // 4), values["win_length"])
         values.update(n_fft=n_fft, hop_length=hop, win_length=None if values["win_length"] is None else win)
         values["power"] = check_power(values["power"])
+        check_synthesis(n_fft, hop, win, values["power"])  # the sound is made with these: a flat window, power past 4
         values["norm"] = check_norm(values["norm"]) or "none"
         values["mel_type"] = check_mel_type(values["mel_type"])
         values["method"] = check_choice("method", self.method, METHODS)
@@ -157,7 +158,35 @@ class Loaded:
 
 
 def is_mel_file(path) -> bool:
-    return Path(path).suffix.lower().lstrip(".") in loading.MELSPEC_EXTENSIONS
+    """A ``.npy``/``.npz`` name (a file named just ``.npy`` too), or a file that starts like a
+    ``.npy`` whatever its name."""
+    name = Path(path).name.lower()
+    return name.endswith(tuple(f".{ext}" for ext in loading.MELSPEC_EXTENSIONS)) or loading.looks_like_numpy(path)
+
+
+# Mel band counts models use; an axis of one of these is likelier the mel axis than the other.
+COMMON_N_MELS = frozenset({fmt.n_mels for fmt in FORMATS.values()} | {40, 64, 80, 128})
+
+
+def _orient_stored(stored: np.ndarray, notes: list) -> np.ndarray:
+    """Without ``n_mels``: a 2-D array whose last axis alone has a common mel count is taken as
+    ``(time, n_mels)`` and transposed; a square one, or one where both axes could be the mel
+    axis, is read as ``(n_mels, time)`` with a note saying so."""
+    if stored.ndim != 2:
+        return stored
+    rows, cols = stored.shape
+    if rows == cols:
+        notes.append(f"warning: the array is square ({rows} x {cols}), so which axis holds the mels cannot be told; "
+                     f"read as (n_mels, time). If it holds (time, n_mels), save its transpose (np.save(path, mel.T))")
+    elif cols in COMMON_N_MELS and rows not in COMMON_N_MELS:
+        notes.append(f"the file holds {rows} x {cols}: read as (time, n_mels) = {rows} frames of {cols} mels and "
+                     f"transposed ({cols} is a usual mel count, {rows} is not); give --n-mels {rows} if it is "
+                     "(n_mels, time)")
+        return np.ascontiguousarray(stored.T)
+    elif cols in COMMON_N_MELS:
+        notes.append(f"read as (n_mels, time) = {rows} mels x {cols} frames; both axes could be the mel axis: give "
+                     f"--n-mels {cols} if it holds (time, n_mels)")
+    return stored
 
 
 def load(source, options: RenderOptions) -> Loaded:
@@ -189,6 +218,8 @@ def load(source, options: RenderOptions) -> Loaded:
 def _load_mel(source, options: RenderOptions) -> Loaded:
     stored = loading.load_melspec(source, compressed=True)
     notes = []
+    if options.n_mels is None:
+        stored = _orient_stored(stored, notes)
     if options.n_mels is not None and stored.shape[-2] != options.n_mels and stored.shape[-1] == options.n_mels:
         stored = np.ascontiguousarray(np.swapaxes(stored, -1, -2))
         notes.append(f"the file holds (time, n_mels) = {stored.shape[-1]} x {stored.shape[-2]}: used its transpose")
@@ -212,7 +243,12 @@ def _load_mel(source, options: RenderOptions) -> Loaded:
                          f"format, one of {sorted(FORMATS)} (--format)")
     else:
         compression = detected
-        notes.append(f"compression: {detected.kind} ({detected.confidence} confidence): {detected.why}")
+        if detected.kind == "linear" and detected.confidence == "low" and float(values.max()) > 0:
+            notes.append(f"warning: the values look like a shifted or normalised log/dB mel, not a linear one: "
+                         f"{detected.why}. They are rendered as linear; if they are dB shifted up by top_db, subtract "
+                         "it first (mel - top_db) and give --compression db10 (or the model's --format)")
+        else:
+            notes.append(f"compression: {detected.kind} ({detected.confidence} confidence): {detected.why}")
     mel, _floored = undo_compression(stored, compression)
     rate = options.sample_rate
     if rate is None:
