@@ -183,48 +183,6 @@ def check_power(power) -> float:
     return check_number("power", power, minimum=0, strict=True)
 
 
-# mel_to_audio, the oracle view and the command lines raise magnitudes to ``power`` at every
-# step: past 4 (a fourth power of magnitudes) float32 overflows on real sound, and no
-# pipeline stores such a mel (2: power, 1: magnitude; 0.5 and 1.5 are seen in papers).
-MAX_SYNTHESIS_POWER = 4.0
-# The fewest non-zero window samples mel_to_audio works with: a Hann window of win_length 1 or
-# 2 has one non-zero sample, so every frame's spectrum is flat (no mel of sound can match it)
-# and the synthesis overflowed to NaN.
-MIN_SYNTHESIS_WINDOW = 3
-
-
-def check_synthesis(n_fft: int, hop_length: int, win_length: int, power: float, progress=None) -> None:
-    """What :func:`~invmel_core.inverse.mel_audio.mel_to_audio` (and the oracle view, the command
-    lines) need beyond :func:`check_stft_params` and :func:`check_power`: a ``power`` of at most
-    :data:`MAX_SYNTHESIS_POWER`, a window of at least :data:`MIN_SYNTHESIS_WINDOW` samples, and
-    a ``progress`` that is None or callable. Parameters already checked by those.
-
-    >>> check_synthesis(512, 128, 2, 2.0)
-    Traceback (most recent call last):
-    ...
-    invmel_core.errors.InputError: win_length=2 gives a Hann window with a single non-zero sample, ...
-    """
-    if power > MAX_SYNTHESIS_POWER:
-        raise InputError(
-            f"power must be at most {MAX_SYNTHESIS_POWER:g} to make sound from a mel, got {shown(power)}; power is "
-            "the exponent the mel's magnitudes were raised to: 2 for a power mel, 1 for a magnitude one "
-            "(higher powers overflow float32)")
-    if win_length < MIN_SYNTHESIS_WINDOW:
-        raise InputError(
-            f"win_length={win_length} gives a Hann window with a single non-zero sample, so every frame's "
-            f"spectrum is flat and no sound can match a mel; win_length must be at least {MIN_SYNTHESIS_WINDOW}: "
-            f"give the window the mel was made with (usually n_fft={n_fft}, the default)")
-    check_callback("progress", progress)
-
-
-def check_callback(name: str, value):
-    """None or a callable, else :class:`InputError` (before any work, not at the first call)."""
-    if value is not None and not callable(value):
-        raise InputError(f"{name} must be None or a function called as {name}(step, n_iter), got {shown(value)} "
-                         f"({type(value).__name__})")
-    return value
-
-
 def check_power_undone(magnitude: np.ndarray, power: float, name: str = "spec") -> None:
     """After ``magnitude = spec ** (1 / power)``: :class:`InputError` if that overflowed (a
     tiny ``power``, or values near the dtype's top), naming ``power``.
@@ -246,23 +204,6 @@ def check_power_undone(magnitude: np.ndarray, power: float, name: str = "spec") 
 _CHECK_BYTES_PER_ELEMENT = 6
 
 
-_CONVERT_HINT = ("pass a NumPy array, e.g. np.asarray(x, dtype=np.float32) (a torch tensor: "
-                 "x.detach().cpu().numpy())")
-
-
-def numeric_array(value, name: str) -> np.ndarray:
-    """``value`` as an ndarray of real or complex numbers without copying an array, or
-    :class:`InputError` (ragged lists, tensors whose conversion fails, objects, strings);
-    for callers that need the shape before the values are checked.
-
-    >>> numeric_array([[1, 2], [3]], "melspec")
-    Traceback (most recent call last):
-    ...
-    invmel_core.errors.InputError: melspec must be a numeric array, could not convert it (list): ...
-    """
-    return _numeric_array(value, name)
-
-
 def _numeric_array(value, name: str) -> np.ndarray:
     """``value`` as an ndarray of real or complex numbers (booleans count), without copying
     an array; :class:`InputError` for objects, strings, dates and masked values.
@@ -278,16 +219,14 @@ def _numeric_array(value, name: str) -> np.ndarray:
                          f"e.g. {name}.toarray()")
     try:
         arr = np.asarray(value)  # a subclass (memmap, matrix) becomes a plain view, never a copy
-    except Exception as exc:  # ragged lists, tensors on a GPU or needing grad, exotic objects
-        raise InputError(f"{name} must be a numeric array, could not convert it ({type(value).__name__}): "
-                         f"{shown(exc)}; {_CONVERT_HINT}") from None
-    if arr.dtype.kind == "O" and isinstance(value, (list, tuple)):
-        raise InputError(f"{name} must be a numeric array, got nested lists of different lengths or of "
-                         f"non-numbers; every row needs the same length. {_CONVERT_HINT}")
+    except Exception as exc:  # ragged lists, tensors on a GPU or needing grad
+        raise InputError(f"{name} must be a numeric array (np.asarray(x, np.float32), t.detach().cpu().numpy()): {shown(exc)}") from None
     if arr.dtype.kind not in "biufc":
         raise InputError(f"{name} must be a numeric array (float or integer), got dtype {arr.dtype}; "
                          "pass the values as float32, e.g. np.asarray(x, dtype=np.float32)")
     return arr
+
+numeric_array = _numeric_array  # public: for callers that need the shape before the values are checked
 
 
 def _finite_float32(arr: np.ndarray, name: str, what: str) -> np.ndarray:
@@ -469,11 +408,8 @@ def check_samples(samples, name: str = "samples") -> np.ndarray:
     dtype('float32')
     """
     arr = _numeric_array(samples, name)
-    if arr.dtype.kind == "c":
-        raise InputError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
-    if arr.dtype.kind == "b":
-        raise InputError(f"{name} is boolean (dtype bool), not audio: samples are numbers, float in [-1, 1] "
-                         "(or integers of a PCM format)")
+    if arr.dtype.kind in "cb":  # booleans are no audio either
+        raise InputError(f"{name} must be real numbers (float audio in [-1, 1]), got dtype {arr.dtype}")
     if arr.ndim != 1:
         raise InputError(
             f"{name} must be mono, 1-D (n,), got shape {arr.shape}; average the channels first "

@@ -275,10 +275,13 @@ def check_stoi(n_samples: int, sample_rate: int, peak: float | None = None) -> N
     if peak is not None and not peak > 1e-10:
         raise InputError("(E)STOI is undefined for a silent reference (digital silence): there is no speech to "
                          "be intelligible")
-    typo = (f" Is sample_rate={sample_rate} in Hz? (16 kHz is 16000.)" if sample_rate < 1000 else "")
     limits.check_memory(stoi_bytes(n_samples, sample_rate),
                         f"(E)STOI of {n_samples:,} samples at {sample_rate} Hz (resampled to {STOI_RATE} Hz)",
-                        f"Score a shorter excerpt.{typo}")
+                        "Score a shorter excerpt." + _hz_hint(sample_rate))
+
+
+def _hz_hint(sample_rate: int) -> str:
+    return f" Is sample_rate={sample_rate} in Hz? (16 kHz is 16000.)" if sample_rate < 1000 else ""
 
 
 def stoi(estimate, reference, sample_rate: int, *, extended: bool = False) -> float:
@@ -295,13 +298,18 @@ def stoi(estimate, reference, sample_rate: int, *, extended: bool = False) -> fl
     >>> round(stoi(speechlike, speechlike, 16000, extended=True), 6)
     1.0
     """
+    from invmel_core.validation import numeric_array
+
+    sample_rate = check_sample_rate(sample_rate)
+    size = numeric_array(reference, "reference").size  # the memory, before the signals are copied
+    limits.check_memory(stoi_bytes(size, sample_rate), f"(E)STOI of {size:,} samples at {sample_rate} Hz (resampled "
+                        f"to {STOI_RATE} Hz)", "Score a shorter excerpt." + _hz_hint(sample_rate))
+    est, ref = _same_length(estimate, reference)
+    check_stoi(ref.size, sample_rate, float(np.abs(ref).max()))
     import warnings
 
-    from pystoi import stoi as pystoi_stoi
+    from pystoi import stoi as pystoi_stoi  # a heavy import: after every check
 
-    est, ref = _same_length(estimate, reference)
-    sample_rate = check_sample_rate(sample_rate)
-    check_stoi(ref.size, sample_rate, float(np.abs(ref).max()))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         value = float(pystoi_stoi(ref.astype(np.float64), est.astype(np.float64), sample_rate, extended=extended))

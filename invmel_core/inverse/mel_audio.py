@@ -37,7 +37,7 @@ from invmel_core.inverse.solvers import get_solver
 from invmel_core.dsp.stft_plan import STFTPlan
 from invmel_core.inverse.transform import InverseMelScale
 from invmel_core.validation import (check_choice, check_melspec, check_melspec_shape, check_power, check_power_undone,
-                                  check_seed, check_stft_params, check_synthesis, numeric_array)
+                                  check_seed, check_stft_params, numeric_array)
 
 METHODS = ("joint", "cascade")
 # Steps when n_iter is None. joint: where every bundled clip is under 3 % re-mel error
@@ -356,7 +356,7 @@ def mel_to_audio(melspec, *, sample_rate: float, n_fft: int, hop_length: int | N
     method = check_choice("method", method, METHODS)
     n_iter = DEFAULT_ITERATIONS[method] if n_iter is None else check_iterations(n_iter)
     seed = check_seed(seed)
-    check_synthesis(n_fft, hop_length, win_length, power, progress)  # power, window, progress: before any work
+    limits.check_synthesis(n_fft, hop_length, win_length, power, progress)  # power, window, progress: before any work
     n_freqs = n_fft // 2 + 1
     melspec = numeric_array(melspec, "melspec")  # ragged lists, tensors: InputError, before np.shape
     limits.check_filterbank_memory(n_freqs, _melspec_n_mels(melspec))

@@ -34,7 +34,7 @@ from invmel_core.inverse.solvers import SolverChoice, get_solver
 from invmel_core.inverse.transform import InverseMelScale
 from invmel_core.validation import (check_choice, check_mel_params, check_mel_type, check_norm, check_number,
                                   check_power, check_positive_seconds, check_sample_rate, check_seed,
-                                  check_stft_params, check_synthesis)
+                                  check_stft_params)
 
 RENDER_VERSION = 2  # bump when the same options make other outputs (batch reruns redo them)
 DEFAULT_MEL_SAMPLE_RATE = 22050
@@ -98,7 +98,7 @@ class RenderOptions(SolverChoice):
                                             else max(1, int(values["n_fft"]) // 4), values["win_length"])
         values.update(n_fft=n_fft, hop_length=hop, win_length=None if values["win_length"] is None else win)
         values["power"] = check_power(values["power"])
-        check_synthesis(n_fft, hop, win, values["power"])  # the sound is made with these: a flat window, power past 4
+        limits.check_synthesis(n_fft, hop, win, values["power"])  # the sound is made with these: a flat window, power past 4
         values["norm"] = check_norm(values["norm"]) or "none"
         values["mel_type"] = check_mel_type(values["mel_type"])
         values["method"] = check_choice("method", self.method, METHODS)
@@ -244,9 +244,10 @@ def _load_mel(source, options: RenderOptions) -> Loaded:
     else:
         compression = detected
         if detected.kind == "linear" and detected.confidence == "low" and float(values.max()) > 0:
-            notes.append(f"warning: the values look like a shifted or normalised log/dB mel, not a linear one: "
-                         f"{detected.why}. They are rendered as linear; if they are dB shifted up by top_db, subtract "
-                         "it first (mel - top_db) and give --compression db10 (or the model's --format)")
+            notes.append(f"warning: compression: linear (low confidence): {detected.why}. The values look like a "
+                         "shifted or normalised log/dB mel, not a linear one, and are rendered as linear: if they are "
+                         "dB shifted up by top_db, subtract it first (mel - top_db) and give --compression db10 (or "
+                         "the model's --format)")
         else:
             notes.append(f"compression: {detected.kind} ({detected.confidence} confidence): {detected.why}")
     mel, _floored = undo_compression(stored, compression)
