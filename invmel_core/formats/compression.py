@@ -132,6 +132,14 @@ class Compression:
         return {"linear": "x", "ln": "exp(x)", "log10": "10 ** x", "whisper": "10 ** (4 x - 4)"}[self.kind]
 
 
+def check_reading(values: np.ndarray, comp: Compression, name: str = "melspec") -> None:
+    """:func:`check_undone` for the largest of ``values`` and ``comp``'s floor (floored entries
+    become the floor's linear value)."""
+    check_undone(float(values.max()), comp, name)
+    if comp.floor is not None and comp.floor > float(values.max()):
+        check_undone(comp.floor, comp, f"{name}'s compression floor (not a value of it)")
+
+
 def check_undone(hi: float, comp: Compression, name: str = "melspec") -> None:
     """:class:`InputError` unless the largest stored value ``hi`` undone by ``comp`` is a value
     a mel spectrogram can hold: at most :data:`MAX_UNDONE` for a compressed reading, float32's
@@ -328,7 +336,7 @@ def undo_compression(melspec, compression: Compression | MelFormat | str | None 
     """
     values, rounding = stored_values(melspec)
     comp = resolve_compression(values, rounding, compression)
-    check_undone(float(values.max()), comp)
+    check_reading(values, comp)
     linear = comp.to_linear(values)
     if comp.floor is None:
         return linear.astype(np.float32), np.zeros(values.shape, bool)

@@ -25,7 +25,7 @@ import scipy.sparse
 
 from invmel_core.errors import InputError
 from invmel_core import limits
-from invmel_core.formats.compression import (Compression, check_undone, resolve_compression, stored_values,
+from invmel_core.formats.compression import (Compression, check_reading, resolve_compression, stored_values,
                                              undo_compression)
 from invmel_core.dsp.filterbank import MelFilterbank
 from invmel_core.validation import check_flag, check_number, numeric_array
@@ -180,7 +180,7 @@ def fit_stored(values, rounding, comp: Compression, fb: MelFilterbank, exact: bo
     readings, refused = [], None
     for reading in comp.readings():  # a reading the values overflow (log10 of 40, dB10 of 400) is not tried
         try:
-            check_undone(float(values.max()), reading)
+            check_reading(values, reading)
             readings.append(reading)
         except InputError as exc:
             refused = refused or exc

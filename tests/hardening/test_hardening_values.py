@@ -82,6 +82,13 @@ def test_values_no_compressed_mel_of_sound_can_hold_are_refused_naming_value_and
     assert "largest value" in message and "compression" in message and "NaN" not in message
 
 
+@pytest.mark.parametrize("compression", [Compression("ln", floor=200.0), Compression("db", floor=500.0, db_factor=10),
+                                         Compression("whisper", floor=11.0)])
+def test_a_floor_that_undoes_to_inf_is_refused_as_the_floor(compression):
+    refused(lambda: undo_compression(LN_MEL, compression), r"compression floor \(not a value of it\)")
+    refused(lambda: check_fit(LN_MEL, sample_rate=22050, n_fft=1024, compression=compression), r"compression floor")
+
+
 @pytest.mark.parametrize("value, dtype", [(1e39, np.float64), (1e300, np.float64), (1e39, np.longdouble),
                                           (np.longdouble("1e400"), np.longdouble)])
 def test_linear_values_beyond_float32_are_refused_by_auto_not_made_inf(value, dtype):
