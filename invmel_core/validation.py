@@ -409,7 +409,7 @@ def check_samples(samples, name: str = "samples") -> np.ndarray:
     """
     arr = _numeric_array(samples, name)
     if arr.dtype.kind in "cb":  # booleans are no audio either
-        raise InputError(f"{name} must be real numbers (float audio in [-1, 1]), got dtype {arr.dtype}")
+        raise InputError(f"{name} must be a real numeric array (float audio in [-1, 1]), got dtype {arr.dtype}")
     if arr.ndim != 1:
         raise InputError(
             f"{name} must be mono, 1-D (n,), got shape {arr.shape}; average the channels first "

@@ -434,7 +434,7 @@ def test_a_stream_that_gives_no_bytes_is_an_input_error(stream, match):
 
 @pytest.mark.parametrize("samples", [np.array([True, False, True] * 100), np.zeros(50, bool)])
 def test_boolean_samples_are_not_audio(samples):
-    refused(lambda: check_samples(samples), r"samples must be real numbers.*got dtype bool")
+    refused(lambda: check_samples(samples), r"samples must be a real numeric array.*got dtype bool")
     refused(lambda: metrics.estoi(samples, samples, 16000), r"got dtype bool")
     refused(lambda: oracle_view(samples, sample_rate=16000, n_fft=64, n_mels=8), r"got dtype bool")
 
