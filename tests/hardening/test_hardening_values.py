@@ -337,12 +337,18 @@ def test_digital_silence_has_no_estoi_not_a_score_near_0():
     refused(lambda: metrics.estoi(np.ones(8000, np.float32), np.zeros(8000, np.float32), 8000), r"silent reference")
 
 
+@pytest.fixture
+def no_fit_check(monkeypatch):
+    """The settings check and the ranking of presets take seconds and are not what is tested here."""
+    monkeypatch.setattr(cli, "fit_lines", lambda loaded, options: [])
+
+
 def _run_cli(args, capsys):
     status = cli.main([str(a) for a in args])
     return status, capsys.readouterr().err
 
 
-def test_a_time_major_mel_is_transposed_and_said(tmp_path, capsys):
+def test_a_time_major_mel_is_transposed_and_said(tmp_path, capsys, no_fit_check):
     path = tmp_path / "mel.npy"
     np.save(path, tone_mel(1024, 256, 80, seconds=2.0, rate=22050).T[:86])  # (86, 80)
     status, err = _run_cli([path, "-o", tmp_path / "out", "--npy", "--max-iter", "3", "--n-fft", "1024"], capsys)
@@ -350,7 +356,7 @@ def test_a_time_major_mel_is_transposed_and_said(tmp_path, capsys):
     assert np.load(tmp_path / "out" / "mel.linear.npy").shape == (513, 86)
 
 
-def test_a_square_mel_is_flagged_as_ambiguous_even_when_quiet(tmp_path, capsys):
+def test_a_square_mel_is_flagged_as_ambiguous_even_when_quiet(tmp_path, capsys, no_fit_check):
     path = tmp_path / "mel.npy"
     np.save(path, tone_mel(1024, 256, 80, seconds=2.0, rate=22050)[:, :80])
     status, err = _run_cli([path, "-o", tmp_path / "out", "--npy", "--max-iter", "3", "--n-fft", "1024", "-q"], capsys)
@@ -358,8 +364,9 @@ def test_a_square_mel_is_flagged_as_ambiguous_even_when_quiet(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("transform", [lambda db: db + 80, lambda db: (db + 80) / 80], ids=["shifted", "normalised"])
-def test_a_shifted_or_normalised_db_mel_is_said_to_look_like_one_even_when_quiet(tmp_path, capsys, transform):
-    mel = tone_mel(1024, 256, 80, seconds=1.0, rate=22050) + 1e-3 * RNG.random((80, 87), dtype=np.float32)
+def test_a_shifted_or_normalised_db_mel_is_said_to_look_like_one_even_when_quiet(tmp_path, capsys, no_fit_check, transform):
+    mel = tone_mel(1024, 256, 80, seconds=0.3, rate=22050)
+    mel = mel + 1e-3 * RNG.random(mel.shape, dtype=np.float32)
     db = 10 * np.log10(np.maximum(mel / mel.max(), 1e-8))
     path = tmp_path / "mel.npy"
     np.save(path, transform(np.maximum(db, -80)).astype(np.float32))
@@ -370,7 +377,7 @@ def test_a_shifted_or_normalised_db_mel_is_said_to_look_like_one_even_when_quiet
 # --------------------------------------------------------------------------- 10. left from before
 
 
-@pytest.mark.parametrize("value", ["abc", "-5", "nan", "1"])
+@pytest.mark.parametrize("value", ["abc", "1"])  # -5, nan, inf, 0: at first use, below
 def test_a_bad_or_small_memory_cap_does_not_break_the_import(value):
     env = {**os.environ, "INVMEL_MAX_SOLVE_MB": value, "PYTHONPATH": str(ROOT)}
     code = ("import invmel_core\n"
@@ -439,7 +446,7 @@ def test_boolean_samples_are_not_audio(samples):
     refused(lambda: oracle_view(samples, sample_rate=16000, n_fft=64, n_mels=8), r"got dtype bool")
 
 
-def test_a_file_named_npy_or_holding_npy_is_read_as_a_mel(tmp_path, capsys):
+def test_a_file_named_npy_or_holding_npy_is_read_as_a_mel(tmp_path, capsys, no_fit_check):
     mel = tone_mel(1024, 256, 80, seconds=0.5, rate=22050)
     for name in (".npy", "mel.wav"):  # a dotfile has no suffix; a .npy saved under an audio name
         path = tmp_path / name
