@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from invmel_core import limits
 from invmel_core.errors import InputError
-from invmel_core.validation import check_finite_array, check_mel_type
+from invmel_core.validation import check_finite_array, check_mel_type, numeric_array
 
 
 def _values(value, name: str, unit: str) -> np.ndarray:
     """``value`` as float64, refusing non-numbers, NaN, infinities and negative values (a
     negative frequency has no mel: HTK's log of it is NaN)."""
-    arr = check_finite_array(value, name, what=f"a {unit}")
+    arr = numeric_array(value, name)
+    limits.check_memory(arr.size * 32, f"converting {arr.size:,} values of {name}", "Convert fewer at a time.")
+    arr = check_finite_array(arr, name, what=f"a {unit}")
     if arr.dtype.kind == "b":
         raise InputError(f"{name} must be numbers ({unit}), got booleans")
     arr = arr.astype(np.float64)

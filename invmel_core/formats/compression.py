@@ -22,6 +22,7 @@ from invmel_core.validation import check_finite_array, check_flag, check_number,
 
 _LN10 = math.log(10.0)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 # The largest linear mel value a compressed one may undo to. A mel of sound stays far below
 # (int16-scaled samples with n_fft = 2**18 give ~1e25); the solvers refuse solutions past
 # 1e30 anyway (transform.MAX_SOLUTION), and float32 ends at 3.4e38. A stored value that undoes
@@ -157,6 +158,12 @@ def check_undone(hi: float, comp: Compression, name: str = "melspec") -> None:
                              "are compressed, say how (compression 'ln', 'log10', 'db10', 'db20' or 'whisper')")
         return
     top = float(comp.to_linear(hi))
+    if top < _FLOAT32_TINY and comp.floor is None:
+        raise InputError(
+            f"{name}'s largest value, {hi:.6g}, read as {comp.label} is {comp.formula} = {top:.3g} in linear units: "
+            "every value is below float32's smallest (1.2e-38), so the mel would be silence. These values are not a "
+            f"{comp.label} mel of sound: give the compression they were stored with (compression one of "
+            f"{tuple(SETTING_NAMES)}, or the model's format), or undo any scaling first")
     if top <= MAX_UNDONE:
         return
     undone = f"{top:.3g}" if math.isfinite(top) else "inf"

@@ -82,6 +82,13 @@ def test_values_no_compressed_mel_of_sound_can_hold_are_refused_naming_value_and
     assert "largest value" in message and "compression" in message and "NaN" not in message
 
 
+@pytest.mark.parametrize("stored, compression", [(np.full((80, 4), -150.0), "auto"), (LN_MEL - 200, "log10"),
+                                                 (DB_MEL - 500, "db10"), (np.linspace(-120, -100, 320).reshape(80, 4), "ln")])
+def test_values_that_undo_to_below_float32_are_refused_not_made_silence(stored, compression):
+    message = refused(lambda: undo_compression(stored, compression), r"below float32's smallest.*would be silence")
+    assert "compression" in message
+
+
 @pytest.mark.parametrize("compression", [Compression("ln", floor=200.0), Compression("db", floor=500.0, db_factor=10),
                                          Compression("whisper", floor=11.0)])
 def test_a_floor_that_undoes_to_inf_is_refused_as_the_floor(compression):
@@ -408,6 +415,11 @@ def test_a_bad_memory_cap_is_one_line_at_first_use(monkeypatch, capsys, tmp_path
 ])
 def test_frequencies_without_a_mel_are_refused_not_nan(call, match):
     refused(call, match)
+
+
+def test_a_billion_frequencies_are_refused_before_their_float64_copy():
+    view = np.broadcast_to(np.float32(100.0), (10**9,))
+    assert _peak_mib(lambda: refused(lambda: hz_to_mel(view), r"INVMEL_MAX_SOLVE_MB")) < 16
 
 
 @pytest.mark.parametrize("sgdargs", [{"lr": 0.1, "sgd_lr": 0.2}, {"lr": 0.1, "momentum": 0.9, "sgd_momentum": 0.5},
