@@ -19,7 +19,7 @@ from invmel_core import limits
 from invmel_core.errors import InputError
 from invmel_core.io.safe_files import (SUPPORTED_AUDIO, check_audio_header, decode_error, not_audio_hint, read_npy,
                                        read_npz_member)
-from invmel_core.validation import check_melspec, check_number, check_sample_rate, check_stored_melspec
+from invmel_core.validation import check_flag, check_melspec, check_number, check_sample_rate, check_stored_melspec
 
 AUDIO_EXTENSIONS = ("wav", "flac", "ogg", "oga", "opus", "mp3", "aif", "aiff")
 MELSPEC_EXTENSIONS = ("npy", "npz")
@@ -286,6 +286,7 @@ def load_melspec(source, *, n_mels: int | None = None, name: str | None = None,
     """
     if n_mels is not None:
         n_mels = check_number("n_mels", n_mels, integer=True, minimum=1, maximum=limits.MAX_MELS)
+    compressed = check_flag("compressed", compressed)  # "False" is true
     fp, name, size = _open_source(source, "mel spectrogram", name)
     try:
         magic = fp.read(6)

@@ -324,6 +324,13 @@ def test_exact_must_be_a_flag(exact):
     refused(lambda: rank_settings(np.exp(LN_MEL), ["hifigan"], exact=exact), r"exact must be True or False")
 
 
+@pytest.mark.parametrize("value", ["False", "no", 0, None])
+def test_load_melspec_compressed_must_be_a_flag(value):
+    buf = io.BytesIO()
+    np.save(buf, LN_MEL)
+    refused(lambda: load_melspec(buf.getvalue(), compressed=value), r"compressed must be True or False")
+
+
 @pytest.mark.parametrize("dtype", ["<f2", ">f2", ">f4", ">f8"])
 def test_a_mel_reads_the_same_in_either_byte_order(dtype):
     stored = LN_MEL.astype(dtype)
