@@ -112,13 +112,16 @@ _PAIR_BYTES_PER_ELEMENT = 48
 
 def _pair(estimate, reference, power) -> tuple[np.ndarray, np.ndarray]:
     power = check_power(power)
+    from invmel_core.validation import numeric_array
+
     what = "a power or magnitude spectrogram"
-    est = check_finite_array(estimate, "estimate", nonnegative=True, what=what)
-    ref = check_finite_array(reference, "reference", nonnegative=True, what=what)
+    est, ref = numeric_array(estimate, "estimate"), numeric_array(reference, "reference")
     if est.shape != ref.shape:
         raise InputError(f"estimate {est.shape} and reference {ref.shape} must have the same shape")
     limits.check_memory(est.size * _PAIR_BYTES_PER_ELEMENT, f"comparing two {est.shape} spectrograms",
-                        "Compare fewer frames at a time.")
+                        "Compare fewer frames at a time.")  # before the values are scanned (seconds for 10**9)
+    est = check_finite_array(est, "estimate", nonnegative=True, what=what)
+    ref = check_finite_array(ref, "reference", nonnegative=True, what=what)
     return _magnitude(est, power, "estimate"), _magnitude(ref, power, "reference")
 
 

@@ -424,6 +424,12 @@ def test_frequencies_without_a_mel_are_refused_not_nan(call, match):
     refused(call, match)
 
 
+@pytest.mark.parametrize("call", [metrics.spectral_convergence, metrics.log_spectral_distance])
+def test_a_billion_element_comparison_is_refused_before_its_values_are_scanned(call):
+    view = np.broadcast_to(np.float32(1.0), (1025, 10**6))
+    assert _peak_mib(lambda: refused(lambda: call(view, view, power=2), r"comparing two .*INVMEL_MAX_SOLVE_MB")) < 16
+
+
 def test_a_billion_frequencies_are_refused_before_their_float64_copy():
     view = np.broadcast_to(np.float32(100.0), (10**9,))
     assert _peak_mib(lambda: refused(lambda: hz_to_mel(view), r"INVMEL_MAX_SOLVE_MB")) < 16
