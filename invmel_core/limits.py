@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 
 from invmel_core.errors import InputError
 
@@ -35,6 +36,13 @@ MAX_SAMPLE_RATE = 768_000
 # Griffin-Lim iterations: 32 is librosa's default, a few hundred is already past the point
 # where more iterations are audible; the bound keeps a typo from running for days.
 MAX_GRIFFINLIM_ITERS = 10_000
+# Making sound from a mel (mel_to_audio, the oracle view, the command lines) raises magnitudes
+# to ``power`` at every step: past 4 float32 overflows on real sound (power=100 made all-NaN
+# sound), and no pipeline stores such a mel (2: power, 1: magnitude). A Hann window of 1 or 2
+# samples has one non-zero sample: every frame's spectrum is flat and no sound matches a mel
+# (win_length=2 made NaN).
+MAX_SYNTHESIS_POWER = 4.0
+MIN_SYNTHESIS_WINDOW = 3
 
 # Peak bytes per element of the (batch, n_stft, time) output during a solve. Measured with
 # tracemalloc (tests/test_audio.py::test_memory_estimate_covers_measured_peak): the random
@@ -55,6 +63,15 @@ GRIFFINLIM_FIXED_BYTES = 2**20
 MIB = 2**20
 
 
+def _importing() -> bool:
+    """True while the ``invmel_core`` package itself is being imported: its presets build
+    filterbanks then, fixed and small, whose memory is not the user's to cap. Reading the
+    environment variables then made a bad (or merely small) ``INVMEL_MAX_SOLVE_MB`` crash the
+    import with a traceback; they are read at the first check of a user's work instead."""
+    package = sys.modules.get(__name__.partition(".")[0])
+    return bool(getattr(getattr(package, "__spec__", None), "_initializing", False))
+
+
 def _env_limit(variable: str, default: float) -> float:
     raw = os.environ.get(variable)
     if raw is None or raw.strip() == "":
@@ -72,6 +89,33 @@ def _env_limit(variable: str, default: float) -> float:
             f"(default {default:g})"
         )
     return value
+
+
+def check_synthesis(n_fft: int, hop_length: int, win_length: int, power: float, progress=None) -> None:
+    """:class:`InputError` unless sound can be made from a mel with these settings (the results of
+    :func:`~invmel_core.validation.check_stft_params` and :func:`~invmel_core.validation.check_power`):
+    ``power`` at most :data:`MAX_SYNTHESIS_POWER`, ``win_length`` at least :data:`MIN_SYNTHESIS_WINDOW`,
+    ``progress`` None or callable. Checked before any work by ``mel_to_audio``, ``oracle_view`` and
+    the command lines' options.
+
+    >>> check_synthesis(512, 128, 2, 2.0)
+    Traceback (most recent call last):
+    ...
+    invmel_core.errors.InputError: win_length=2 gives a Hann window with a single non-zero sample, ...
+    """
+    if power > MAX_SYNTHESIS_POWER:
+        raise InputError(
+            f"power must be at most {MAX_SYNTHESIS_POWER:g} to make sound from a mel, got {power:g}; power "
+            "is the exponent the mel's magnitudes were raised to: 2 for a power mel, 1 for a magnitude one (higher "
+            "powers overflow float32)")
+    if win_length < MIN_SYNTHESIS_WINDOW:
+        raise InputError(
+            f"win_length={win_length} gives a Hann window with a single non-zero sample, so every frame's spectrum is "
+            f"flat and no sound can match a mel; win_length must be at least {MIN_SYNTHESIS_WINDOW}: give the "
+            f"window the mel was made with (usually n_fft={n_fft}, the default{'' if n_fft >= 3 else '; n_fft must be >= 3'})")
+    if progress is not None and not callable(progress):
+        raise InputError(f"progress must be None or a function called as progress(step, n_iter), got "
+                         f"{str(progress)[:60]} ({type(progress).__name__})")
 
 
 def max_duration_s() -> float:
@@ -134,6 +178,8 @@ def check_memory(n_bytes: float, what: str, advice: str, limit_mb: float | None 
     ``what`` names the job ("solving a (1025, 40000) spectrogram"), ``advice`` says which
     parameter to change. ``limit_mb`` overrides the cap; None uses :func:`max_solve_mb`.
     """
+    if limit_mb is None and _importing():
+        return
     cap_mb = max_solve_mb() if limit_mb is None else float(limit_mb)
     if n_bytes > cap_mb * MIB:
         needed = n_bytes / MIB if n_bytes < 2**1000 else math.inf  # an int past float's range

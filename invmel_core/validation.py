@@ -219,12 +219,14 @@ def _numeric_array(value, name: str) -> np.ndarray:
                          f"e.g. {name}.toarray()")
     try:
         arr = np.asarray(value)  # a subclass (memmap, matrix) becomes a plain view, never a copy
-    except Exception as exc:  # ragged lists, exotic objects
-        raise InputError(f"{name} must be a numeric array, could not convert it: {shown(exc)}") from None
+    except Exception as exc:  # ragged lists, tensors on a GPU or needing grad
+        raise InputError(f"{name} must be a numeric array (np.asarray(x, np.float32), t.detach().cpu().numpy()): {shown(exc)}") from None
     if arr.dtype.kind not in "biufc":
         raise InputError(f"{name} must be a numeric array (float or integer), got dtype {arr.dtype}; "
                          "pass the values as float32, e.g. np.asarray(x, dtype=np.float32)")
     return arr
+
+numeric_array = _numeric_array  # public: for callers that need the shape before the values are checked
 
 
 def _finite_float32(arr: np.ndarray, name: str, what: str) -> np.ndarray:
@@ -406,8 +408,8 @@ def check_samples(samples, name: str = "samples") -> np.ndarray:
     dtype('float32')
     """
     arr = _numeric_array(samples, name)
-    if arr.dtype.kind == "c":
-        raise InputError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    if arr.dtype.kind in "cb":  # booleans are no audio either
+        raise InputError(f"{name} must be a real numeric array (float audio in [-1, 1]), got dtype {arr.dtype}")
     if arr.ndim != 1:
         raise InputError(
             f"{name} must be mono, 1-D (n,), got shape {arr.shape}; average the channels first "

@@ -168,7 +168,7 @@ def _render(task: Task, options: RenderOptions, record: Record) -> None:
             *_, last = transform.iterate(loaded.mel, every=2**62)
         rendered = render.synthesize(loaded, options, spec=None if last is None else last.spec)
     samples = np.clip(rendered, -1.0, 1.0)  # as the WAV holds them
-    notes = [str(w.message) for w in caught] + ([chosen] if chosen else []) + list(loaded.notes)
+    notes = [str(w.message) for w in caught] + chosen + list(loaded.notes)
     if last is not None:
         notes += transform.notes(last)
     peak = float(np.abs(rendered).max(initial=0.0))

@@ -249,11 +249,14 @@ def run(args) -> int:
     options = options_from_args(args).checked()
     check_outdir(Path(args.outdir))
     options, chosen = render.settle(args.input, options)
-    if chosen:
-        note(args, chosen)
+    for remark in chosen:
+        note(args, remark)
     loaded = render.load(args.input, options)
     for remark in loaded.notes:
-        note(args, remark)
+        if remark.startswith("warning:"):  # said even with --quiet: the output may be wrong
+            print(f"invmel: {remark}", file=sys.stderr, flush=True)
+        else:
+            note(args, remark)
     inv = make_transform(options, loaded, args)
     check_sound_memory(loaded, options, args)
     last = solve(inv, loaded.mel, args)

@@ -112,13 +112,16 @@ _PAIR_BYTES_PER_ELEMENT = 48
 
 def _pair(estimate, reference, power) -> tuple[np.ndarray, np.ndarray]:
     power = check_power(power)
+    from invmel_core.validation import numeric_array
+
     what = "a power or magnitude spectrogram"
-    est = check_finite_array(estimate, "estimate", nonnegative=True, what=what)
-    ref = check_finite_array(reference, "reference", nonnegative=True, what=what)
+    est, ref = numeric_array(estimate, "estimate"), numeric_array(reference, "reference")
     if est.shape != ref.shape:
         raise InputError(f"estimate {est.shape} and reference {ref.shape} must have the same shape")
     limits.check_memory(est.size * _PAIR_BYTES_PER_ELEMENT, f"comparing two {est.shape} spectrograms",
-                        "Compare fewer frames at a time.")
+                        "Compare fewer frames at a time.")  # before the values are scanned (seconds for 10**9)
+    est = check_finite_array(est, "estimate", nonnegative=True, what=what)
+    ref = check_finite_array(ref, "reference", nonnegative=True, what=what)
     return _magnitude(est, power, "estimate"), _magnitude(ref, power, "reference")
 
 
@@ -244,6 +247,46 @@ def audio_log_spectral_distance(estimate, reference, *, n_fft: int, hop_length: 
     return log_spectral_distance(est, ref, power=1)
 
 
+STOI_RATE = 10_000  # pystoi resamples both signals to 10 kHz
+STOI_MIN_SECONDS = 0.4  # 30 frames of 25.6 ms at half overlap: pystoi's minimum
+# Peak bytes of pystoi per sample at 10 kHz (measured with tracemalloc: 226-315), per input
+# sample (its float64 copies) and per unit of the resampling ratio's larger term (the
+# polyphase filter: measured 4.5 KB at 3 Hz -> 10 kHz).
+_STOI_BYTES_PER_SAMPLE = 400
+_STOI_BYTES_PER_INPUT_SAMPLE = 32
+_STOI_BYTES_PER_RATIO = 6000
+
+
+def stoi_bytes(n_samples: int, sample_rate: int) -> int:
+    """Estimated peak memory of :func:`stoi` on two signals of ``n_samples`` at ``sample_rate``:
+    resampled to 10 kHz first, so a rate given in kHz (16 for 16000) makes 1000 times the samples."""
+    from math import gcd
+
+    resampled = int(n_samples) * STOI_RATE // int(sample_rate) + 1
+    ratio = max(STOI_RATE, int(sample_rate)) // gcd(STOI_RATE, int(sample_rate))
+    return (_STOI_BYTES_PER_SAMPLE * resampled + _STOI_BYTES_PER_INPUT_SAMPLE * int(n_samples)
+            + _STOI_BYTES_PER_RATIO * ratio)
+
+
+def check_stoi(n_samples: int, sample_rate: int, peak: float | None = None) -> None:
+    """:class:`InputError` before a (E)STOI that is undefined (under 0.4 s, a silent reference
+    of ``peak`` 0) or would not fit the memory cap (which a sample rate in kHz instead of Hz hits)."""
+    seconds = n_samples / sample_rate
+    if seconds < STOI_MIN_SECONDS:
+        raise InputError(f"too little sound for (E)STOI: {n_samples} samples at {sample_rate} Hz last "
+                         f"{seconds:.3g} s; it needs about {STOI_MIN_SECONDS} s")
+    if peak is not None and not peak > 1e-10:
+        raise InputError("(E)STOI is undefined for a silent reference (digital silence): there is no speech to "
+                         "be intelligible")
+    limits.check_memory(stoi_bytes(n_samples, sample_rate),
+                        f"(E)STOI of {n_samples:,} samples at {sample_rate} Hz (resampled to {STOI_RATE} Hz)",
+                        "Score a shorter excerpt." + _hz_hint(sample_rate))
+
+
+def _hz_hint(sample_rate: int) -> str:
+    return f" Is sample_rate={sample_rate} in Hz? (16 kHz is 16000.)" if sample_rate < 1000 else ""
+
+
 def stoi(estimate, reference, sample_rate: int, *, extended: bool = False) -> float:
     """Short-time objective intelligibility of ``estimate`` against the clean ``reference``
     (Taal et al. 2011; ``extended=True``: ESTOI, Jensen & Taal 2016), by ``pystoi``.
@@ -258,12 +301,18 @@ def stoi(estimate, reference, sample_rate: int, *, extended: bool = False) -> fl
     >>> round(stoi(speechlike, speechlike, 16000, extended=True), 6)
     1.0
     """
+    from invmel_core.validation import numeric_array
+
+    sample_rate = check_sample_rate(sample_rate)
+    size = numeric_array(reference, "reference").size  # the memory, before the signals are copied
+    limits.check_memory(stoi_bytes(size, sample_rate), f"(E)STOI of {size:,} samples at {sample_rate} Hz (resampled "
+                        f"to {STOI_RATE} Hz)", "Score a shorter excerpt." + _hz_hint(sample_rate))
+    est, ref = _same_length(estimate, reference)
+    check_stoi(ref.size, sample_rate, float(np.abs(ref).max()))
     import warnings
 
-    from pystoi import stoi as pystoi_stoi
+    from pystoi import stoi as pystoi_stoi  # a heavy import: after every check
 
-    est, ref = _same_length(estimate, reference)
-    sample_rate = check_sample_rate(sample_rate)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         value = float(pystoi_stoi(ref.astype(np.float64), est.astype(np.float64), sample_rate, extended=extended))

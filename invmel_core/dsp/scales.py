@@ -9,7 +9,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from invmel_core.validation import check_mel_type
+from invmel_core import limits
+from invmel_core.errors import InputError
+from invmel_core.validation import check_finite_array, check_mel_type, numeric_array
+
+
+def _values(value, name: str, unit: str) -> np.ndarray:
+    """``value`` as float64, refusing non-numbers, NaN, infinities and negative values (a
+    negative frequency has no mel: HTK's log of it is NaN)."""
+    arr = numeric_array(value, name)
+    limits.check_memory(arr.size * 32, f"converting {arr.size:,} values of {name}", "Convert fewer at a time.")
+    arr = check_finite_array(arr, name, what=f"a {unit}")
+    if arr.dtype.kind == "b":
+        raise InputError(f"{name} must be numbers ({unit}), got booleans")
+    arr = arr.astype(np.float64)
+    if arr.size and float(arr.min()) < 0:
+        raise InputError(f"{name} must be non-negative {unit}, got {float(arr.min()):g}; frequencies run from 0 Hz "
+                         "(the mel scale has no negative frequencies)")
+    return arr
 
 # Slaney's constants (Auditory Toolbox; torchaudio and librosa use the same numbers).
 _F_SP = 200.0 / 3.0  # Hz per mel on the linear part
@@ -41,7 +58,7 @@ def hz_to_mel(freq, mel_type: str = "htk"):
     15.0
     """
     mel_type = check_mel_type(mel_type)
-    f = np.asarray(freq, dtype=np.float64)
+    f = _values(freq, "freq", "frequency in Hz")
     if mel_type == "htk":
         out = 2595.0 * np.log10(1.0 + f / 700.0)
     else:
@@ -62,7 +79,7 @@ def mel_to_hz(mels, mel_type: str = "htk"):
     1000.0
     """
     mel_type = check_mel_type(mel_type)
-    m = np.asarray(mels, dtype=np.float64)
+    m = _values(mels, "mels", "number of mels")
     if mel_type == "htk":
         out = 700.0 * (10.0 ** (m / 2595.0) - 1.0)
     else:

@@ -15,11 +15,24 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from invmel_core import limits
 from invmel_core.errors import InputError
-from invmel_core.formats.presets import FORMATS, MelFormat
-from invmel_core.validation import check_finite_array
+from invmel_core.formats.presets import FORMATS, KINDS, MelFormat
+from invmel_core.validation import check_finite_array, check_flag, check_number, numeric_array, shown
 
 _LN10 = math.log(10.0)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+# The largest linear mel value a compressed one may undo to. A mel of sound stays far below
+# (int16-scaled samples with n_fft = 2**18 give ~1e25); the solvers refuse solutions past
+# 1e30 anyway (transform.MAX_SOLUTION), and float32 ends at 3.4e38. A stored value that undoes
+# to more is not that compression of a mel (ln of 100, dB of +400): it is refused, naming it,
+# rather than made into inf that later checks blame on the input.
+MAX_UNDONE = 1e30
+# Bytes per stored element while the values are read and undone: float64 values and linear
+# mel, the float32 result, masks.
+_UNDO_BYTES_PER_ELEMENT = 32
+_CONFIDENCES = ("high", "medium", "low")
 
 # How a compression is named as a setting (the command lines' --compression, the app's
 # choice) -> (kind, dB factor). dB is named with its base: its values cannot tell it.
@@ -53,6 +66,32 @@ class Compression:
     floor_tolerance: float = 0.0
     why: str = ""
 
+    def __post_init__(self):
+        def set_(name, value):
+            object.__setattr__(self, name, value)
+
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
+            raise InputError(f"Compression kind must be one of {KINDS}, got {shown(self.kind)}; for a setting "
+                             f"name such as 'db10' pass the string itself: undo_compression(mel, 'db10')")
+        if self.db_factor is not None:
+            if isinstance(self.db_factor, bool) or self.db_factor not in (10, 20):
+                raise InputError(f"Compression db_factor must be 10, 20 or None, got {shown(self.db_factor)}")
+            set_("db_factor", int(self.db_factor))
+        if not isinstance(self.confidence, str) or self.confidence not in _CONFIDENCES:
+            raise InputError(f"Compression confidence must be one of {_CONFIDENCES}, got {shown(self.confidence)}")
+        set_("exact", check_flag("Compression exact", self.exact))
+        if self.floor is not None:
+            set_("floor", check_number("Compression floor", self.floor))
+        set_("floor_tolerance", check_number("Compression floor_tolerance", self.floor_tolerance, minimum=0.0))
+        alternatives = self.alternatives
+        if isinstance(alternatives, str) or not isinstance(alternatives, (tuple, list)) or any(
+                not isinstance(k, str) or k not in KINDS for k in alternatives):
+            raise InputError(f"Compression alternatives must be a tuple of kinds from {KINDS}, got "
+                             f"{shown(alternatives)}")
+        set_("alternatives", tuple(alternatives))
+        if not isinstance(self.why, str):
+            raise InputError(f"Compression why must be a string, got {shown(self.why)}")
+
     @property
     def label(self) -> str:
         if self.kind == "db":
@@ -80,22 +119,86 @@ class Compression:
         return tuple(out)
 
     def to_linear(self, values) -> np.ndarray:
-        """Stored values -> linear mel, float64 (dB relative to its reference)."""
+        """Stored values -> linear mel, float64 (dB relative to its reference); values past
+        float64's range come out inf (:func:`undo_compression` refuses them first)."""
         x = np.asarray(values, dtype=np.float64)
-        return x.copy() if self.kind == "linear" else np.exp(self.slope * (x - (self.kind == "whisper")))
+        with np.errstate(over="ignore"):
+            return x.copy() if self.kind == "linear" else np.exp(self.slope * (x - (self.kind == "whisper")))
+
+    @property
+    def formula(self) -> str:
+        """How a stored value ``x`` is undone, as a person would write it."""
+        if self.kind == "db":
+            return f"10 ** (x / {self.db_factor or 10})"
+        return {"linear": "x", "ln": "exp(x)", "log10": "10 ** x", "whisper": "10 ** (4 x - 4)"}[self.kind]
+
+
+def check_reading(values: np.ndarray, comp: Compression, name: str = "melspec") -> None:
+    """:func:`check_undone` for the largest of ``values`` and ``comp``'s floor (floored entries
+    become the floor's linear value)."""
+    check_undone(float(values.max()), comp, name)
+    if comp.floor is not None and comp.floor > float(values.max()):
+        check_undone(comp.floor, comp, f"{name}'s compression floor (not a value of it)")
+
+
+def check_undone(hi: float, comp: Compression, name: str = "melspec") -> None:
+    """:class:`InputError` unless the largest stored value ``hi`` undone by ``comp`` is a value
+    a mel spectrogram can hold: at most :data:`MAX_UNDONE` for a compressed reading, float32's
+    range for a linear one. Names the value, the compression and what to do.
+
+    >>> check_undone(100.0, Compression("ln"))
+    Traceback (most recent call last):
+    ...
+    invmel_core.errors.InputError: melspec's largest value, 100, read as natural log is exp(x) = 2.69e+43 in linear units, beyond float32's range ...
+    """
+    if comp.kind == "linear":
+        if hi > _FLOAT32_MAX:
+            raise InputError(f"{name} reaches {hi:.3g}, beyond float32's range (3.4e38); a linear mel spectrogram is "
+                             "computed in float32: scale it down (and the sound back up after), or, if the values "
+                             "are compressed, say how (compression 'ln', 'log10', 'db10', 'db20' or 'whisper')")
+        return
+    top = float(comp.to_linear(hi))
+    if top < _FLOAT32_TINY and comp.floor is None:
+        raise InputError(
+            f"{name}'s largest value, {hi:.6g}, read as {comp.label} is {comp.formula} = {top:.3g} in linear units: "
+            "every value is below float32's smallest (1.2e-38), so the mel would be silence. These values are not a "
+            f"{comp.label} mel of sound: give the compression they were stored with (compression one of "
+            f"{tuple(SETTING_NAMES)}, or the model's format), or undo any scaling first")
+    if top <= MAX_UNDONE:
+        return
+    undone = f"{top:.3g}" if math.isfinite(top) else "inf"
+    raise InputError(
+        f"{name}'s largest value, {hi:.6g}, read as {comp.label} is {comp.formula} = {undone} in linear units, "
+        + ("beyond float32's range (3.4e38)" if top > _FLOAT32_MAX else
+           f"more than any mel spectrogram of sound holds (at most {MAX_UNDONE:.0e} here)")
+        + f": these values are not a {comp.label} mel. Give the compression they were stored with (compression "
+        f"one of {tuple(SETTING_NAMES)}, or the model's format), or undo any scaling or normalisation first "
+        "(a standardised mel needs the dataset's mean and std)")
 
 
 def stored_values(melspec, name="melspec") -> tuple[np.ndarray, type]:
     """float64 values and the float type whose rounding they carry (float16 or float32)."""
-    arr = check_finite_array(melspec, name, what="a mel spectrogram")
+    arr = numeric_array(melspec, name)
+    limits.check_memory(arr.size * _UNDO_BYTES_PER_ELEMENT, f"reading the values of {name} (shape {arr.shape})",
+                        "Use a shorter mel spectrogram (fewer frames).")
+    arr = check_finite_array(arr, name, what="a mel spectrogram")
     if arr.size == 0:
         raise InputError(f"{name} is empty (shape {arr.shape})")
-    return arr.astype(np.float64), (np.float16 if arr.dtype == np.float16 else np.float32)
+    # float16 in either byte order (a '>f2' array is float16 too)
+    half = arr.dtype.kind == "f" and arr.dtype.itemsize == 2
+    with np.errstate(over="ignore"):
+        values = arr.astype(np.float64)
+    if not np.isfinite(values).all():  # a long double past float64's range
+        raise InputError(f"{name} reaches {float(np.abs(arr).max()):.3g}, beyond float64's range (1.8e308), let "
+                         "alone float32's (3.4e38) in which a mel spectrogram is computed: scale it down")
+    return values, (np.float16 if half else np.float32)
 
 
 def _tolerance(rounding: type, *values: float) -> float:
     """Four units of the stored type's rounding at these values: what "exactly equal" allows."""
-    return 4.0 * float(np.spacing(rounding(max(1.0, *(abs(v) for v in values)))))
+    # float32(1e39) is inf, and so is the spacing at float32's top: stay below it
+    largest = min(max(1.0, *(abs(v) for v in values)), float(np.finfo(rounding).max) / 2)
+    return 4.0 * float(np.spacing(rounding(largest)))
 
 
 def detect_compression(melspec) -> Compression:
@@ -240,6 +343,7 @@ def undo_compression(melspec, compression: Compression | MelFormat | str | None 
     """
     values, rounding = stored_values(melspec)
     comp = resolve_compression(values, rounding, compression)
+    check_reading(values, comp)
     linear = comp.to_linear(values)
     if comp.floor is None:
         return linear.astype(np.float32), np.zeros(values.shape, bool)
@@ -252,10 +356,16 @@ def undo_compression(melspec, compression: Compression | MelFormat | str | None 
 def resolve_compression(values, rounding, compression) -> Compression:
     """The :class:`Compression` that ``compression`` (as :func:`undo_compression` takes it)
     means for these stored values (from :func:`stored_values`)."""
-    if compression is None or compression == "auto":
+    if compression is None or (isinstance(compression, str) and compression.lower() == "auto"):
         return _detect(values, rounding)
     if isinstance(compression, Compression):
         return compression
+    if not isinstance(compression, (str, MelFormat)):  # a list, an array: unhashable, or elementwise `in`
+        raise InputError(f"compression must be 'auto', a Compression, a MelFormat, one of {sorted(FORMATS)} "
+                         f"or one of {sorted(SETTING_NAMES)} (one string), got {shown(compression)} "
+                         f"({type(compression).__name__})")
+    if isinstance(compression, str):
+        compression = compression.lower()
     if isinstance(compression, str) and compression in FORMATS:
         compression = FORMATS[compression]
     lo, hi = float(values.min()), float(values.max())

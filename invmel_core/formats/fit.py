@@ -29,12 +29,15 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse
 
+from invmel_core.errors import InputError
+from invmel_core import limits
+from invmel_core.formats.compression import (Compression, check_reading, resolve_compression, stored_values,
+                                             undo_compression)
 from invmel_core.formats.reader import orient_mel
-from invmel_core.formats.compression import Compression, resolve_compression, stored_values, undo_compression
 from invmel_core.dsp.filterbank import MelFilterbank, explain_empty
-from invmel_core.validation import check_number
+from invmel_core.validation import check_flag, check_number, numeric_array
+from invmel_core.formats.fit_solve import solve_one_sided
 
 # Exact pipeline output with the right settings: the solver gets below this within ~200 steps
 # (measured 1e-6 .. 1e-8 on every preset; float32 arithmetic allows ~1e-7).
@@ -45,17 +48,6 @@ EXACT_RULED_OUT = 1e-3
 # Values of unknown provenance (a model's prediction, processed data): the right settings left
 # up to 0.15 under log-domain noise of 0.7 nats per entry (docs/formats.md); above this, out.
 MODEL_RULED_OUT = 0.2
-CHECK_EVERY = 20  # steps between residual/certificate evaluations
-# With max_iter=None (the default) the solve takes at least MIN_STEPS, then goes on while it
-# still improves (the residual reached fell by IMPROVING over the last STALL_WINDOW steps),
-# for at most TIME_BUDGET_S seconds per reading and MAX_STEPS steps. Measured: an exact
-# 16 kHz, n_fft 512, 64-mel power mel of a plucked sound is at 2.5e-4 after 600 steps and
-# fits (9.9e-5) by ~1250.
-MIN_STEPS = 600
-MAX_STEPS = 20000
-STALL_WINDOW = 100
-IMPROVING = 0.05
-TIME_BUDGET_S = 8.0
 VERDICTS = ("fits", "cannot tell", "ruled out")  # best first
 _SCALE_NAMES = {"htk": "HTK", "slaney": "Slaney"}
 
@@ -109,7 +101,10 @@ def orient(melspec, n_mels: int | None = None) -> tuple[np.ndarray, bool]:
     >>> orient(np.zeros((862, 80)), 80)[0].shape, orient(np.zeros((862, 80)), 80)[1]
     ((80, 862), True)
     """
-    arr, transposed, _ = orient_mel(melspec, n_mels, "stored" if n_mels is None else "auto")
+    arr = numeric_array(melspec, "melspec")   # ragged lists, tensors: InputError, before np.shape
+    if n_mels is not None:
+        n_mels = check_number("n_mels", n_mels, integer=True, minimum=1, maximum=limits.MAX_MELS)
+    arr, transposed, _ = orient_mel(arr, n_mels, "stored" if n_mels is None else "auto")
     return arr, transposed
 
 
@@ -136,8 +131,8 @@ def check_fit(melspec, *, sample_rate, n_fft, f_min=0.0, f_max=None, mel_type="h
         sit exactly on a pipeline's clamp floor, else unknown (treated as False).
     max_iter : int or None
         Solver steps per reading at most (most stop far earlier). None (default): at least
-        :data:`MIN_STEPS`, then on while the residual still falls, within
-        :data:`TIME_BUDGET_S` seconds per reading. Stopped undecided while still improving,
+        :data:`~invmel_core.formats.fit_solve.MIN_STEPS`, then on while the residual still falls, within
+        :data:`~invmel_core.formats.fit_solve.TIME_BUDGET_S` seconds per reading. Stopped undecided while still improving,
         the result says so (``ran_out``), not that the values cannot tell.
 
     Examples
@@ -157,8 +152,27 @@ def check_fit(melspec, *, sample_rate, n_fft, f_min=0.0, f_max=None, mel_type="h
     fb = MelFilterbank(n_fft // 2 + 1, f_min, f_max, arr.shape[-2], sample_rate, norm, mel_type, compat)
     values, rounding = stored_values(arr)
     comp = resolve_compression(values, rounding, compression)
-    exact = comp.exact if exact is None else bool(exact)
+    exact = check_exact(exact, comp)
     return fit_stored(values, rounding, comp, fb, exact, transposed, max_iter, start)
+
+
+def check_exact(exact, comp: Compression) -> bool:
+    """``exact`` as :func:`check_fit` takes it: None (the compression's ``exact``), True or False
+    (not a string: ``"False"`` is true)."""
+    return comp.exact if exact is None else check_flag("exact", exact)
+
+
+# Bytes per (bin seen, frame) element of the solve: the iterate, its previous value and the
+# descent step in float32, with room for the sparse products' temporaries.
+_SOLVE_BYTES_PER_ELEMENT = 24
+_SOLVE_BYTES_PER_MEL_ELEMENT = 48  # the target, the cap, two projections, the residual (float32)
+
+
+def _check_fit_memory(values: np.ndarray, fb: MelFilterbank) -> None:
+    frames = values.size // values.shape[-2]
+    limits.check_memory(frames * (fb.n_freqs * _SOLVE_BYTES_PER_ELEMENT + fb.n_mels * _SOLVE_BYTES_PER_MEL_ELEMENT),
+                        f"checking the fit of {frames:,} frames against {fb.n_freqs} bins",
+                        "Check an excerpt (fewer frames): the verdict rarely needs more than a few seconds.")
 
 
 class _Tried(NamedTuple):
@@ -179,29 +193,29 @@ class _Tried(NamedTuple):
     frame_lower: float
 
 
-class _Bounds(NamedTuple):
-    """A solve's two statistics, each reached (upper) and certified (lower): the mel residual
-    (Frobenius over all frames) and the frames' RMS of their own relative residuals."""
-
-    upper: float
-    lower: float
-    frame_upper: float
-    frame_lower: float
-
-
 def fit_stored(values, rounding, comp: Compression, fb: MelFilterbank, exact: bool, transposed: bool,
                max_iter: int | None, start: float) -> FitResult:
     """:func:`check_fit` on values already read (:func:`~invmel_core.formats.compression.stored_values`) with
     their compression resolved; ``start`` is when the check began (for ``seconds``)."""
+    _check_fit_memory(values, fb)
+    readings, refused = [], None
+    for reading in comp.readings():  # a reading the values overflow (log10 of 40, dB10 of 400) is not tried
+        try:
+            check_reading(values, reading)
+            readings.append(reading)
+        except InputError as exc:
+            refused = refused or exc
+    if not readings:
+        raise refused
     tried = []
     matchable = fb.banded.matchable
-    for reading in comp.readings():
+    for reading in readings:
         linear, floored = undo_compression(values, reading)
         linear, floored = _columns(linear), _columns(floored)
         bound = _rounding_bound(_columns(values)[matchable], linear[matchable], floored[matchable], reading, rounding)
         fit_at, out_at = max(FIT_RESIDUAL, bound), max(EXACT_RULED_OUT if exact else MODEL_RULED_OUT, 2 * bound)
         empty_share = _empty_share(linear, floored, matchable)
-        got, steps, n_frames, ran_out = _solve(linear[matchable], floored[matchable], fb, fit_at, out_at, max_iter)
+        got, steps, n_frames, ran_out = solve_one_sided(linear[matchable], floored[matchable], fb, fit_at, out_at, max_iter)
         if got.frame_upper <= fit_at and empty_share <= fit_at:
             verdict = "fits"
         elif got.frame_lower >= out_at or empty_share >= out_at:
@@ -248,111 +262,6 @@ def _empty_share(linear, floored, matchable) -> float:
     lost = np.where(floored[~matchable], 0.0, linear[~matchable].astype(np.float64))
     total = float(np.sum(np.square(linear, dtype=np.float64)))
     return float(np.sqrt(np.sum(np.square(lost)) / total)) if total > 0 else 0.0
-
-
-def _solve(linear, floored, fb: MelFilterbank, fit_at, out_at, max_iter):
-    """Projected FISTA on ``min 1/2 sum_free (fb.T X - M)^2 + 1/2 sum_floored max(0, fb.T X - M)^2``,
-    ``X >= 0``, every frame its own problem; ``linear`` and ``floored`` hold the rows of the
-    filters that are not empty. Returns ``(_Bounds, steps, frames with content, ran out)``.
-    The residuals come twice: the mel residual (relative to ``||M||``, Frobenius over all
-    frames) and, what the verdict and the stopping rule use, the root mean square over the
-    frames with content of each frame's own relative residual (a misfit in a few quiet frames
-    shows there). "Ran out": stopped by ``max_iter`` or the time budget while still improving."""
-    dense = np.asarray(fb.dense, np.float64)[:, fb.banded.matchable]
-    dense = dense[dense.sum(axis=1) > 0]  # bins no filter sees play no part (above f_max, ...)
-    project = scipy.sparse.csr_array(dense.T.astype(np.float32))
-    adjoint = scipy.sparse.csr_array(dense.astype(np.float32))
-    bin_weight = dense.sum(axis=1)  # fb @ 1: how much of each bin the filters see
-    bin_bound = dense @ dense.sum(axis=0)  # fb @ fb.T @ 1 >= the Hessian's rows
-    inverse = np.divide(1.0, bin_bound, out=np.zeros_like(bin_bound), where=bin_bound > 0)
-    descent = scipy.sparse.csr_array((dense * inverse[:, None]).astype(np.float32))
-    filter_weight = dense.T @ bin_weight  # (fb.T @ fb @ 1): spread each mel value over its filter
-    spread = scipy.sparse.csr_array(
-        np.divide(dense, filter_weight, out=np.zeros_like(dense), where=filter_weight > 0).astype(np.float32))
-    certify = (1.0 / bin_weight).astype(np.float32)
-
-    total = float(np.sum(np.square(linear, dtype=np.float64)))  # ||M||^2, every frame, floored entries too
-    peak = linear.max(axis=0) if linear.size else np.zeros(linear.shape[1])
-    content = np.flatnonzero((peak > 0) & ~floored.all(axis=0))  # others are fit by X = 0
-    n_frames = content.size
-    if n_frames == 0 or total <= 0:
-        return _Bounds(0.0, 0.0, 0.0, 0.0), 0, n_frames, False
-    target = np.ascontiguousarray(linear[:, content] / peak[content])  # scale-free, float32-safe
-    # Each frame's squared residual in M's units is peak^2 times the scaled one: its weight in
-    # the Frobenius total, relative to ||M||^2.
-    weight = peak[content].astype(np.float64) ** 2 / total
-    # The residual is max(fb.T X - M, cap): cap = -inf where free, 0 where floored (only
-    # exceeding the floor counts). One pass, no mask.
-    cap = np.where(floored[:, content], np.float32(0), np.float32(-np.inf))
-    norm_sq = np.einsum("ij,ij->j", target, target, dtype=np.float64)
-
-    def residual(proj, target, cap):
-        r = proj - target
-        return np.maximum(r, cap, out=r)
-
-    x = spread @ target
-    x_prev, proj = x.copy(), project @ x
-    proj_prev, r = proj.copy(), residual(proj, target, cap)
-    obj = 0.5 * np.einsum("ij,ij->j", r, r)
-    t = np.ones(n_frames, np.float32)
-    settled = np.zeros(4)  # frames set aside: their summed squared residuals (weighted; per frame)
-    active = np.arange(n_frames)
-    adaptive = max_iter is None
-    last = MAX_STEPS if adaptive else max_iter
-    deadline = time.perf_counter() + TIME_BUDGET_S
-    history = []  # the residual reached at each check
-    step = 0
-    while True:
-        if step % CHECK_EVERY == 0 or step == last:
-            # Dual certificate: y = r + c >= 0 on floored rows and fb @ y >= 0 gives
-            # min_X f(X) >= -y.M - |y|^2 / 2 for every frame (see docs/formats.md).
-            shift = np.maximum(0.0, (-(adjoint @ r) * certify[:, None]).max(axis=0))
-            y = r + shift
-            dual = -np.einsum("ij,ij->j", y, target, dtype=np.float64) - 0.5 * np.einsum("ij,ij->j", y, y, dtype=np.float64)
-            frame_upper = 2.0 * obj  # squared residuals, each relative to its frame's peak
-            frame_lower = np.maximum(dual, 0.0) * 2.0
-            sums = settled + (weight[active] @ frame_upper, weight[active] @ frame_lower,
-                              (frame_upper / norm_sq[active]).sum(), (frame_lower / norm_sq[active]).sum())
-            mel_upper, mel_lower = np.sqrt(sums[0]), min(np.sqrt(sums[0]), np.sqrt(sums[1]))
-            upper = np.sqrt(sums[2] / n_frames)
-            lower = min(upper, np.sqrt(sums[3] / n_frames))
-            bounds = _Bounds(float(mel_upper), float(mel_lower), float(upper), float(lower))
-            history.append(upper)
-            # Ruled out once certified, but not before the two bounds are within a factor 2,
-            # so that the residual reported says how far off the settings are.
-            if upper <= fit_at or (lower >= out_at and upper <= 2 * lower) or upper - lower <= 0.05 * upper:
-                return bounds, step, n_frames, False
-            window = STALL_WINDOW // CHECK_EVERY
-            # Still improving: the best of the last STALL_WINDOW steps beats the best before them.
-            improving = len(history) <= window or min(history[-window:]) < (1 - IMPROVING) * min(history[:-window])
-            if step >= last or (adaptive and step >= MIN_STEPS and (not improving or time.perf_counter() > deadline)):
-                return bounds, step, n_frames, improving
-            keep = frame_upper > (0.1 * fit_at) ** 2 * norm_sq[active]  # frames far below the bar are done
-            if keep.sum() < 0.75 * keep.size:
-                gone = ~keep
-                settled += (weight[active][gone] @ frame_upper[gone], weight[active][gone] @ frame_lower[gone],
-                            (frame_upper[gone] / norm_sq[active][gone]).sum(),
-                            (frame_lower[gone] / norm_sq[active][gone]).sum())
-                active = active[keep]
-                x, x_prev, proj, proj_prev, target, cap, t, obj, r = (
-                    np.ascontiguousarray(a[..., keep]) for a in (x, x_prev, proj, proj_prev, target, cap, t, obj, r))
-        t_next = (1.0 + np.sqrt(1.0 + 4.0 * t * t)) / 2.0
-        beta = ((t - 1.0) / t_next).astype(np.float32)
-        np.subtract(x, x_prev, out=x_prev)  # x_prev becomes Y = X + beta (X - X_prev)
-        x_prev *= beta
-        x_prev += x
-        np.subtract(proj, proj_prev, out=proj_prev)  # fb.T @ Y by linearity, no pass over Y
-        proj_prev *= beta
-        proj_prev += proj
-        x_prev -= descent @ residual(proj_prev, target, cap)
-        np.maximum(x_prev, 0.0, out=x_prev)
-        x, x_prev = x_prev, x
-        proj, proj_prev = project @ x, proj
-        r = residual(proj, target, cap)
-        obj_next = 0.5 * np.einsum("ij,ij->j", r, r)
-        t = np.where(obj_next > obj, 1.0, t_next).astype(np.float32)  # restart where it rose
-        obj = obj_next
-        step += 1
 
 
 def _describe(fb: MelFilterbank) -> str:

@@ -12,9 +12,9 @@ import numpy as np
 
 from invmel_core.formats.compression import Compression, resolve_compression, stored_values
 from invmel_core.errors import InputError
-from invmel_core.formats.fit import VERDICTS, FitResult, fit_stored, orient
+from invmel_core.formats.fit import VERDICTS, FitResult, check_exact, fit_stored, orient
 from invmel_core.formats.presets import FORMATS, MelFormat
-from invmel_core.validation import check_number
+from invmel_core.validation import check_number, numeric_array, shown
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,13 @@ def rank_settings(melspec, candidates: dict[str, MelFormat] | None = None, *, co
     [('hifigan', 'fits', True), ('whisper', 'ruled out', True)]
     """
     max_iter = None if max_iter is None else check_number("max_iter", max_iter, integer=True, minimum=1)
-    arr = np.asarray(melspec)
+    arr = numeric_array(melspec, "melspec")
     if arr.ndim < 2:
         raise InputError(f"melspec must have at least 2 dimensions (..., n_mels, time), got shape {arr.shape}")
+    candidates = _check_candidates(candidates)
     values, rounding = stored_values(arr)
     comp = resolve_compression(values, rounding, compression)
-    exact = comp.exact if exact is None else bool(exact)
+    exact = check_exact(exact, comp)
     if candidates is None:
         candidates = {**candidate_formats(arr.shape[-2]), **candidate_formats(arr.shape[-1])}
         if not candidates:
@@ -117,6 +118,23 @@ def rank_settings(melspec, candidates: dict[str, MelFormat] | None = None, *, co
     # candidates whose compression matches the values come first, presets before variants.
     rows.sort(key=lambda row: (VERDICTS.index(row.verdict), bool(row.note), "," in row.name, row.result.residual))
     return rows
+
+
+def _check_candidates(candidates) -> dict[str, MelFormat] | None:
+    """None, a dict of name -> MelFormat, or format names (a list like ``["hifigan", "tacotron2"]``)
+    as that dict; :class:`InputError` for anything else."""
+    if candidates is None or isinstance(candidates, dict):
+        return candidates
+    if isinstance(candidates, str):
+        candidates = [candidates]
+    if isinstance(candidates, (list, tuple, set, frozenset)):
+        unknown = [shown(name) for name in candidates if not (isinstance(name, str) and name.lower() in FORMATS)]
+        if unknown:
+            raise InputError(f"candidates names unknown formats {', '.join(unknown)}; known: {sorted(FORMATS)} "
+                             "(or pass candidates={name: MelFormat(...)})")
+        return {name: FORMATS[name.lower()] for name in candidates}
+    raise InputError(f"candidates must be None, a dict {{name: MelFormat(...)}} or a list of format names, got "
+                     f"{shown(candidates)} ({type(candidates).__name__})")
 
 
 def _compression_note(detected: Compression, result: FitResult, fmt: MelFormat) -> str:
@@ -180,38 +198,36 @@ def _names(rows: list[Candidate], limit: int = 8) -> str:
     return ", ".join(names) + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def choose_format(melspec) -> tuple[str, str]:
+def choose_format(melspec, compression: Compression | str = "auto") -> tuple[str, str]:
     """The preset a stored mel was made with, when no settings were given: ``(name, note)``.
 
-    The presets (not their variants) the values fit are the answer if they all imply the same
-    duration (the values cannot show the hop or the sample rate, only the presets' pairs of
-    them); the best-ranked is taken and the note names the others. Where none fits, those that
-    cannot be ruled out (a model's prediction is never exact) are used the same way. Raises
-    :class:`InputError` saying what to pass when the presets disagree on the duration or none
-    of them can have made the values: a command that writes a WAV must not guess a hop.
+    Among the presets (not their variants) whose compression is the values' (``compression``,
+    as read), those the values fit are the answer if they all imply the same duration (the
+    values cannot show the hop or the sample rate, only the presets' pairs of them); the
+    best-ranked is taken and the note names the others. Where none fits, those that cannot be
+    ruled out (a model's prediction is never exact) are used the same way. Raises
+    :class:`InputError` saying what to pass when they disagree on the duration or no preset can
+    have made the values: a command that writes a WAV must not guess a hop.
 
     >>> from invmel_core.formats.presets import mel_from_audio
     >>> t = np.arange(22050) / 22050
     >>> choose_format(mel_from_audio(0.5 * np.sin(2 * np.pi * 440 * t * (1 + t)), "hifigan"))[0]
     'hifigan'
     """
-    rows = [row for row in rank_settings(melspec) if row.name in FORMATS]
-    fitting = [row for row in rows if row.verdict == "fits"] or [row for row in rows if row.verdict == "cannot tell"]
-    if not fitting:
-        shape = np.shape(melspec)
-        raise InputError(f"no preset can have made these values ({ranking_summary(rows)}): give the settings the "
-                         f"mel of shape {shape} was made with (--sample-rate, --n-fft, --hop-length, --n-mels, "
-                         "--f-min/--f-max, --norm, --mel-type, --power) or its --format")
-    durations = {round(row.duration, 2) for row in fitting}
-    if len(durations) > 1:
-        listed = ", ".join(f"{row.name} ({row.duration:.2f} s)" for row in fitting[:8])
-        raise InputError(f"the values {fitting[0].verdict.replace('fits', 'fit')} several formats that give different "
-                         f"durations: {listed}. Pass the one it was made with, --format NAME (or its --sample-rate "
-                         "and --hop-length)")
-    best = fitting[0]
-    others = [row.name for row in fitting[1:]]
-    how = "fit" if best.verdict == "fits" else "cannot be ruled out by"
-    note = (f"no settings given: using format {best.name!r} (the values {how} it; {best.duration:.2f} s"
-            + (f"; so do {', '.join(others)}, with the same duration" if others else "")
-            + "). Pass --format to choose")
+    rows = [row for row in rank_settings(melspec, compression=compression) if row.name in FORMATS and not row.note]
+    fitting = [row for row in rows if row.verdict == "fits"]
+    possible = fitting or [row for row in rows if row.verdict == "cannot tell"]
+    if not possible:
+        raise InputError(f"no preset can have made these values ({ranking_summary(rows) if rows else 'none stores them so'}): "
+                         f"give the settings the mel of shape {np.shape(melspec)} was made with (--sample-rate, "
+                         "--n-fft, --hop-length, --n-mels, --f-min/--f-max, --norm, --mel-type, --power) or its --format")
+    if len({round(row.duration, 2) for row in possible}) > 1:
+        listed = ", ".join(f"{row.name} ({row.duration:.2f} s)" for row in possible[:8])
+        why = "fit" if fitting else "cannot rule out (none fits exactly: a model's prediction?)"
+        raise InputError(f"the values {why} several formats that give different durations: {listed}. Pass the one "
+                         "it was made with, --format NAME (or all its settings: --sample-rate, --n-fft, --hop-length, …)")
+    best, others = possible[0], [row.name for row in possible[1:]]
+    how = "fit" if fitting else "cannot rule out"
+    note = (f"no settings given: using format {best.name!r}, {best.duration:.2f} s (the values {how} it"
+            + (f", and {', '.join(others)}, with the same duration" if others else "") + "). Pass --format to choose")
     return best.name, note

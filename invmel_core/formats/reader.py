@@ -4,8 +4,8 @@ The app, the command line and batch all call :func:`read_mel`; they differ only 
 policies it takes as parameters:
 
 - ``orientation``: ``"auto"`` (the axis with ``n_mels`` entries is the mel axis; without
-  ``n_mels``, the axis whose length a preset has, said in a note and flagged when both could
-  be), ``"stored"`` (``(..., n_mels, time)`` as the file holds it) or ``"transposed"``.
+  ``n_mels``, the axis whose length is a usual mel count, said in a note, with a warning when
+  both could be), ``"stored"`` (``(..., n_mels, time)`` as the file holds it) or ``"transposed"``.
 - ``strict``: what to do when the values leave the reading open. ``True`` (the command
   lines, which write files nobody watches) refuses a compression it can only guess and a
   format its values contradict; ``False`` (the app, where the reading is on screen beside a
@@ -23,10 +23,11 @@ from invmel_core.errors import InputError
 from invmel_core.formats.compression import (COMPRESSIONS, Compression, detect_compression, resolve_compression,
                                              stored_values, undo_compression)
 from invmel_core.formats.presets import FORMATS, MelFormat, get_format
-from invmel_core.validation import check_choice
+from invmel_core.validation import check_choice, numeric_array
 
 ORIENTATIONS = ("auto", "stored", "transposed")
-PRESET_BANDS = frozenset(fmt.n_mels for fmt in FORMATS.values())
+# Mel counts an axis is taken for when n_mels is not given: the presets' and the usual ones.
+COMMON_N_MELS = frozenset({fmt.n_mels for fmt in FORMATS.values()} | {40, 64, 80, 128})
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,12 @@ class MelReading:
 def orient_mel(stored: np.ndarray, n_mels: int | None = None, orientation: str = "auto") -> tuple[np.ndarray, bool, str]:
     """``(array as (..., n_mels, time), transposed, note)`` by the rule of the module's text.
 
-    >>> orient_mel(np.zeros((862, 80)))[1:]
-    (True, 'the file holds (time, n_mels) = 862 x 80: read transposed (80 bands, as presets have)')
-    >>> orient_mel(np.zeros((80, 80)))[1:]
-    (False, 'both axes have 80 entries, as presets have bands: read as (n_mels, time); give n_mels or the orientation if not')
+    >>> orient_mel(np.zeros((862, 80)))[1]
+    True
+    >>> orient_mel(np.zeros((80, 80)))[2].startswith("warning: the array is square")
+    True
     """
-    arr = np.asarray(stored)
+    arr = numeric_array(stored, "melspec")
     if arr.ndim < 2:
         raise InputError(f"a mel spectrogram has at least 2 dimensions (..., n_mels, time), got shape {arr.shape}")
     rows, cols = arr.shape[-2], arr.shape[-1]
@@ -67,20 +68,26 @@ def orient_mel(stored: np.ndarray, n_mels: int | None = None, orientation: str =
         return arr, False, ""
     if orientation == "transposed":
         return np.ascontiguousarray(np.swapaxes(arr, -1, -2)), True, ""
-    flipped = f"the file holds (time, n_mels) = {rows} x {cols}: read transposed"
     if n_mels is not None:
         if rows == n_mels:
             return arr, False, ""
         if cols == n_mels:
-            return np.ascontiguousarray(np.swapaxes(arr, -1, -2)), True, flipped
+            return (np.ascontiguousarray(np.swapaxes(arr, -1, -2)), True,
+                    f"the file holds (time, n_mels) = {rows} x {cols}: read transposed")
         raise InputError(f"the mel spectrogram has {rows} mel bands (shape {arr.shape}) but n_mels is {n_mels}, "
                          "and its other axis does not match either: give the n_mels (or the format) it was made with")
-    if rows in PRESET_BANDS and cols in PRESET_BANDS:
-        return arr, False, (f"both axes have {rows if rows == cols else f'{rows} and {cols}'} entries, as presets "
-                            "have bands: read as (n_mels, time); give n_mels or the orientation if not")
-    if cols in PRESET_BANDS and rows not in PRESET_BANDS:
-        return np.ascontiguousarray(np.swapaxes(arr, -1, -2)), True, f"{flipped} ({cols} bands, as presets have)"
-    if rows not in PRESET_BANDS and rows > cols:
+    if rows == cols:
+        return arr, False, (f"warning: the array is square ({rows} x {cols}), so which axis holds the mels cannot be "
+                            "told; read as (n_mels, time). If it holds (time, n_mels), give n_mels or save its "
+                            "transpose (np.save(path, mel.T))")
+    if cols in COMMON_N_MELS and rows not in COMMON_N_MELS:
+        return (np.ascontiguousarray(np.swapaxes(arr, -1, -2)), True,
+                f"the file holds {rows} x {cols}: read as (time, n_mels) = {rows} frames of {cols} mels and "
+                f"transposed ({cols} is a usual mel count, {rows} is not); give n_mels={rows} if it is (n_mels, time)")
+    if cols in COMMON_N_MELS:
+        return arr, False, (f"warning: read as (n_mels, time) = {rows} mels x {cols} frames; both axes could be the "
+                            f"mel axis: give n_mels={cols} if it holds (time, n_mels)")
+    if rows > cols:
         return arr, False, (f"read as {rows} mel bands x {cols} frames, more bands than frames: if the file holds "
                             "(time, n_mels), give n_mels or the orientation")
     return arr, False, ""
@@ -150,8 +157,14 @@ def read_mel(stored, *, n_mels: int | None = None, compression: Compression | st
                          f"one of {', '.join(sorted(FORMATS))}")
     else:
         chosen, source = detected, "detected"
-        notes.append(f"compression: {detected.setting if detected.db_factor or detected.kind != 'db' else 'db'} "
-                     f"({detected.confidence} confidence): {detected.why}")
+        if detected.kind == "linear" and detected.confidence == "low" and float(values.max()) > 0:
+            notes.append(f"warning: compression: linear (low confidence): {detected.why}. The values look like a "
+                         "shifted or normalised log/dB mel, not a linear one, and are read as linear: if they are "
+                         "dB shifted up by top_db, subtract it first (mel - top_db) and give the compression db10 "
+                         "(--compression db10), or the model's format")
+        else:
+            notes.append(f"compression: {detected.setting if detected.db_factor or detected.kind != 'db' else 'db'} "
+                         f"({detected.confidence} confidence): {detected.why}")
     with np.errstate(over="ignore", invalid="ignore"):
         linear, floored = undo_compression(oriented, chosen)
     if chosen.kind == "linear" and float(linear.min()) < 0:

@@ -39,8 +39,8 @@ from invmel_core.dsp.stft_plan import FRAMINGS, PAD_MODES, STFTPlan, frame_paddi
 from invmel_core.inverse.mel_polish import LBFGS_MEMORY, MelError, polish  # noqa: F401 (mel_audio's API)
 from invmel_core.inverse.mel_settings import DEFAULT, resolve
 from invmel_core.inverse.transform import InverseMelScale
-from invmel_core.validation import (check_choice, check_flag, check_melspec, check_power, check_power_undone,
-                                  check_seed, check_stft_params)
+from invmel_core.validation import (check_choice, check_flag, check_melspec, check_melspec_shape, check_power,
+                                    check_power_undone, check_seed, check_stft_params, numeric_array)
 
 METHODS = ("joint", "cascade")
 # Steps when n_iter is None. joint: where every bundled clip is under 3 % re-mel error
@@ -283,11 +283,15 @@ def mel_to_audio(melspec, *, sample_rate: float = DEFAULT, n_fft: int = DEFAULT,
     method = check_choice("method", method, METHODS)
     n_iter = DEFAULT_ITERATIONS[method] if n_iter is None else check_iterations(n_iter)
     seed = check_seed(seed)
+    limits.check_synthesis(n_fft, hop_length, win_length, power, progress)  # power, window, progress: before any work
     n_freqs = n_fft // 2 + 1
+    melspec = numeric_array(melspec, "melspec")  # ragged lists, tensors: InputError, before np.shape
     limits.check_filterbank_memory(n_freqs, _melspec_n_mels(melspec))
+    length = check_length(length)
+    shape = check_melspec_shape(melspec, _melspec_n_mels(melspec)).shape  # the memory, before the values are copied
+    check_memory(int(np.prod(shape[:-2])), shape[-2], shape[-1], n_fft, hop_length, win_length, length)
     mel = check_melspec(melspec, _melspec_n_mels(melspec))
     fb = MelFilterbank(n_freqs, f_min, f_max, mel.shape[-2], sample_rate, norm, mel_type, compat)
-    length = check_length(length)
     with np.errstate(over="ignore"):  # a tiny power makes magnitudes of the mel's values overflow
         check_power_undone(np.float32(mel.max(initial=0.0)) ** np.float32(1 / power), power, "melspec")
     n_frames = mel.shape[-1]

@@ -18,12 +18,12 @@ from invmel_core.errors import InputError
 from invmel_core.dsp.filterbank import MelFilterbank
 from invmel_core.inverse.mel_audio import DEFAULT_ITERATIONS, METHODS, mel_to_audio, mel_to_audio_bytes
 from invmel_core.dsp.metrics import (audio_log_spectral_distance, audio_mel_residual, audio_spectral_convergence,
-                                   estoi)
+                                   _hz_hint, estoi, stoi_bytes)
 from invmel_core.dsp.phase import check_iterations, griffinlim
 from invmel_core.dsp.stft_plan import STFTPlan, stft_frames
 from invmel_core.inverse.transform import InverseMelScale
 from invmel_core.validation import (check_choice, check_power, check_sample_rate, check_samples, check_seed,
-                                  check_stft_params)
+                                  check_stft_params, numeric_array)
 
 ORACLE_ROWS = (  # key, label, what comparing it with the original teaches
     ("original", "Original", "The sound the mel spectrogram was made from."),
@@ -81,20 +81,25 @@ def oracle_view(samples, *, sample_rate: int, n_fft: int, n_mels: int, hop_lengt
     >>> [(row.key, row.samples.shape, row.scores["estoi"] is None) for row in rows][:2]
     [('original', (6000,), True), ('true_magnitude', (6000,), True)]
     """
-    y = check_samples(samples)
     sample_rate = check_sample_rate(sample_rate)
     n_fft, hop_length, win_length = check_stft_params(n_fft, hop_length, win_length)
     power = check_power(power)
     method = check_choice("method", method, METHODS)
     n_iter = DEFAULT_ITERATIONS[method] if n_iter is None else check_iterations(n_iter)
     seed = check_seed(seed)
+    limits.check_synthesis(n_fft, hop_length, win_length, power)
+    raw = numeric_array(samples, "samples")  # the memory is checked from its size before it is copied
     fb = MelFilterbank(n_fft // 2 + 1, f_min, f_max, n_mels, sample_rate, norm, mel_type)  # checks n_mels, memory
     n_mels = fb.n_mels
     stft_kwargs = dict(n_fft=n_fft, hop_length=hop_length, win_length=win_length)
-    plan = STFTPlan(n_fft, hop_length, win_length, n_frames=stft_frames(y.size, n_fft, hop_length), length=y.size,
+    size = max(raw.size, 1)
+    plan = STFTPlan(n_fft, hop_length, win_length, n_frames=stft_frames(size, n_fft, hop_length), length=size,
                     allow_gaps=True)
-    limits.check_memory(2 * mel_to_audio_bytes(plan, n_mels), f"the oracle view of {y.size:,} samples",
-                        "Use a shorter excerpt.")
+    # ESTOI resamples to 10 kHz: a rate given in kHz (sample_rate=16) makes 1000 times the samples
+    limits.check_memory(max(2 * mel_to_audio_bytes(plan, n_mels), stoi_bytes(size, sample_rate)),
+                        f"the oracle view of {raw.size:,} samples at {sample_rate} Hz",
+                        "Use a shorter excerpt." + _hz_hint(sample_rate))
+    y = check_samples(raw)
     coeffs = plan.forward(y)
     magnitude = np.abs(coeffs)
     mel = fb.banded.project((magnitude if power == 1 else magnitude ** np.float32(power)).T)
@@ -116,7 +121,7 @@ def oracle_view(samples, *, sample_rate: int, n_fft: int, n_mels: int, hop_lengt
         signal = signals[key]
         try:
             intelligibility = estoi(signal, y, sample_rate)
-        except InputError:  # too short or too quiet for ESTOI
+        except InputError:  # too short, too quiet or digital silence: ESTOI is undefined
             intelligibility = None
         scores = {"re_mel": audio_mel_residual(signal, mel, fb, power=power, **stft_kwargs),
                   "spectral_convergence": audio_spectral_convergence(signal, y, **stft_kwargs),

@@ -29,6 +29,10 @@ def parse_sgdargs(sgdargs) -> tuple[float, float]:
             f"sgdargs has unknown keys {', '.join(unknown)}; allowed: 'lr', 'momentum' (torchaudio) "
             "or 'sgd_lr', 'sgd_momentum' (MindSpore)"
         )
+    both = [f"{k!r} and {a!r}" for k, a in (("lr", "sgd_lr"), ("momentum", "sgd_momentum")) if k in sgdargs and a in sgdargs]
+    if both:
+        raise InputError(f"sgdargs gives both {', '.join(both)}: the same setting in torchaudio's and MindSpore's "
+                         "spelling; keep one")
     values = {_SGDARG_ALIASES[k]: v for k, v in sgdargs.items()}
     if "lr" not in values:
         raise InputError(f"sgdargs needs a learning rate ('lr' or 'sgd_lr'), got {shown(sgdargs)}")

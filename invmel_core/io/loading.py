@@ -17,8 +17,9 @@ import soundfile
 
 from invmel_core import limits
 from invmel_core.errors import InputError
-from invmel_core.io.safe_files import SUPPORTED_AUDIO, check_audio_header, decode_error, read_npy, read_npz
-from invmel_core.validation import check_melspec, check_number, check_sample_rate, check_stored_melspec
+from invmel_core.io.safe_files import (SUPPORTED_AUDIO, check_audio_header, decode_error, not_audio_hint, read_npy,
+                                       read_npz_member)
+from invmel_core.validation import check_flag, check_melspec, check_number, check_sample_rate, check_stored_melspec
 
 AUDIO_EXTENSIONS = ("wav", "flac", "ogg", "oga", "opus", "mp3", "aif", "aiff")
 MELSPEC_EXTENSIONS = ("npy", "npz")
@@ -63,9 +64,14 @@ def _open_source(source, kind: str, label: str | None = None) -> tuple[io.IOBase
         size = len(fp.getbuffer())
     elif hasattr(source, "read"):
         name = str(getattr(source, "name", "") or "the uploaded file")
+        nothing = (f"{name} gave no data (its read() returned None: a non-blocking stream with nothing ready?); "
+                   "pass the bytes, a path, or a file opened with open(path, 'rb')")
         try:
             seekable = bool(getattr(source, "seekable", lambda: False)())
-            if not isinstance(source.read(0), (bytes, bytearray)):
+            probe = source.read(0)
+            if probe is None:
+                raise InputError(nothing)
+            if not isinstance(probe, (bytes, bytearray)):
                 raise InputError(f"{name} must be opened in binary mode ('rb'), not as text")
             if seekable:  # read from the start: Streamlit re-runs reuse the same UploadedFile
                 source.seek(0)
@@ -74,8 +80,13 @@ def _open_source(source, kind: str, label: str | None = None) -> tuple[io.IOBase
                 source.seek(0)
             else:
                 data = source.read()
+                if data is None:
+                    raise InputError(nothing)
+                if not isinstance(data, (bytes, bytearray, memoryview)):
+                    raise InputError(f"{name}'s read() returned {type(data).__name__}, not bytes; open it in binary "
+                                     "mode ('rb')")
                 fp, size = io.BytesIO(bytes(data)), len(data)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
             if isinstance(exc, InputError):
                 raise
             raise InputError(f"cannot read {name}: {exc}") from None
@@ -88,6 +99,18 @@ def _open_source(source, kind: str, label: str | None = None) -> tuple[io.IOBase
     if size == 0:
         raise InputError(f"{name} is empty (0 bytes)")
     return fp, name, size
+
+
+def looks_like_numpy(source) -> bool:
+    """Whether a path's contents start like a ``.npy`` file, whatever its name (a mel saved
+    as ``x.wav``, or a file named just ``.npy``). False for anything that is not a readable path."""
+    if not isinstance(source, (str, os.PathLike)):
+        return False
+    try:
+        with open(source, "rb") as fp:
+            return fp.read(6) == b"\x93NUMPY"
+    except OSError:
+        return False
 
 
 def _close_if_ours(fp, source) -> None:
@@ -263,6 +286,7 @@ def load_melspec(source, *, n_mels: int | None = None, name: str | None = None,
     """
     if n_mels is not None:
         n_mels = check_number("n_mels", n_mels, integer=True, minimum=1, maximum=limits.MAX_MELS)
+    compressed = check_flag("compressed", compressed)  # "False" is true
     fp, name, size = _open_source(source, "mel spectrogram", name)
     try:
         magic = fp.read(6)
@@ -270,7 +294,7 @@ def load_melspec(source, *, n_mels: int | None = None, name: str | None = None,
         if magic == b"\x93NUMPY":
             arr = read_npy(fp, name, size)
         elif magic[:2] == b"PK":
-            arr = read_npz(fp, name)
+            arr, name = read_npz_member(fp, name)  # later messages name the member read
         elif magic[:1] == b"\x80":
             raise InputError(
                 f"{name} is a Python pickle, not a .npy file. Pickles can run code, so they are "
@@ -279,7 +303,7 @@ def load_melspec(source, *, n_mels: int | None = None, name: str | None = None,
         else:
             raise InputError(
                 f"{name} is not a .npy or .npz file (it starts with {magic!r}); save the mel "
-                "spectrogram with np.save(path, mel) or np.savez(path, mel=mel)"
+                f"spectrogram with np.save(path, mel) or np.savez(path, mel=mel).{not_audio_hint(name)}"
             )
     finally:
         _close_if_ours(fp, source)

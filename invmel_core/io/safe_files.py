@@ -218,7 +218,36 @@ def decode_error(name: str, exc: Exception, fp) -> InputError:
         why = f"its contents are not in any supported audio format ({SUPPORTED_AUDIO})"
     if "does not exist" in detail:  # libsndfile's words for junk it half-took for MP3
         detail = "unrecognised or corrupt data"
-    return InputError(f"could not read {name} as audio: {why}. (Decoder: {detail}.)")
+    return InputError(f"could not read {name} as audio: {why}.{not_audio_hint(name)} (Decoder: {detail}.)")
+
+
+# Files people hand over for a mel spectrogram that are not .npy/.npz, and how to make one.
+_MEL_ELSEWHERE = {
+    ("pt", "pth", "ckpt", "tar"): ("a PyTorch file",
+                                   "np.save('mel.npy', torch.load('FILE', map_location='cpu').numpy())"),
+    ("csv", "tsv", "txt"): ("a text table", "np.save('mel.npy', np.loadtxt('FILE', delimiter=','))"),
+    ("pkl", "pickle", "joblib"): ("a Python pickle", "np.save('mel.npy', mel) from the code that made it"),
+    ("h5", "hdf5", "mat"): ("an HDF5/MATLAB file", "np.save('mel.npy', mel) after reading it (h5py, scipy.io)"),
+    ("json",): ("a JSON file", "np.save('mel.npy', np.asarray(json.load(open('FILE'))))"),
+    ("safetensors", "bin"): ("a tensor file", "np.save('mel.npy', tensor.numpy())"),
+}
+
+
+def not_audio_hint(name: str) -> str:
+    """For a file named like a tensor or a table (``.pt``, ``.csv``, …): that mel spectrograms
+    are read from ``.npy``/``.npz`` and how to save one; else ''.
+
+    >>> not_audio_hint("'mel.pt'")
+    " 'mel.pt' looks like a PyTorch file: mel spectrograms are read from .npy or .npz; save it ..."
+    """
+    base = name.strip("'\"")
+    extension = base.rsplit(".", 1)[-1].lower() if "." in base else ""
+    for extensions, (what, how) in _MEL_ELSEWHERE.items():
+        if extension in extensions:
+            stem = base.rsplit("/", 1)[-1]
+            return (f" {name} looks like {what}: mel spectrograms are read from .npy or .npz; save it as one, "
+                    f"e.g. {how.replace('FILE', stem)}.")
+    return ""
 
 # --------------------------------------------------------------------------- npy / npz
 
@@ -324,6 +353,13 @@ def _zip_directory(fp, size: int) -> tuple[int, int] | None:
 
 
 def read_npz(fp, name: str) -> np.ndarray:
+    """The mel array of a ``.npz`` archive (see :func:`read_npz_member`)."""
+    return read_npz_member(fp, name)[0]
+
+
+def read_npz_member(fp, name: str) -> tuple[np.ndarray, str]:
+    """``(array, label)``: the array named like a mel (else the first) and what messages call
+    it: the archive and the member, and when it was picked as the first of several, so."""
     try:
         start = fp.tell()
         directory = _zip_directory(fp, fp.seek(0, io.SEEK_END) - start)
@@ -335,10 +371,14 @@ def read_npz(fp, name: str) -> np.ndarray:
         with zipfile.ZipFile(fp) as archive:
             members = [i.filename for i in archive.infolist() if i.filename.endswith(".npy")]
             if not members:
-                raise InputError(f"{name} is a zip archive with no .npy arrays in it")
+                raise InputError(f"{name} is a zip archive with no .npy arrays in it.{not_audio_hint(name)}")
             member = _pick_npz_member(members)
             info = archive.getinfo(member)
             label = f"{name}[{member[:-4]!r}]"
+            mel_named = any(member[:-4] == key or "mel" in member[:-4].lower() for key in _MEL_KEYS)
+            if len(members) > 1 and not mel_named:
+                label += (f" (the first of its {len(members)} arrays, none named 'mel': "
+                          f"{', '.join(repr(m[:-4]) for m in members[:6])}{', ...' if len(members) > 6 else ''})")
             if info.file_size > max(_BOMB_MIN_BYTES, MAX_NPZ_EXPANSION * info.compress_size):
                 raise InputError(
                     f"{label} would expand from {format_bytes(info.compress_size)} to "
@@ -351,8 +391,8 @@ def read_npz(fp, name: str) -> np.ndarray:
                 header_bytes = stream.tell()
             _check_npy_header(shape, dtype, label, info.file_size - header_bytes)
             with archive.open(member) as stream:
-                return _read_array(stream, label)
+                return _read_array(stream, label), label
     except _READ_ERRORS as exc:
         if isinstance(exc, InputError):
             raise
-        raise InputError(f"{name} is not a readable .npz archive ({exc})") from None
+        raise InputError(f"{name} is not a readable .npz archive ({exc}).{not_audio_hint(name)}") from None

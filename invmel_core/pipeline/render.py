@@ -23,6 +23,7 @@ from invmel_core.io import loading
 from invmel_core.dsp import metrics
 from invmel_core.dsp import stft
 from invmel_core.formats.compression import (Compression, undo_compression)
+from invmel_core.errors import InputError
 from invmel_core.formats.ranking import choose_format
 from invmel_core.formats.reader import read_mel
 from invmel_core.pipeline.options import OPTIONS, check_option, default_hop
@@ -104,6 +105,7 @@ class RenderOptions(SolverChoice):
         n_fft, hop, win = check_stft_params(values["n_fft"], values["hop_length"] if values["hop_length"] is not None
                                             else default_hop(values["n_fft"]), values["win_length"])
         values.update(n_fft=n_fft, hop_length=hop, win_length=None if values["win_length"] is None else win)
+        limits.check_synthesis(n_fft, hop, win, values["power"])  # the sound is made with these: a flat window
         if values["n_iter"] is None:
             values["n_iter"] = DEFAULT_ITERATIONS[values["method"]]
         if values["max_duration"] is not None:
@@ -149,18 +151,29 @@ class Loaded:
 
 
 def is_mel_file(path) -> bool:
-    return Path(path).suffix.lower().lstrip(".") in loading.MELSPEC_EXTENSIONS
+    """A ``.npy``/``.npz`` name (a file named just ``.npy`` too), or a file that starts like a
+    ``.npy`` whatever its name."""
+    name = Path(path).name.lower()
+    return name.endswith(tuple(f".{ext}" for ext in loading.MELSPEC_EXTENSIONS)) or loading.looks_like_numpy(path)
 
 
-def settle(source, options: RenderOptions) -> tuple[RenderOptions, str | None]:
-    """The options ``source`` is rendered with, and a note if they were chosen here: a mel file
-    given with no format and no signal options takes the preset its values fit
-    (:func:`invmel_core.formats.ranking.choose_format`; :class:`InputError` saying what to
-    pass when the values leave it open). Everything else is rendered as given."""
+def settle(source, options: RenderOptions) -> tuple[RenderOptions, list[str]]:
+    """The options ``source`` is rendered with, and notes on how they were chosen: a mel file
+    given with no format and no signal options is first read (its compression must be clear,
+    as always on the command lines), then takes the preset its values fit
+    (:func:`invmel_core.formats.ranking.choose_format`, which raises :class:`InputError` saying
+    what to pass when the values leave it open). Everything else is rendered as given."""
     if options.settings_given or not is_mel_file(source):
-        return options, None
-    name, note = choose_format(loading.load_melspec(source, compressed=True))
-    return replace(options, format=name, settings_given=True).checked(), note
+        return options, []
+    stored = loading.load_melspec(source, compressed=True)
+    reading = read_mel(stored, compression=options.compression, strict=True)
+    warnings = [note for note in reading.notes if note.startswith("warning:")]
+    try:
+        name, chosen = choose_format(stored, reading.compression)
+    except InputError as exc:
+        raise InputError(" ".join([str(exc), *warnings])) from None
+    unset = dict.fromkeys(SETTING_FIELDS)   # none was given (settings_given): the format fills them all
+    return replace(options, **unset, format=name, settings_given=True).checked(), [*warnings, chosen]
 
 
 def load(source, options: RenderOptions) -> Loaded:

@@ -170,16 +170,38 @@ def test_a_models_mel_with_its_format(tmp_path, capsys):
     assert sr == 22050 and sound.size == fmt.hop_length * stored.shape[1]   # "same" frames: hop each, in time
 
 
-def test_a_models_mel_without_a_format_is_read_and_ranked(tmp_path, capsys):
-    from invmel_core import mel_from_audio
+def test_a_models_mel_without_settings_takes_the_format_its_values_fit(tmp_path, capsys):
+    """A HiFi-GAN mel given with no settings is rendered as HiFi-GAN's (8.1 s, not 16 s at the
+    default hop), and the command says so; it used to write a WAV twice too long."""
+    from invmel_core import FORMATS, mel_from_audio
 
     y, _ = load_audio(ROOT / "assets" / "speech_short.wav", 22050)
-    np.save(tmp_path / "tts.npy", mel_from_audio(y, "hifigan"))
-    assert cli.main([str(tmp_path / "tts.npy"), "-o", str(tmp_path / "out"), "--npy"]) == 0
+    stored = mel_from_audio(y, "hifigan")
+    np.save(tmp_path / "tts.npy", stored)
+    assert cli.main([str(tmp_path / "tts.npy"), "-o", str(tmp_path / "out"), "--wav"]) == 0
     captured = capsys.readouterr()
-    assert "compression: ln (high confidence)" in captured.err
-    assert "which formats fit:" in captured.out and "hifigan" in captured.out
-    assert "Ruled out:" in captured.out and "n_fft 512" in captured.out
+    assert "no settings given: using format 'hifigan'" in captured.err and "Pass --format" in captured.err
+    sound, rate = soundfile.read(tmp_path / "out" / "tts.wav")
+    assert rate == 22050 and sound.size == FORMATS["hifigan"].hop_length * stored.shape[1]
+    assert abs(sound.size / rate - y.size / 22050) < 0.05
+
+
+def test_a_mel_whose_values_leave_the_duration_open_is_refused_saying_what_to_pass(tmp_path, capsys, monkeypatch):
+    """Two presets the values fit equally that give other durations (here HiFi-GAN's settings at
+    16 kHz beside its own): nothing is written, the error lists both with their durations."""
+    from dataclasses import replace
+
+    from invmel_core import FORMATS, mel_from_audio
+    from invmel_core.formats import ranking
+
+    monkeypatch.setattr(ranking, "FORMATS", {**FORMATS, "hifigan-16k": replace(FORMATS["hifigan"], sample_rate=16000,
+                                                                                 f_max=7600.0)})
+    y, _ = load_audio(ROOT / "assets" / "speech_short.wav", 22050)
+    np.save(tmp_path / "tts.npy", mel_from_audio(y[:22050], "hifigan"))
+    assert cli.main([str(tmp_path / "tts.npy"), "-o", str(tmp_path / "out"), "--wav"]) == 2
+    err = capsys.readouterr().err
+    assert "different durations" in err and "hifigan (1.00 s)" in err and "hifigan-16k (1.38 s)" in err
+    assert "--format NAME" in err and not (tmp_path / "out").exists()
 
 
 def test_wrong_settings_are_ruled_out(tmp_path, capsys):

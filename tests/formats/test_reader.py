@@ -31,20 +31,20 @@ def whisper_mel() -> np.ndarray:
 
 @pytest.mark.parametrize("shape, n_mels, transposed", [
     ((80, 300), 80, False), ((300, 80), 80, True), ((300, 80), None, True), ((80, 300), None, False),
-    ((128, 40), None, False), ((40, 128), None, True), ((7, 5), 5, True),
+    ((128, 33), None, False), ((33, 128), None, True), ((7, 5), 5, True),
 ])
 def test_the_mel_axis_is_the_one_with_n_mels_or_else_a_presets_band_count(shape, n_mels, transposed):
     arr = np.ones(shape, np.float32)
     oriented, flipped, note = orient_mel(arr, n_mels)
     assert flipped is transposed
     assert oriented.shape == (shape[::-1] if transposed else shape)
-    assert ("read transposed" in note) is transposed
+    assert ("transposed" in note) is transposed
 
 
 @pytest.mark.parametrize("shape", [(80, 80), (80, 128), (128, 80)])
 def test_both_axes_looking_like_bands_is_flagged_as_ambiguous(shape):
     oriented, flipped, note = orient_mel(np.ones(shape), None)
-    assert not flipped and oriented.shape == shape and "both axes" in note and "give n_mels" in note
+    assert not flipped and oriented.shape == shape and note.startswith("warning:") and "give n_mels" in note
 
 
 def test_more_bands_than_frames_with_no_preset_says_how_to_read_it_transposed():
