@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from invmel_core import SOLVERS, MelFilterbank
-from invmel_core.dsp.filterbank import explain_empty
+from invmel_core.dsp.empty_filters import explain_empty
 from invmel_core.app import offload
 from invmel_core.app import workflow as pipeline
 from invmel_core.inverse.mel_audio import DEFAULT_ITERATIONS, METHODS
@@ -304,7 +304,7 @@ def filterbank(settings: Settings, compat: str | None = None) -> MelFilterbank:
 
 
 def empty_filter_warning(fb: MelFilterbank, *, brief: bool = False) -> None:
-    """Warn, and explain each cause (:func:`invmel_core.dsp.filterbank.explain_empty`: above
+    """Warn, and explain each cause (:func:`invmel_core.dsp.empty_filters.explain_empty`: above
     Nyquist, or too narrow for the bins) with the settings that remove it, when some filters
     cover no STFT bin (``brief``: the Mel scales page is pointed to for the narrow ones)."""
     n = int(fb.empty.size)

@@ -71,3 +71,23 @@ def test_the_version_has_one_home():
     text = (ROOT / "pyproject.toml").read_text()
     assert 'version = {attr = "invmel_core.__version__"}' in text
     assert invmel_core.__version__.count(".") == 2
+
+
+def test_every_exported_name_has_an_example_and_see_also():
+    """The public face: each name in ``invmel_core.__all__`` (but the registries, which are
+    dicts) says how to use it and where to look next, numpy-style."""
+    import inspect
+
+    import invmel_core
+
+    missing = {}
+    for name in invmel_core.__all__:
+        obj = getattr(invmel_core, name)
+        if isinstance(obj, dict):
+            continue
+        doc = inspect.getdoc(obj) or ""
+        lacks = [part for part in ("Examples", "See Also") if f"{part}\n--------" not in doc
+                 and f"{part}\n{'-' * len(part)}" not in doc]
+        if lacks:
+            missing[name] = lacks
+    assert not missing, missing

@@ -13,7 +13,7 @@ The app's pages call :func:`call`; the CLI and the Python API compute in their o
 
 Examples
 --------
->>> from invmel_core import offload
+>>> from invmel_core.app import offload
 >>> offload.call(divmod, 7, 2)
 (3, 1)
 """

@@ -21,7 +21,22 @@ from invmel_core.validation import (check_compat, check_filterbank_matrix, check
 
 
 class EmptyFilterWarning(UserWarning):
-    """Some mel filters cover no frequency bin, so they are all zeros."""
+    """Some mel filters cover no frequency bin, so they are all zeros.
+
+    See Also
+    --------
+    MelFilterbank.warn_if_empty : when it is raised
+    filter_edges : where each filter lies
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     MelFilterbank(65, 0.0, None, 40, 16000).warn_if_empty()
+    >>> caught[0].category.__name__
+    'EmptyFilterWarning'
+    """
 
 
 def bin_frequencies(n_freqs: int, sample_rate: float, compat: str = "torchaudio") -> np.ndarray:
@@ -29,6 +44,11 @@ def bin_frequencies(n_freqs: int, sample_rate: float, compat: str = "torchaudio"
 
     torchaudio uses ``linspace(0, sample_rate // 2, n_freqs)`` (integer division: for an
     odd rate the top bin sits half a hertz low); MindSpore and librosa use ``sample_rate / 2``.
+
+    See Also
+    --------
+    filter_edges : the filters' edges on the same axis
+    MelFilterbank
 
     Examples
     --------
@@ -52,6 +72,13 @@ def filter_edges(f_min: float, f_max: float, n_mels: int, mel_type: str = "htk")
     """The ``n_mels + 2`` corner frequencies in Hz: filter ``m`` rises from ``edges[m]``,
     peaks at ``edges[m + 1]`` and falls to zero at ``edges[m + 2]``.
 
+    See Also
+    --------
+    hz_to_mel, mel_to_hz : the scales the edges are spaced on
+    bin_frequencies : the STFT bins
+
+    Examples
+    --------
     >>> filter_edges(0.0, 1000.0, 2, "slaney").round(1)
     array([   0. ,  333.3,  666.7, 1000. ])
     """
@@ -102,6 +129,11 @@ def melscale_fbanks(
     np.ndarray
         float32 ``(n_freqs, n_mels)``. Warns :class:`EmptyFilterWarning` if a filter is all zeros.
 
+    See Also
+    --------
+    MelFilterbank : the same, frozen and hashable, with its banded form
+    hz_to_mel
+
     Examples
     --------
     >>> fb = melscale_fbanks(201, 0.0, 8000.0, 40, 16000)
@@ -122,6 +154,12 @@ class MelFilterbank:
     torchaudio's ``(n_freqs, n_mels)`` float32 matrix; ``banded`` is the same matrix as
     sparse operators, which the solvers and metrics use: each bin touches at most two
     filters, so a product costs O(n_freqs x time) instead of O(n_freqs x n_mels x time).
+
+    See Also
+    --------
+    melscale_fbanks : the same matrix as torchaudio returns it
+    BandedFilterbank : its banded form
+    InverseMelScale : inverts ``fb.T @ X``
 
     Examples
     --------
@@ -180,12 +218,13 @@ class MelFilterbank:
                                                                           for c in self.empty_causes()) else "")
             warnings.warn(
                 f"At least one mel filterbank has all zero values ({self.empty.size} of {self.n_mels}: "
-                f"filters {_short_list(self.empty)}).{torchaudio} {explain_empty(self)}",
+                f"filters {_short_list(self.empty)}).{torchaudio} "
+                + " ".join(cause.text for cause in self.empty_causes()),
                 EmptyFilterWarning,
                 stacklevel=stacklevel,
             )
 
-    def empty_causes(self) -> tuple["EmptyCause", ...]:
+    def empty_causes(self) -> tuple:
         """Why each empty filter is empty, grouped by cause (none when no filter is empty).
 
         ``"above_nyquist"``: the filter is centred above the top STFT bin (``f_max`` above
@@ -199,18 +238,9 @@ class MelFilterbank:
         >>> [(c.kind, c.filters.size) for c in fb.empty_causes()]
         [('above_nyquist', 12)]
         """
-        if not self.empty.size:
-            return ()
-        top = float(self.bin_hz[-1])
-        centres = self.edges_hz[1:-1][self.empty]
-        above = self.empty[centres >= top]
-        narrow = self.empty[centres < top]
-        out = []
-        if above.size:
-            out.append(EmptyCause("above_nyquist", above, _above_nyquist_text(self, above, top)))
-        if narrow.size:
-            out.append(EmptyCause("too_narrow", narrow, _too_narrow_text(self, narrow)))
-        return tuple(out)
+        from invmel_core.dsp.empty_filters import empty_causes   # the explanations live beside
+
+        return empty_causes(self)
 
     @property
     def banded(self) -> "BandedFilterbank":
@@ -246,56 +276,6 @@ class MelFilterbank:
             "bins inside": (band.stops - band.starts).astype(int),
             "empty": np.isin(np.arange(self.n_mels), self.empty),
         }
-
-
-@dataclass(frozen=True)
-class EmptyCause:
-    """One cause of empty filters (:meth:`MelFilterbank.empty_causes`): ``kind``
-    (``"above_nyquist"`` or ``"too_narrow"``), the ``filters`` it empties and ``text``: the
-    cause and the settings that remove it, in a sentence or two."""
-
-    kind: str
-    filters: np.ndarray
-    text: str
-
-
-def _filters_phrase(filters) -> str:
-    n = len(filters)
-    return f"{n} filter{'s' * (n != 1)} ({_short_list(filters)})"
-
-
-def _above_nyquist_text(fb: MelFilterbank, filters, top: float) -> str:
-    nyquist = fb.sample_rate / 2
-    if fb.f_min >= top:
-        where = (f"f_min ({fb.f_min:g} Hz) is at or above the Nyquist frequency ({nyquist:g} Hz, sample_rate / 2), "
-                 "so every filter lies above the highest STFT bin")
-        fix = f"Lower f_max to at most {nyquist:g} Hz (sample_rate / 2) and f_min below it"
-    else:
-        where = (f"f_max ({fb.f_max:g} Hz) is above the Nyquist frequency ({nyquist:g} Hz, sample_rate / 2): the "
-                 f"STFT has no bin above {top:g} Hz, so {'these filters lie' if len(filters) != 1 else 'this filter lies'} "
-                 "where there is nothing to measure")
-        fix = f"Lower f_max to at most {nyquist:g} Hz (sample_rate / 2), or use audio at a higher sample rate"
-    return (f"{_filters_phrase(filters)} {'are' if len(filters) != 1 else 'is'} above Nyquist: {where}. {fix}; more "
-            "STFT bins (n_fft) or fewer mels cannot fix this.")
-
-
-def _too_narrow_text(fb: MelFilterbank, filters) -> str:
-    spacing = float(fb.bin_hz[1] - fb.bin_hz[0]) if fb.n_freqs > 1 else float(fb.sample_rate) / 2
-    up_to = float(fb.edges_hz[int(filters.max()) + 1])
-    return (f"{_filters_phrase(filters)} {'are' if len(filters) != 1 else 'is'} too narrow: near the bottom of the "
-            f"mel scale (centred up to {up_to:,.0f} Hz) the triangles are narrower than the {spacing:.3g} Hz between "
-            f"STFT bins, so {'they fall' if len(filters) != 1 else 'it falls'} between two bins and "
-            f"weigh{'s' * (len(filters) == 1)} nothing. "
-            "Lower n_mels, raise n_fft (finer bins) or raise f_min.")
-
-
-def explain_empty(fb: MelFilterbank) -> str:
-    """Every cause of ``fb``'s empty filters, and what removes it ("" when none is empty).
-
-    >>> print(explain_empty(MelFilterbank(513, 0.0, 20000.0, 80, 22050))[:60])
-    12 filters (68, 69, 70, 71, 72, 73, 74, 75, ...) are above N
-    """
-    return " ".join(cause.text for cause in fb.empty_causes())
 
 
 def default_zoom_hz(fb: MelFilterbank) -> float:
@@ -361,6 +341,11 @@ class BandedFilterbank:
     ``matchable`` marks the filters that are not empty (their rows of ``fb.T @ X = M`` are
     the only ones any ``X`` can change). :attr:`descent` and :attr:`spread` are the scaled
     copies of ``fb`` the NNLS solver steps and starts with.
+
+    See Also
+    --------
+    MelFilterbank : the filterbank it is the banded form of
+    melscale_fbanks : the dense matrix
 
     Examples
     --------

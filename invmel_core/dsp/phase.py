@@ -363,6 +363,11 @@ def griffinlim(spec, n_fft: int, hop_length: int | None = None, power: float = 2
         Bad parameters, a spectrogram of the wrong shape, negative or not finite, too loud
         for float32, or an output too large for ``$INVMEL_MAX_SOLVE_MB``.
 
+    See Also
+    --------
+    mel_to_audio : from a mel spectrogram straight to sound
+    spectrogram : its inverse's input
+
     Examples
     --------
     >>> from invmel_core.dsp.stft import spectrogram

@@ -50,6 +50,11 @@ def hz_to_mel(freq, mel_type: str = "htk"):
     float or np.ndarray
         Mels, float64, same shape as ``freq``.
 
+    See Also
+    --------
+    mel_to_hz : its inverse
+    melscale_fbanks : filters spaced evenly on this scale
+
     Examples
     --------
     >>> float(hz_to_mel(1000.0))  # doctest: +ELLIPSIS
@@ -70,6 +75,10 @@ def hz_to_mel(freq, mel_type: str = "htk"):
 
 def mel_to_hz(mels, mel_type: str = "htk"):
     """Convert mels to frequencies in Hz; the inverse of :func:`hz_to_mel`.
+
+    See Also
+    --------
+    hz_to_mel : its inverse
 
     Examples
     --------

@@ -151,6 +151,11 @@ def spectrogram(samples, n_fft: int = 2048, hop_length: int | None = None,
     np.ndarray
         float32 ``(n_fft // 2 + 1, 1 + n // hop_length)``.
 
+    See Also
+    --------
+    mel_spectrogram : its projection on the mel filterbank
+    griffinlim : back to samples
+
     Examples
     --------
     >>> spec = spectrogram(np.ones(1000, np.float32), n_fft=256)
@@ -204,6 +209,11 @@ def mel_spectrogram(spec, fb) -> np.ndarray:
     -------
     np.ndarray
         float32 ``(..., n_mels, time)``.
+
+    See Also
+    --------
+    spectrogram : what it projects
+    MelFilterbank
 
     Examples
     --------

@@ -55,6 +55,17 @@ class Compression:
     ``db_factor`` is 10, 20 or None (cannot tell). ``exact``: the floor sits exactly at a
     pipeline's clamp, so the values came straight from a pipeline (not a model).
     ``alternatives``: other kinds the values could also be (:func:`check_fit` tries them).
+
+    See Also
+    --------
+    detect_compression : reads one off stored values
+    undo_compression : uses one
+
+    Examples
+    --------
+    >>> comp = Compression("db", db_factor=20)
+    >>> comp.label, comp.setting
+    ('20·log10 (dB)', 'db20')
     """
 
     kind: str
@@ -215,6 +226,11 @@ def detect_compression(melspec) -> Compression:
     compressed (too even for a linear mel) are called linear with low confidence and a
     reason, never confidently.
 
+    See Also
+    --------
+    undo_compression : undoes what this reads
+    Compression
+
     Examples
     --------
     >>> mel = np.log(np.clip(np.array([[2.0, 1e-7, 0.5], [1e-9, 0.1, 1.0]]), 1e-5, None))
@@ -334,6 +350,11 @@ def undo_compression(melspec, compression: Compression | MelFormat | str | None 
         float32 linear mel (power or magnitude as the pipeline made it; dB relative to its
         reference) and a boolean mask of the floored entries, where the linear value is an
         upper bound (the clamp), not a measurement.
+
+    See Also
+    --------
+    detect_compression : what ``'auto'`` reads
+    Compression
 
     Examples
     --------

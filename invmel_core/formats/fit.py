@@ -35,7 +35,8 @@ from invmel_core import limits
 from invmel_core.formats.compression import (Compression, check_reading, resolve_compression, stored_values,
                                              undo_compression)
 from invmel_core.formats.reader import orient_mel
-from invmel_core.dsp.filterbank import MelFilterbank, explain_empty
+from invmel_core.dsp.empty_filters import explain_empty
+from invmel_core.dsp.filterbank import MelFilterbank
 from invmel_core.validation import check_flag, check_number, numeric_array
 from invmel_core.formats.fit_solve import solve_one_sided
 
@@ -68,6 +69,20 @@ class FitResult:
     square over the frames with content of each frame's own relative residual (reached and
     certified), so that a misfit in a few quiet frames is not drowned by the loud ones. It is
     not the mel residual and is never shown under that name.
+
+    See Also
+    --------
+    check_fit : makes one
+    rank_settings : many, ranked
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from invmel_core import MelFilterbank
+    >>> fb = MelFilterbank(257, 0.0, None, 40, 16000)
+    >>> mel = fb.banded.project(np.random.default_rng(0).random((257, 20), dtype=np.float32))
+    >>> check_fit(mel, sample_rate=16000, n_fft=512).verdict
+    'fits'
     """
 
     residual: float
@@ -134,6 +149,11 @@ def check_fit(melspec, *, sample_rate, n_fft, f_min=0.0, f_max=None, mel_type="h
         :data:`~invmel_core.formats.fit_solve.MIN_STEPS`, then on while the residual still falls, within
         :data:`~invmel_core.formats.fit_solve.TIME_BUDGET_S` seconds per reading. Stopped undecided while still improving,
         the result says so (``ran_out``), not that the values cannot tell.
+
+    See Also
+    --------
+    rank_settings : many settings at once
+    FitResult
 
     Examples
     --------

@@ -47,6 +47,12 @@ class MelFormat:
     floored at ``max - top_db`` (``db_ref="max"``: librosa's ``ref=np.max``); ``"whisper"`` is
     ``log10(max(mel, clamp))`` floored at ``max - top_db / 10``, then ``(x + 4) / 4``.
 
+    See Also
+    --------
+    FORMATS : the presets
+    mel_from_audio : a format's mel of samples
+    check_fit : does a format fit a mel
+
     Examples
     --------
     >>> fmt = FORMATS["hifigan"]
@@ -273,6 +279,11 @@ def mel_from_audio(samples, fmt: MelFormat | str) -> np.ndarray:
     -------
     np.ndarray
         float32 ``(n_mels, fmt.n_frames(n))``.
+
+    See Also
+    --------
+    MelFormat
+    mel_to_audio : the way back to sound
 
     Examples
     --------

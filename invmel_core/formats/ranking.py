@@ -77,6 +77,11 @@ def rank_settings(melspec, candidates: dict[str, MelFormat] | None = None, *, co
     with the same filterbank share one solve (they differ only in framing, hop or power,
     which the values cannot show). See :func:`check_fit` for ``compression`` and ``exact``.
 
+    See Also
+    --------
+    check_fit : one setting
+    FORMATS : the presets it tries
+
     Examples
     --------
     >>> from invmel_core.formats.presets import mel_from_audio

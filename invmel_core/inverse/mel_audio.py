@@ -258,6 +258,12 @@ def mel_to_audio(melspec, *, sample_rate: float = DEFAULT, n_fft: int = DEFAULT,
         padding) are run with the last one repeated and the output cut; samples no window
         covers (``hop_length`` past ``win_length``) come out 0.
 
+    See Also
+    --------
+    InverseMelScale : the linear spectrogram alone
+    griffinlim : phase from a magnitude
+    oracle_view : where the sound is lost
+
     Examples
     --------
     >>> from invmel_core.dsp.stft import spectrogram

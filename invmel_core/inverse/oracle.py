@@ -74,6 +74,10 @@ def oracle_view(samples, *, sample_rate: int, n_fft: int, n_mels: int, hop_lengt
     from a random phase for the cascade); the mel-inverted magnitude is the NNLS solver's.
     Every signal has the original's length.
 
+    See Also
+    --------
+    mel_to_audio : the reconstruction it takes apart
+
     Examples
     --------
     >>> y = np.sin(np.arange(6000) * 0.2).astype(np.float32)

@@ -22,6 +22,11 @@ def to_wav_bytes(samples, sample_rate: int) -> bytes:
     ``sample_rate`` is a whole number of hertz, 1 to
     :data:`~invmel_core.limits.MAX_SAMPLE_RATE`.
 
+    See Also
+    --------
+    match_loudness : level two sounds before comparing them
+    load_audio : the way back
+
     Examples
     --------
     >>> data = to_wav_bytes(np.array([0.0, 0.5, 2.0]), 8000)
@@ -48,6 +53,10 @@ def match_loudness(samples, reference) -> np.ndarray:
 
     Silence stays silence (no division by zero). Peaks may exceed 1; :func:`to_wav_bytes`
     clips them.
+
+    See Also
+    --------
+    to_wav_bytes
 
     Examples
     --------

@@ -151,6 +151,11 @@ def load_audio(source, sample_rate: int | None = None, *, max_duration: float | 
         Missing, empty, truncated, unreadable or too long files; no samples; NaN or
         infinite samples; a decode that would exceed ``$INVMEL_MAX_SOLVE_MB``.
 
+    See Also
+    --------
+    load_melspec : a stored mel spectrogram instead
+    spectrogram : the next step
+
     Examples
     --------
     >>> import io, numpy as np, soundfile
@@ -275,6 +280,11 @@ def load_melspec(source, *, n_mels: int | None = None, name: str | None = None,
         Not a NumPy file; pickled objects (refused, never loaded); a header claiming more
         data than the file holds or more memory than ``$INVMEL_MAX_SOLVE_MB``; fewer than
         2 dimensions; no frames; NaN/inf; negative values (a log or dB mel spectrogram).
+
+    See Also
+    --------
+    load_audio : a sound file instead
+    detect_compression : how the stored values were made
 
     Examples
     --------

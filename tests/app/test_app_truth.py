@@ -89,7 +89,7 @@ def test_a_vocoder_mel_under_a_preset_with_another_clamp_says_so():
 # ------------------------------------------------------------------ item 4: empty filters, their real cause
 
 def test_empty_filters_are_explained_by_each_cause():
-    from invmel_core.dsp.filterbank import explain_empty
+    from invmel_core.dsp.empty_filters import explain_empty
 
     above = MelFilterbank(513, 0.0, 20000.0, 80, 22050)                 # f_max above Nyquist
     assert [c.kind for c in above.empty_causes()] == ["above_nyquist"]

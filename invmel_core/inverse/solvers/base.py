@@ -42,6 +42,18 @@ class Iterate:
     reason : str or None
         Why the solve stopped (``"tolerance_loss"``, ``"tolerance_change"``, ``"max_iter"``,
         ``"closed_form"``, ``"converged"``, ``"diverged"``); None while running.
+
+    See Also
+    --------
+    InverseMelScale.iterate : the stream of them
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from invmel_core import InverseMelScale
+    >>> last = list(InverseMelScale(201, 40, solver="nnls").iterate(np.ones((40, 3), np.float32)))[-1]
+    >>> last.done, last.spec.shape
+    (True, (201, 3))
     """
 
     step: int
@@ -53,7 +65,18 @@ class Iterate:
 
 @dataclass(frozen=True)
 class SolverOptions:
-    """The knobs shared by the iterative solvers (torchaudio's names and defaults)."""
+    """The knobs shared by the iterative solvers (torchaudio's names and defaults).
+
+    See Also
+    --------
+    InverseMelScale : builds them from torchaudio's arguments
+    get_solver
+
+    Examples
+    --------
+    >>> SolverOptions(max_iter=50).lr
+    0.1
+    """
 
     max_iter: int = 100000
     tolerance_loss: float = 1e-5
@@ -104,7 +127,18 @@ def register(spec: SolverSpec) -> SolverSpec:
 
 
 def get_solver(name: str) -> SolverSpec:
-    """The registered solver called ``name``, or :class:`InputError` listing the names."""
+    """The registered solver called ``name``, or :class:`InputError` listing the names.
+
+    See Also
+    --------
+    SOLVERS : every registered solver
+    InverseMelScale : takes a solver by name
+
+    Examples
+    --------
+    >>> get_solver("nnls").iterative, get_solver("lstsq").iterative
+    (True, False)
+    """
     from invmel_core.errors import InputError
 
     if not isinstance(name, str) or name not in SOLVERS:
