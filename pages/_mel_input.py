@@ -17,6 +17,7 @@ from invmel_core import FORMATS, InputError
 from invmel_core.app import charts
 from invmel_core.app.mel_input import YOURS, FitRanking, rank_fits
 from invmel_core.formats.compression import COMPRESSIONS
+from invmel_core.formats.ranking import FormatChoice, choose_format
 from invmel_core.app.settings import FORMAT_FIELDS, Settings, format_values, matching_formats
 from pages import _state as session
 from pages import _widgets as widgets
@@ -206,3 +207,42 @@ def _adopt_row(row, upload: str) -> None:
     label = "your settings" if row.name == YOURS else row.name
     _adopt(row.settings, row.compression, f"Settings of {label} set in the sidebar"
            + (", the file read as (time, n_mels)" if row.transposed else "") + ".")
+
+
+# ---------------------------------------------------------------- proposed at once
+
+@st.cache_data(max_entries=8, ttl=1800, show_spinner="Reading the values against every preset…")
+def _choice(upload: str, _stored) -> tuple[FormatChoice | None, str]:
+    """The preset the values fit (:func:`invmel_core.formats.ranking.choose_format`), or why none
+    can be proposed; cached per upload."""
+    try:
+        return choose_format(_stored), ""
+    except InputError as exc:
+        return None, str(exc)
+
+
+def propose_format(upload: str, stored) -> bool:
+    """Right after an upload whose bands are not n_mels: the best reading proposed at once (the
+    format its values fit, its duration, the orientation), one click to take it (key
+    ``propose_use``); "Which settings fit?" stays one click away for the details. True if a
+    format was proposed."""
+    choice, why = _choice(upload, stored)
+    if choice is None:
+        st.info(f"No preset is proposed: {why}", icon=":material/help:")
+        return False
+    others = f" (so do {', '.join(choice.others)}, with the same duration)" if choice.others else ""
+    layout = ", stored as (time, n_mels)" if choice.transposed else ""
+    how = "fit" if choice.fits else "cannot rule out (a model's prediction is never exact)"
+    with st.container(key="proposal"):
+        st.success(f"**This looks like a {choice.name} mel**{layout}: the values {how} its settings{others}; "
+                   f"{choice.duration:.2f} s at its hop and sample rate.", icon=":material/auto_awesome:")
+        st.button(f"Use {choice.name}", key="propose_use", type="primary", on_click=_use_proposal,
+                  args=(choice, upload))
+    return True
+
+
+def _use_proposal(choice: FormatChoice, upload: str) -> None:
+    set_transposed(upload, choice.transposed)
+    st.session_state[FORMAT] = choice.name
+    _adopt(format_values(choice.name), "auto", f"Settings of {choice.name} set in the sidebar"
+           + (", the file read as (time, n_mels)." if choice.transposed else "."))

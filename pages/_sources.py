@@ -249,8 +249,16 @@ def _offer_fixes(exc: NMelsMismatch) -> None:
     """The error, and a button for each fix that will work: read the file transposed (with
     n_mels its number of columns, when that differs), or set n_mels to its number of rows
     (only if n_mels can be that; 2000 cannot)."""
+    from pages._mel_input import propose_format   # the Invert page's mel tools (they import this module)
+
+    mel_file = st.session_state.get(MEL_FILE)
+    proposed = mel_file is not None and mel_file[0] == exc.source and propose_format(exc.source, mel_file[2])
     refused = session.refusal("n_mels", exc.found)
-    show_error(f"{exc} ({refused}.)" if refused and not exc.transposed_upload else exc)
+    message = f"{exc} ({refused}.)" if refused and not exc.transposed_upload else str(exc)
+    if proposed:   # the proposal comes first; the mismatch is the detail, not a red error
+        st.caption(f"Or set it yourself: {message}")
+    else:
+        show_error(message)
     if exc.transposed_upload:
         st.button("Read it as (time, n_mels)", key="transpose_npy", type="primary", on_click=set_transposed,
                   args=(exc.transposed_upload, True))

@@ -203,8 +203,29 @@ def _names(rows: list[Candidate], limit: int = 8) -> str:
     return ", ".join(names) + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def choose_format(melspec, compression: Compression | str = "auto") -> tuple[str, str]:
-    """The preset a stored mel was made with, when no settings were given: ``(name, note)``.
+@dataclass(frozen=True)
+class FormatChoice:
+    """What :func:`choose_format` found: the preset ``name``, the ``duration`` its frames give,
+    the ``others`` that fit as well (same duration), whether it ``fits`` (else it only cannot be
+    ruled out) and whether the array holds ``(time, n_mels)`` (``transposed``)."""
+
+    name: str
+    duration: float
+    others: tuple[str, ...]
+    fits: bool
+    transposed: bool
+
+    @property
+    def note(self) -> str:
+        """The command lines' line about it."""
+        how = "fit" if self.fits else "cannot rule out"
+        return (f"no settings given: using format {self.name!r}, {self.duration:.2f} s (the values {how} it"
+                + (f", and {', '.join(self.others)}, with the same duration" if self.others else "")
+                + "). Pass --format to choose")
+
+
+def choose_format(melspec, compression: Compression | str = "auto") -> FormatChoice:
+    """The preset a stored mel was made with, when no settings were given.
 
     Among the presets (not their variants) whose compression is the values' (``compression``,
     as read), those the values fit are the answer if they all imply the same duration (the
@@ -216,8 +237,9 @@ def choose_format(melspec, compression: Compression | str = "auto") -> tuple[str
 
     >>> from invmel_core.formats.presets import mel_from_audio
     >>> t = np.arange(22050) / 22050
-    >>> choose_format(mel_from_audio(0.5 * np.sin(2 * np.pi * 440 * t * (1 + t)), "hifigan"))[0]
-    'hifigan'
+    >>> choice = choose_format(mel_from_audio(0.5 * np.sin(2 * np.pi * 440 * t * (1 + t)), "hifigan").T)
+    >>> choice.name, choice.fits, choice.transposed
+    ('hifigan', True, True)
     """
     rows = [row for row in rank_settings(melspec, compression=compression) if row.name in FORMATS and not row.note]
     fitting = [row for row in rows if row.verdict == "fits"]
@@ -231,8 +253,6 @@ def choose_format(melspec, compression: Compression | str = "auto") -> tuple[str
         why = "fit" if fitting else "cannot rule out (none fits exactly: a model's prediction?)"
         raise InputError(f"the values {why} several formats that give different durations: {listed}. Pass the one "
                          "it was made with, --format NAME (or all its settings: --sample-rate, --n-fft, --hop-length, …)")
-    best, others = possible[0], [row.name for row in possible[1:]]
-    how = "fit" if fitting else "cannot rule out"
-    note = (f"no settings given: using format {best.name!r}, {best.duration:.2f} s (the values {how} it"
-            + (f", and {', '.join(others)}, with the same duration" if others else "") + "). Pass --format to choose")
-    return best.name, note
+    best = possible[0]
+    return FormatChoice(best.name, best.duration, tuple(row.name for row in possible[1:]), bool(fitting),
+                        best.result.transposed)

@@ -169,11 +169,11 @@ def settle(source, options: RenderOptions) -> tuple[RenderOptions, list[str]]:
     reading = read_mel(stored, compression=options.compression, strict=True)
     warnings = [note for note in reading.notes if note.startswith("warning:")]
     try:
-        name, chosen = choose_format(stored, reading.compression)
+        choice = choose_format(stored, reading.compression)
     except InputError as exc:
         raise InputError(" ".join([str(exc), *warnings])) from None
     unset = dict.fromkeys(SETTING_FIELDS)   # none was given (settings_given): the format fills them all
-    return replace(options, **unset, format=name, settings_given=True).checked(), [*warnings, chosen]
+    return replace(options, **unset, format=choice.name, settings_given=True).checked(), [*warnings, choice.note]
 
 
 def load(source, options: RenderOptions) -> Loaded:

@@ -35,14 +35,21 @@ def texts(at) -> str:
     return " ".join([m.value for m in at.markdown] + [c.value for c in at.caption])
 
 
-def test_a_hifigan_ln_mel_at_the_defaults_is_read_and_says_what_to_do():
-    """The issue's new user: an (80, T) ln mel, default settings (128 mels). Before: 'refused as dB'."""
+def test_a_hifigan_ln_mel_at_the_defaults_is_proposed_its_format_at_once():
+    """The 2 a.m. user: an (80, T) ln mel at the default settings (128 mels). The first thing shown
+    is not a red n_mels error but the format its values fit, one click from adopting it; the
+    mismatch stays as a caption with its own buttons, and "Which settings fit?" one click away."""
     at = upload_mel(open_page("invert"), model_mel())
-    assert any("80 mel bands but n_mels is 128" in e for e in errors(at)), errors(at)
-    assert not any("db" in e.lower() for e in errors(at))
+    assert not errors(at), errors(at)
+    proposal = " ".join(s.value for s in at.success)
+    assert "This looks like a hifigan mel" in proposal and " s at its hop and sample rate" in proposal
+    assert any("80 mel bands but n_mels is 128" in c.value for c in at.caption)
     assert at.button(key="adopt_n_mels").label == "Use n_mels = 80"
     assert at.selectbox(key="mel_format").value == "custom"
     assert at.button(key="fit_run")                       # the panel is there before n_mels matches
+    at.button(key="propose_use").click().run()
+    assert not errors(at) and sidebar(at) == HIFIGAN and at.selectbox(key="mel_format").value == "hifigan"
+    assert at.session_state["invert_input"].mel.shape == (80, model_mel().shape[1])
 
 
 def test_choosing_the_format_sets_every_setting_and_reads_the_values():
@@ -108,7 +115,8 @@ def test_which_settings_fit_ranks_the_candidates_and_one_click_adopts_one():
 
 def test_a_transposed_model_mel_is_recognised_by_the_ranking_and_by_the_buttons():
     at = upload_mel(open_page("invert"), model_mel().T)            # (359, 80), n_mels 128
-    assert any("Or, if it holds (time, n_mels), it has 80 mel bands" in e for e in errors(at)), errors(at)
+    assert any("Or, if it holds (time, n_mels), it has 80 mel bands" in c.value for c in at.caption)
+    assert "stored as (time, n_mels)" in " ".join(s.value for s in at.success)
     at.button(key="fit_run").click().run()
     rows = at.session_state["_fit_ranking"]["ranking"].rows
     best = rows[0]
