@@ -37,8 +37,9 @@ def test_code_export_follows_the_settings(page):
         name = tabs.nth(i).inner_text().strip()
         tabs.nth(i).click()
         panel = export.locator("[role='tabpanel']:not([hidden])").first
-        panel.locator("code").first.wait_for(state="visible")
-        seen[name] = panel.locator("code").first.inner_text()
+        snippet = panel.locator("pre code").first    # the snippet, not inline code in a note above it
+        snippet.wait_for(state="visible")
+        seen[name] = snippet.inner_text()
     print({k: v[:80] for k, v in seen.items()})
     codes = "\n".join(seen.values())
     for framework in ("torchaudio", "mindspore", "librosa"):
