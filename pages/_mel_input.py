@@ -29,6 +29,7 @@ FIT = "_fit_ranking"               # {"of": (upload key, settings it was run for
 DURATIONS = "_mel_durations"       # {upload key: (seconds, hop, sample rate) when first read}
 ADOPT_NOTICE = "_adopt_notice"     # what the last adopt did (or could not do), shown once
 USE_BUTTONS = 10                   # candidates offered as one-click buttons (not ruled out ones)
+SHOWN_BUTTONS = 3                  # of them, shown with the verdict; the rest with the details
 COMPRESSION_LABELS = {"linear": "linear (power or magnitude)", "ln": "ln (natural log)", "log10": "log10",
                       "whisper": "Whisper's (log10 + 4) / 4", "db10": "dB of power (10·log10)",
                       "db20": "dB of magnitude (20·log10)"}
@@ -168,28 +169,39 @@ def fit_panel(settings: Settings) -> None:
         _ranking(ranking, upload)
 
 
+def verdict_line(rows) -> str:
+    """The ranking in one line: which fit (the first few), how many cannot tell, how many are out."""
+    by = {verdict: [row.name for row in rows if row.verdict == verdict] for verdict in ("fits", "cannot tell",
+                                                                                        "ruled out")}
+    fits = by["fits"]
+    head = (f"**{len(fits)} fit**: {', '.join(fits[:4])}{', …' if len(fits) > 4 else ''}" if fits
+            else "**None fits exactly**")
+    return (f"{head} · {len(by['cannot tell'])} cannot tell · {len(by['ruled out'])} ruled out. The values cannot "
+            "show the hop or the sample rate: the durations can, if you know the clip's length.")
+
+
 def _ranking(ranking: FitRanking, upload: str) -> None:
+    """A short verdict and a button for the best candidates; the why, the chart and every
+    candidate on demand (an expander), so the answer is not a wall of text in a half column."""
     rows = ranking.rows
-    with st.container(key="fit_summary"):
-        st.markdown(ranking.summary)
-        st.caption("Among “fits”, residuals mean nothing (each check stops once below 1e-4): the values cannot tell "
-                   "these settings apart, and the model's configuration has to. The duration each implies can, if "
-                   "you know the clip's length. Power and framing never show in the values (docs/formats.md).")
-    with st.container(key="fit_chart"):
-        st.vega_lite_chart(charts.fit_chart(rows), width="stretch")
-    st.caption("Bar: the mel residual reached (the number the result shows); black tick: its certified lower bound "
-               "(no spectrogram does better).")
     usable = [(i, row) for i, row in enumerate(rows) if row.verdict != "ruled out"][:USE_BUTTONS]
-    for i, row in usable:
-        text, button = st.columns([4, 1], vertical_alignment="center")
-        text.markdown(f"**{row.name}** · {row.verdict} · {row.residual:.2g} · {row.duration:.2f} s"
-                      + (" · stored transposed" if row.transposed else "")
-                      + (f" · read as {row.reading}" if row.compression != "auto" else ""))
-        if row.note:
-            text.caption(row.note)
-        button.button("Use", key=f"fit_use_{i}", on_click=_adopt_row, args=(row, upload), width="stretch",
-                      help=f"Set the sidebar to {row.name}" + (" and read the file transposed" if row.transposed else ""))
-    with st.expander(f"All {len(rows)} candidates as a table"):
+    with st.container(key="fit_verdict"):
+        st.markdown(verdict_line(rows))
+        for i, row in usable[:SHOWN_BUTTONS]:
+            _use_row(i, row, upload)
+    with st.expander(f"Why, and all {len(rows)} candidates", expanded=False, key="fit_details"):
+        with st.container(key="fit_summary"):
+            st.markdown(ranking.summary)
+            st.caption("Among “fits”, residuals mean nothing (each check stops once below 1e-4): the values cannot "
+                       "tell these settings apart, and the model's configuration has to. The duration each implies "
+                       "can, if you know the clip's length. Power and framing never show in the values "
+                       "(docs/formats.md).")
+        with st.container(key="fit_chart"):
+            st.vega_lite_chart(charts.fit_chart(rows), width="stretch")
+        st.caption("Bar: the mel residual reached (the number the result shows); black tick: its certified lower "
+                   "bound (no spectrogram does better).")
+        for i, row in usable[SHOWN_BUTTONS:]:
+            _use_row(i, row, upload)
         with st.container(key="fit_table"):
             st.dataframe({"candidate": [r.name for r in rows], "verdict": [r.verdict for r in rows],
                           "residual": [r.residual for r in rows], "at least": [r.residual_lower for r in rows],
@@ -197,7 +209,18 @@ def _ranking(ranking: FitRanking, upload: str) -> None:
                           "note": [r.note for r in rows]}, hide_index=True, width="stretch",
                          column_config={"residual": st.column_config.NumberColumn(format="%.2g"),
                                         "at least": st.column_config.NumberColumn(format="%.2g")})
-    st.caption(f"{len(rows)} candidates checked in {ranking.seconds:.1f} s.")
+        st.caption(f"{len(rows)} candidates checked in {ranking.seconds:.1f} s.")
+
+
+def _use_row(i: int, row, upload: str) -> None:
+    text, button = st.columns([4, 1], vertical_alignment="center")
+    text.markdown(f"**{row.name}** · {row.verdict} · {row.residual:.2g} · {row.duration:.2f} s"
+                  + (" · stored transposed" if row.transposed else "")
+                  + (f" · read as {row.reading}" if row.compression != "auto" else ""))
+    if row.note:
+        text.caption(row.note)
+    button.button("Use", key=f"fit_use_{i}", on_click=_adopt_row, args=(row, upload), width="stretch",
+                  help=f"Set the sidebar to {row.name}" + (" and read the file transposed" if row.transposed else ""))
 
 
 def _adopt_row(row, upload: str) -> None:

@@ -100,6 +100,9 @@ def test_which_settings_fit_ranks_the_candidates_and_one_click_adopts_one():
     chart = at.get("vega_lite_chart")
     assert chart, "no chart of the residuals"
     # A button per candidate that is not ruled out; the first is the best one.
+    verdict = " ".join(m.value for m in at.markdown if "cannot tell ·" in m.value)
+    assert verdict.startswith("**") and " fit**: " in verdict and "ruled out" in verdict and len(verdict) < 400
+    assert at.expander and any("candidates" in e.label for e in at.expander)   # the details, on demand
     use = [b for b in at.button if b.key and b.key.startswith("fit_use_")]
     assert use and all(ranking.rows[int(b.key.rsplit("_", 1)[1])].verdict != "ruled out" for b in use)
     first = ranking.rows[0].name

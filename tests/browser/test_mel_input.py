@@ -117,13 +117,19 @@ def test_a_transposed_mel_at_the_defaults_is_set_right_by_one_click_in_which_set
     open_app(page, "/invert")
     choose_source(page, "Mel spectrogram (.npy)")
     upload(page, "npy", saved(tmp_path, hifigan_mel.T, "hifigan_mel_T.npy"))          # (359, 80)
-    errors = input_column_errors(page)
-    errors.first.wait_for(state="visible")
-    assert "Or, if it holds (time, n_mels), it has 80 mel bands" in errors.first.inner_text()
+    proposal = key(page, "proposal")   # the format the values fit, proposed at once, not a red error
+    proposal.wait_for(state="visible")
+    assert "This looks like a" in proposal.inner_text() and "stored as (time, n_mels)" in proposal.inner_text()
+    assert input_column_errors(page).count() == 0
+    assert "Or, if it holds (time, n_mels), it has 80 mel bands" in main_text(page)
     assert key(page, "transpose_adopt_npy").is_visible()
     key(page, "fit_run").locator("button").click()
-    key(page, "fit_chart").locator(".vega-embed").first.wait_for(state="visible", timeout=120_000)
+    key(page, "fit_verdict").wait_for(state="visible", timeout=120_000)
     wait_for_app_run(page)
+    verdict = key(page, "fit_verdict").inner_text()
+    assert " fit" in verdict and "ruled out" in verdict, verdict
+    key(page, "fit_details").locator("summary").first.click()   # the why and the chart, on demand
+    key(page, "fit_chart").locator(".vega-embed").first.wait_for(state="visible", timeout=30_000)
     summary = key(page, "fit_summary").inner_text()
     print("fit summary:", summary[:400])
     assert "cannot tell them apart" in summary and "Ruled out:" in summary
