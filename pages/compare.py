@@ -103,7 +103,7 @@ if result is not None:
         with st.container(key="compare_audio"):
             st.markdown(f"**Listen** to each solver's estimate ({widgets.describe_sound(cascade)}"
                         + ("; the original is the player above" if of.problem.samples is not None
-                           else "; played at -20 dBFS RMS: a mel spectrogram alone does not say how loud")
+                           else "; at the level the mel implies")
                         + ")")
             for row in range(0, len(wavs), 3):
                 for col, run, wav in zip(st.columns(3), of.runs[row:row + 3], wavs[row:row + 3]):
