@@ -63,10 +63,10 @@ def test_a_hifigan_ln_mel_with_its_format_inverts_and_its_joint_sound_plays(page
     open_app(page, "/invert?n_iter=1000")
     choose_source(page, "Mel spectrogram (.npy)")
     upload(page, "npy", saved(tmp_path, hifigan_mel, "hifigan_mel.npy"))
-    errors = input_column_errors(page)
-    errors.first.wait_for(state="visible")
-    text = errors.first.inner_text()
-    assert "80 mel bands but n_mels is 128" in text and "dB" not in text, text     # read, not refused
+    proposal = key(page, "proposal")     # read, not refused: the format its values fit, proposed at once
+    proposal.wait_for(state="visible")
+    assert "This looks like a" in proposal.inner_text() and input_column_errors(page).count() == 0
+    assert "80 mel bands but n_mels is 128" in main_text(page)
     choose_option(page, "mel_format", "hifigan")
     assert input_column_errors(page).count() == 0
     # The preset set the sidebar (through the settings store: no widget error anywhere).
