@@ -9,6 +9,7 @@ oracle, all in one run, and checks the targets.
     python -m bench.audio --settings torchaudio # HTK mels, no norm, power 2 (default: HiFi-GAN's)
     python -m bench.audio --seeds 0,1,2,3       # also the joint method's spread over seeds
     python -m bench.audio --ablation            # the joint method with each of its stages left out
+    python -m bench.audio --perturb 0,0.1,0.3,0.5 --framings same  # noisy mels: fidelity exact vs soft
 
 Each clip's mel spectrogram is made from the clip with ``--settings``' STFT and filterbank
 and each **framing** (``invmel_core.formats.presets.mel_from_audio``): ``reflect`` (centred
@@ -263,6 +264,12 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", default="", help="comma-separated seeds: the joint method's re-mel range")
     parser.add_argument("--ablation", action="store_true",
                         help="only the joint method without each of its stages (re-mel / ESTOI, no timing)")
+    parser.add_argument("--perturb", default="",
+                        help="comma-separated ln-mel noise levels in nats (e.g. 0,0.1,0.3,0.5): only the speech "
+                             "clips, mel_to_audio fidelity='exact' vs 'soft' vs librosa, scored against the clean "
+                             "clip (bench/audio_perturb.py)")
+    parser.add_argument("--smooth", type=int, default=3, help="--perturb's noise smoothed over this many frames "
+                                                              "and bands (default 3; 1: white)")
     args = parser.parse_args(argv)
     s = SETTINGS[args.settings]
     framings = [f for f in args.framings.split(",") if f]
@@ -279,6 +286,20 @@ def main(argv=None) -> None:
     print(f"settings: {s}; framings {framings}; librosa n_iter {LIBROSA_ITERATIONS}, cascade n_iter "
           f"{DEFAULT_ITERATIONS['cascade']}, joint n_iter {DEFAULT_ITERATIONS['joint']}, oracle fast Griffin-Lim "
           f"{ORACLE_ITERATIONS}; {repeats} timed run(s) per method, median\n")
+    if args.perturb:
+        from . import audio_perturb
+        import sys
+
+        sigmas = [float(x) for x in args.perturb.split(",")]
+        speech = [p for p in paths if clip_kind(p.name) == "speech"]
+        print(f"perturbed mels: sigma {sigmas} nats, noise smoothed over {args.smooth} frames x bands, seed 0; "
+              f"speech clips {[p.name for p in speech]}\n")
+        rows = audio_perturb.measure(speech, s, framings, sigmas, args.smooth, sys.modules[__name__])
+        print("\n" + audio_perturb.table(rows, _cell))
+        print("\nmedians over the clips (soft − exact: median of the clip-by-clip differences):\n")
+        print(audio_perturb.summary(rows))
+        print(f"\nLoad average at end {os.getloadavg()[0]:.2f}")
+        return
     if args.ablation:
         for framing in framings:
             print(f"joint method, {DEFAULT_ITERATIONS['joint']} steps, framing {framing}, stages left out: "

@@ -37,6 +37,7 @@ from invmel_core.dsp.phase import (LOOP_BYTES_PER_COEFFICIENT, PGHI_BLOCK_FRAMES
 from invmel_core.inverse.solvers import get_solver
 from invmel_core.dsp.stft_plan import FRAMINGS, PAD_MODES, STFTPlan, frame_padding
 from invmel_core.inverse.mel_polish import LBFGS_MEMORY, MelError, polish  # noqa: F401 (mel_audio's API)
+from invmel_core.inverse.mel_fidelity import LogMelError, check_fidelity, soften
 from invmel_core.inverse.mel_settings import DEFAULT, resolve
 from invmel_core.inverse.transform import InverseMelScale
 from invmel_core.validation import (check_choice, check_flag, check_melspec, check_melspec_shape, check_power,
@@ -97,6 +98,8 @@ class MelProjection:
         float32 ``(n_mels, time)``, of the given ``power``.
     power : float
         The exponent of ``melspec`` (1 magnitude, 2 power).
+    soft : bool
+        Impose only part of the correction (:func:`~invmel_core.inverse.mel_fidelity.soften`).
 
     Examples
     --------
@@ -109,7 +112,7 @@ class MelProjection:
     True
     """
 
-    def __init__(self, fb: MelFilterbank, melspec: np.ndarray, power: float):
+    def __init__(self, fb: MelFilterbank, melspec: np.ndarray, power: float, soft: bool = False):
         dense = fb.dense.astype(np.float64)
         n_mels = fb.n_mels
         # One sparse product gives fb.T @ P, the diagonal sum(P * fb**2) and the off-diagonal
@@ -124,7 +127,7 @@ class MelProjection:
         # band of a plucked chord grew to 6 times the original's peak); they get 0, as in the
         # NNLS start and the cascade.
         self._unseen = np.flatnonzero(~np.asarray(fb.dense).any(axis=1))
-        self.power = power
+        self.power, self.soft = power, soft
 
     def __call__(self, magnitude: np.ndarray) -> np.ndarray:
         """``magnitude`` (float32 ``(time, n_freqs)``, time-major; not modified) pulled onto the
@@ -139,6 +142,8 @@ class MelProjection:
         gain += 1.0
         np.maximum(gain, 0.0, out=gain)
         gain[self._unseen] = 0.0
+        if self.soft:
+            soften(gain)
         spec *= gain.T
         return spec if self.power == 1 else np.power(spec, np.float32(1.0 / self.power), out=spec)
 
@@ -154,7 +159,8 @@ class MelProjection:
 
 
 def _joint(plan: STFTPlan, fb: MelFilterbank, mel: np.ndarray, power: float, magnitude: np.ndarray,
-           n_iter: int, seed: int | None, progress: Callable[[int, int], None] | None) -> np.ndarray:
+           n_iter: int, seed: int | None, progress: Callable[[int, int], None] | None,
+           fidelity: str = "exact") -> np.ndarray:
     """The joint method's three stages on one item (see the module's text): samples."""
     warmup = min(WARMUP_STEPS, n_iter // 10)
     polished = int(n_iter * POLISH_SHARE)
@@ -167,7 +173,7 @@ def _joint(plan: STFTPlan, fb: MelFilterbank, mel: np.ndarray, power: float, mag
                 progress(done[0], n_iter)
         return step
 
-    project = MelProjection(fb, mel, power)
+    project = MelProjection(fb, mel, power, soft=fidelity == "soft")
     start = initial_phase(plan, "random", seed)
     coeffs = fast_griffinlim(plan, start * magnitude, warmup, project, progress=report(0))
     if RESTART_FROM_GRADIENTS:
@@ -176,7 +182,8 @@ def _joint(plan: STFTPlan, fb: MelFilterbank, mel: np.ndarray, power: float, mag
         coeffs = phase_from_gradients(magnitude, plan, start)
         coeffs *= magnitude
     coeffs = fast_griffinlim(plan, coeffs, n_iter - warmup - polished, project, progress=report(warmup))
-    samples = polish(MelError(plan, fb, project.target, power), plan.inverse(coeffs), polished,
+    error = (MelError if fidelity == "exact" else LogMelError)(plan, fb, project.target, power)
+    samples = polish(error, plan.inverse(coeffs), polished,
                      progress=report(n_iter - polished))
     if done[0] < n_iter:  # the polish stopped early (nothing left to gain)
         report(n_iter)(0)
@@ -194,7 +201,7 @@ def mel_to_audio(melspec, *, sample_rate: float = DEFAULT, n_fft: int = DEFAULT,
                  method: str = "joint", n_iter: int | None = None, length: int | None = None,
                  seed: int | None = 0, progress: Callable[[int, int], None] | None = None,
                  format=None, framing: str = DEFAULT, pad_mode: str = DEFAULT, drop_last_frame: bool = DEFAULT,
-                 compat: str = DEFAULT) -> np.ndarray:
+                 compat: str = DEFAULT, fidelity: str = "exact") -> np.ndarray:
     """Audio from a mel spectrogram.
 
     Parameters
@@ -239,6 +246,12 @@ def mel_to_audio(melspec, *, sample_rate: float = DEFAULT, n_fft: int = DEFAULT,
         None gives what the inverse STFT makes of the frames,
         :func:`~invmel_core.dsp.phase.natural_length` (``hop_length * (time - 1)`` centred,
         ``hop_length * time`` for "same" framing and Whisper's; one hop for one frame).
+    fidelity : {"exact", "soft"}
+        How closely the joint method holds ``melspec`` (:mod:`invmel_core.inverse.mel_fidelity`):
+        ``"exact"`` (default; the mel of a sound, best when it is one), or ``"soft"`` for a
+        predicted mel (a TTS model's, not the mel of any signal): a partial projection and a
+        log-mel polish, which keep the sound consistent rather than matching every error.
+        ``method="cascade"`` takes ``"exact"`` only.
     seed : int or None
         Seed of the random initial phase: the same seed gives the same samples. None: fresh.
     progress : callable or None
@@ -287,6 +300,10 @@ def mel_to_audio(melspec, *, sample_rate: float = DEFAULT, n_fft: int = DEFAULT,
                          f"at most n_fft={n_fft}, got {hop_length}")
     power = check_power(power)
     method = check_choice("method", method, METHODS)
+    fidelity = check_fidelity(fidelity)
+    if fidelity != "exact" and method != "joint":
+        raise InputError(f"fidelity={fidelity!r} applies to method='joint' only (the cascade holds no mel "
+                         f"constraint to relax); got method={method!r}")
     n_iter = DEFAULT_ITERATIONS[method] if n_iter is None else check_iterations(n_iter)
     seed = check_seed(seed)
     limits.check_synthesis(n_fft, hop_length, win_length, power, progress)  # power, window, progress: before any work
@@ -314,7 +331,7 @@ def mel_to_audio(melspec, *, sample_rate: float = DEFAULT, n_fft: int = DEFAULT,
         magnitude = inverse_mel(item).T  # (time, n_freqs) of the mel's power
         magnitude = np.ascontiguousarray(magnitude if power == 1 else magnitude ** np.float32(1 / power))
         if method == "joint":
-            samples = _joint(plan, fb, item, power, magnitude, n_iter, seed, progress)
+            samples = _joint(plan, fb, item, power, magnitude, n_iter, seed, progress, fidelity)
         else:
             samples = griffinlim_on_plan(plan, magnitude, n_iter, seed, progress=progress)
         out[index] = fit_length(samples[:natural] if length is None else samples, out_length)
