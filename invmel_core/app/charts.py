@@ -229,17 +229,39 @@ def filter_spacing_chart(f_min: float, f_max: float, n_mels: int, bin_spacing: f
             ]}
 
 
-def loss_chart(steps, losses, *, height: int = 260, title: str = "Loss (log scale)") -> dict:
-    """A loss curve on a log axis as a Vega-Lite spec: cheap to redraw while a solver runs."""
+def loss_chart(steps, losses, *, height: int = 260, title: str = "Loss (log scale)",
+               mark_step: int | None = None) -> dict:
+    """A loss curve on a log axis as a Vega-Lite spec: cheap to redraw while a solver runs.
+
+    ``mark_step`` (a replay's shown step) is marked by a vertical rule and a dot on the curve
+    at the nearest reported step, so the curve and the spectrogram beside it stay in step.
+
+    >>> spec = loss_chart([0, 10, 20], [1.0, 0.5, 0.25], mark_step=10)
+    >>> spec["layer"][1]["data"]["values"]
+    [{'step': 10, 'loss': 0.5}]
+    """
     steps, losses = np.asarray(steps), np.asarray(losses, dtype=np.float64)
     keep = np.isfinite(losses) & (losses > 0)
     rows = [{"step": int(s), "loss": float(v)} for s, v in zip(steps[keep], losses[keep])]
-    return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG, "title": title,
-            "data": {"values": rows}, "mark": {"type": "line", "strokeWidth": 2.2, "point": len(rows) < 3},
-            "encoding": {"x": {"field": "step", "type": "quantitative", "title": "step"},
-                         "y": {"field": "loss", "type": "quantitative", "title": "solver loss",
-                               "scale": {"type": "log"}},
-                         "tooltip": [{"field": "step"}, {"field": "loss", "format": ".4g"}]}}
+    # Few, unrotated ticks that never overlap: legible projected at 150 % and on a phone.
+    x = {"field": "step", "type": "quantitative", "title": "step",
+         "axis": {"tickCount": 4, "labelOverlap": "greedy", "labelFlush": True}}
+    y = {"field": "loss", "type": "quantitative", "title": "solver loss", "scale": {"type": "log"},
+         "axis": {"tickCount": 4, "labelOverlap": "greedy"}}
+    curve = {"mark": {"type": "line", "strokeWidth": 2.2, "point": len(rows) < 3},
+             "encoding": {"x": x, "y": y, "tooltip": [{"field": "step"}, {"field": "loss", "format": ".4g"}]}}
+    spec = {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG, "title": title,
+            "data": {"values": rows}}
+    if mark_step is None or not rows:
+        return {**spec, **curve}
+    near = min(rows, key=lambda row: abs(row["step"] - int(mark_step)))
+    marker = {"data": {"values": [near]}, "layer": [
+        {"mark": {"type": "rule", "color": "#d62728", "strokeWidth": 2, "strokeDash": [5, 3]},
+         "encoding": {"x": {"field": "step", "type": "quantitative"}}},
+        {"mark": {"type": "point", "filled": True, "size": 140, "color": "#d62728"},
+         "encoding": {"x": {"field": "step", "type": "quantitative"}, "y": {"field": "loss", "type": "quantitative"},
+                      "tooltip": [{"field": "step", "title": "shown step"}, {"field": "loss", "format": ".4g"}]}}]}
+    return {**spec, "layer": [curve, marker]}
 
 
 VERDICT_COLOURS = {"fits": "#2ca02c", "cannot tell": "#ff7f0e", "ruled out": "#d62728"}
