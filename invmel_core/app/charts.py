@@ -20,6 +20,16 @@ _VL_CONFIG = {"axis": {"labelFontSize": FONT, "titleFontSize": FONT + 1},
               "title": {"fontSize": TITLE, "anchor": "start"}}
 
 
+# Sizing for narrow columns (a phone, 1280x720 at 150 % zoom: columns of 250-400 CSS px) of the
+# Hz -> mel, spacing and loss charts: few ticks, short labels (10k), overlapping labels dropped,
+# the legend above the plot instead of beside it, a short title with a subtitle rather than one
+# long title cut with an ellipsis, axis titles never cut.
+NARROW_X = {"tickCount": 4, "labelOverlap": "greedy", "labelFlush": True, "format": "~s", "titleLimit": 0}
+NARROW_Y = {"tickCount": 5, "labelOverlap": "greedy", "format": "~s", "titleLimit": 0}
+LEGEND_ON_TOP = {"orient": "top", "direction": "horizontal"}
+WRAPPED_TITLE = {"limit": 0, "subtitleFontSize": FONT, "subtitleColor": "#555555"}
+
+
 def _r(values, digits: int = 2) -> list:
     return np.round(np.asarray(values, dtype=np.float64), digits).tolist()
 
@@ -145,14 +155,14 @@ def mel_curve_chart(f_max: float, *, mark_hz: float | None = None, height: int =
     f_max = check_number("f_max", f_max, minimum=0, strict=True)
     hz = np.linspace(0.0, f_max, 200)
     x = {"field": "hz", "type": "quantitative", "title": "frequency (Hz)",
-         "scale": {"domain": [0, float(f_max)], "nice": False}}
-    colour = {"field": "scale", "type": "nominal", "title": None,
+         "scale": {"domain": [0, float(f_max)], "nice": False}, "axis": NARROW_X}
+    colour = {"field": "scale", "type": "nominal", "title": None, "legend": LEGEND_ON_TOP,
               "scale": {"domain": ["HTK", "Slaney"], "range": [COLOURS["htk"], COLOURS["slaney"]]}}
     layers = []
     for scale, label, side in (("htk", "HTK", "left"), ("slaney", "Slaney", "right")):
         mel = np.asarray(hz_to_mel(hz, scale))
         y = {"field": "mel", "type": "quantitative",
-             "axis": {"title": f"{label} mel", "orient": side, "titleColor": COLOURS[scale]}}
+             "axis": {"title": f"{label} mel", "orient": side, "titleColor": COLOURS[scale], **NARROW_Y}}
         rows = [{"hz": h, "mel": m, "scale": label} for h, m in zip(_r(hz, 1), _r(mel, 2))]
         layer = {"data": {"values": rows}, "mark": {"type": "line", "strokeWidth": 2.5},
                  "encoding": {"x": x, "y": y, "color": colour,
@@ -171,7 +181,8 @@ def mel_curve_chart(f_max: float, *, mark_hz: float | None = None, height: int =
         layers.append({"data": {"values": [{"hz": float(mark_hz)}]},
                        "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#666666"}, "encoding": {"x": x}})
     return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG,
-            "title": "Hz → mel, each scale in its own units", "layer": layers,
+            "title": {"text": "Hz → mel", "subtitle": "each scale in its own units", **WRAPPED_TITLE},
+            "layer": layers,
             "resolve": {"scale": {"y": "independent"}, "axis": {"y": "independent"}}}
 
 
@@ -212,13 +223,15 @@ def filter_spacing_chart(f_min: float, f_max: float, n_mels: int, bin_spacing: f
             rows += [{"hz": c, "spacing": d, "scale": label}
                      for c, d in zip(_r(centres[1:], 1), _r(np.diff(centres), 3))]
     return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG,
-            "title": f"Filter spacing for {n_mels} mels vs bin spacing",
+            "title": {"text": f"Filter spacing, {n_mels} mels", "subtitle": "against the STFT bin spacing (dashed)",
+                      **WRAPPED_TITLE},
             "layer": [
                 {"data": {"values": rows}, "mark": {"type": "line", "strokeWidth": 2.5, "point": {"size": 12}},
-                 "encoding": {"x": {"field": "hz", "type": "quantitative", "title": "filter centre (Hz)"},
-                              "y": {"field": "spacing", "type": "quantitative", "title": "Hz to the next filter",
-                                    "scale": {"type": "log"}},
-                              "color": {"field": "scale", "type": "nominal", "title": None,
+                 "encoding": {"x": {"field": "hz", "type": "quantitative", "title": "filter centre (Hz)",
+                                    "axis": NARROW_X},
+                              "y": {"field": "spacing", "type": "quantitative", "title": "spacing (Hz)",
+                                    "scale": {"type": "log"}, "axis": NARROW_Y},
+                              "color": {"field": "scale", "type": "nominal", "title": None, "legend": LEGEND_ON_TOP,
                                         "scale": {"domain": ["HTK", "Slaney"], "range": [COLOURS["htk"], COLOURS["slaney"]]}},
                               "tooltip": [{"field": "scale"}, {"field": "hz", "title": "centre (Hz)"},
                                           {"field": "spacing", "title": "spacing (Hz)"}]}},
@@ -244,10 +257,9 @@ def loss_chart(steps, losses, *, height: int = 260, title: str = "Loss (log scal
     keep = np.isfinite(losses) & (losses > 0)
     rows = [{"step": int(s), "loss": float(v)} for s, v in zip(steps[keep], losses[keep])]
     # Few, unrotated ticks that never overlap: legible projected at 150 % and on a phone.
-    x = {"field": "step", "type": "quantitative", "title": "step",
-         "axis": {"tickCount": 4, "labelOverlap": "greedy", "labelFlush": True}}
+    x = {"field": "step", "type": "quantitative", "title": "step", "axis": NARROW_X}
     y = {"field": "loss", "type": "quantitative", "title": "solver loss", "scale": {"type": "log"},
-         "axis": {"tickCount": 4, "labelOverlap": "greedy"}}
+         "axis": {**NARROW_Y, "tickCount": 4}}
     curve = {"mark": {"type": "line", "strokeWidth": 2.2, "point": len(rows) < 3},
              "encoding": {"x": x, "y": y, "tooltip": [{"field": "step"}, {"field": "loss", "format": ".4g"}]}}
     spec = {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG, "title": title,
