@@ -388,12 +388,12 @@ def replay_section(live: LiveSolve, ctx: Context) -> None:
         st.markdown(f"**Replay** — {len(steps)} snapshots of this solve (steps {steps[0]:,} to {steps[-1]:,}; "
                     "more of them early, where most happens), every loss value: play it at your pace, step "
                     "through it, or drag the slider.")
-        cols = st.columns([1, 1, 3])
+        cols = st.columns([1, 1, 2])
         if state.get(PLAYING):
-            cols[0].button("Pause replay", key="replay_pause", icon=":material/pause:", on_click=pause_replay,
+            cols[0].button("Pause", key="replay_pause", icon=":material/pause:", on_click=pause_replay,
                            width="stretch")
         else:
-            cols[0].button("Play replay", key="replay_play", icon=":material/play_arrow:", on_click=play,
+            cols[0].button("Play", key="replay_play", icon=":material/play_arrow:", on_click=play,
                            width="stretch")
         cols[1].select_slider("Pace", SPEEDS, key="replay_speed", format_func=lambda v: f"{v:g} snapshots/s",
                               label_visibility="collapsed", help="Snapshots shown a second while playing.")
@@ -427,7 +427,7 @@ def _replay_view(live: LiveSolve, ctx: Context) -> None:
     chart_col, picture_col = st.columns([1, 1])
     steps_all, losses = live.loss_curve()
     with chart_col.container(key="replay_chart"):
-        st.vega_lite_chart(charts.loss_chart(steps_all, losses, height=200, title="Loss (log scale), shown step marked",
+        st.vega_lite_chart(charts.loss_chart(steps_all, losses, height=200, title="Loss, shown step marked",
                                              mark_step=shown), width="stretch")
     with picture_col.container(key="replay_spec"):
         st.image(plots.spectrogram_rgb(live.snapshots[index][1], ctx.problem.peak or None,

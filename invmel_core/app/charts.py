@@ -24,8 +24,9 @@ _VL_CONFIG = {"axis": {"labelFontSize": FONT, "titleFontSize": FONT + 1},
 # Hz -> mel, spacing and loss charts: few ticks, short labels (10k), overlapping labels dropped,
 # the legend above the plot instead of beside it, a short title with a subtitle rather than one
 # long title cut with an ellipsis, axis titles never cut.
-NARROW_X = {"tickCount": 4, "labelOverlap": "greedy", "labelFlush": True, "format": "~s", "titleLimit": 0}
-NARROW_Y = {"tickCount": 5, "labelOverlap": "greedy", "format": "~s", "titleLimit": 0}
+_SHORT = "abs(datum.value) >= 1000 ? format(datum.value / 1000, '~g') + 'k' : format(datum.value, '~g')"
+NARROW_X = {"tickCount": 4, "labelOverlap": "greedy", "labelFlush": True, "labelExpr": _SHORT, "titleLimit": 0}
+NARROW_Y = {"tickCount": 5, "labelOverlap": "greedy", "labelExpr": _SHORT, "titleLimit": 0}
 LEGEND_ON_TOP = {"orient": "top", "direction": "horizontal"}
 WRAPPED_TITLE = {"limit": 0, "subtitleFontSize": FONT, "subtitleColor": "#555555"}
 
@@ -141,7 +142,7 @@ def filterbank_chart(fb: MelFilterbank, zoom_hz: float | None = None, *, height:
     return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "layer": layers, "config": _VL_CONFIG}
 
 
-def mel_curve_chart(f_max: float, *, mark_hz: float | None = None, height: int = 280) -> dict:
+def mel_curve_chart(f_max: float, *, mark_hz: float | None = None, height: int = 340) -> dict:
     """Hz -> mel for HTK (left axis, in HTK mels) and Slaney (right axis, in Slaney mels)
     over 0..``f_max``, as a Vega-Lite spec; ``mark_hz`` is marked on both curves.
 
@@ -212,7 +213,8 @@ def spacing_summary(fb: MelFilterbank) -> dict:
             "crowded": int(close.size), "empty": int(fb.empty.size), "one_bin": int(np.sum(bins == 1))}
 
 
-def filter_spacing_chart(f_min: float, f_max: float, n_mels: int, bin_spacing: float, *, height: int = 280) -> dict:
+def filter_spacing_chart(f_min: float, f_max: float, n_mels: int, bin_spacing: float, *,
+                         height: int = 340) -> dict:
     """Hz between neighbouring filter centres, HTK vs Slaney, against the STFT bin spacing
     (log scale). Where a curve dips below the bin spacing, filters can fall between bins."""
     rows = []
@@ -259,11 +261,11 @@ def loss_chart(steps, losses, *, height: int = 260, title: str = "Loss (log scal
     # Few, unrotated ticks that never overlap: legible projected at 150 % and on a phone.
     x = {"field": "step", "type": "quantitative", "title": "step", "axis": NARROW_X}
     y = {"field": "loss", "type": "quantitative", "title": "solver loss", "scale": {"type": "log"},
-         "axis": {**NARROW_Y, "tickCount": 4}}
+         "axis": {"tickCount": 4, "labelOverlap": "greedy", "format": "~s", "titleLimit": 0}}
     curve = {"mark": {"type": "line", "strokeWidth": 2.2, "point": len(rows) < 3},
              "encoding": {"x": x, "y": y, "tooltip": [{"field": "step"}, {"field": "loss", "format": ".4g"}]}}
-    spec = {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG, "title": title,
-            "data": {"values": rows}}
+    spec = {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG,
+            "title": {"text": title, **WRAPPED_TITLE}, "data": {"values": rows}}
     if mark_step is None or not rows:
         return {**spec, **curve}
     near = min(rows, key=lambda row: abs(row["step"] - int(mark_step)))

@@ -192,3 +192,41 @@ def test_changing_a_solver_option_keeps_the_options_open():
     at.number_input(key="max_iter").set_value(400).run()
     options = [e for e in at.expander if e.label.startswith("Options")]
     assert options[0].label == label and options[0].proto.expanded
+
+
+@pytest.mark.parametrize("chart", [charts.mel_curve_chart(11025.0, mark_hz=1000.0),
+                                   charts.filter_spacing_chart(0.0, 11025.0, 40, 86.1),
+                                   charts.loss_chart([0, 10, 1000], [1e6, 1e3, 1.0])])
+def test_charts_stay_legible_in_a_narrow_column(chart):
+    """Projected at 150 % or on a phone a column is 250-400 CSS px: a title in one long line is
+    cut with an ellipsis (Vega-Lite's limit), ticks collide, a legend beside the plot squeezes it."""
+    title = chart["title"]
+    assert isinstance(title, dict) and title.get("limit") == 0 and len(title["text"]) <= 30, title
+
+    def axes(spec):
+        for layer in [spec, *spec.get("layer", [])]:
+            yield from axes(layer) if layer is not spec and "layer" in layer else ()
+            for channel in ("x", "y"):
+                encoding = layer.get("encoding", {}).get(channel)
+                if encoding and encoding.get("title") is not None:
+                    yield encoding
+
+    found = list(axes(chart))
+    assert found
+    for encoding in found:
+        axis = encoding.get("axis", {})
+        assert axis.get("labelOverlap") and axis.get("tickCount", 99) <= 5, encoding
+    for encoding in chart.get("layer", [chart])[0].get("encoding", {}).values():
+        if isinstance(encoding, dict) and "legend" in encoding and encoding["legend"]:
+            assert encoding["legend"]["orient"] == "top"
+
+
+def test_result_figure_text_is_sized_against_the_image_width():
+    from invmel_core.figures import plots
+
+    rng = np.random.default_rng(0)
+    spec = rng.random((257, 100)).astype(np.float32)
+    for fig in (plots.comparison_figure(spec, spec * 0.5, 16000, 128),
+                plots.comparison_figure(None, spec, 16000, 128, mel=spec[:40], freq_axis="mel")):
+        # Shown 360 CSS px wide on a phone, its smallest text is still ~10 px.
+        assert plots.smallest_text_ratio(fig) * 360 >= 9.5, plots.smallest_text_ratio(fig)
