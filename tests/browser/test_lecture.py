@@ -56,7 +56,7 @@ def test_a_finished_solve_replays_at_a_pace_and_pause_holds_it(page):
     slider_text = key(page, "replay_step").inner_text()
     assert f"step {held[0]:,}" in slider_text, (slider_text, held)
     # One snapshot back by hand.
-    key(page, "replay_back").locator("button").click()
+    key(page, "replay_back").locator("button").first.click()
     wait_for_app_run(page)
     assert shown_snapshot(page)[1] == held[1] - 1
     screenshot(page, "lecture_replay_paused", full=False)
@@ -125,9 +125,9 @@ def test_a_reload_mid_run_says_the_run_and_the_upload_are_gone(page):
 def test_leaving_the_page_mid_run_says_why_the_solve_paused(page):
     run_sgd(page, 10_000_000)
     page.wait_for_function("() => /running/.test(document.querySelector('.st-key-live_status')?.innerText || '')")
-    page.get_by_role("link", name="Home").click()
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Home").click()
     wait_for_app_run(page)
-    page.get_by_role("link", name="Invert").click()
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Invert").click()
     wait_for_app_run(page)
     text = key(page, "live_status").inner_text()
     assert "paused because you left the page; Resume continues" in text, text
