@@ -8,10 +8,7 @@ Session keys: ``invert_live`` (the :class:`~invmel_core.app.live.LiveSolve` in p
 ``invert_interrupted`` (the solve Streamlit's own Stop interrupted, held until Resume or Run),
 ``invert_left`` (the solve paused because the user left the page), ``invert_sound_pending``
 (the solve whose result's sound the next run makes: said in the status line meanwhile).
-Replay of a finished solve (:func:`replay_section`): widgets ``replay_step`` (the shown
-snapshot's step), ``replay_play`` / ``replay_pause``, ``replay_back`` / ``replay_next`` (one
-snapshot), ``replay_speed`` (snapshots a second); state ``replay_of`` (the solve it replays),
-``replay_playing``, ``replay_last`` (when it last moved on); container ``replay``.
+A finished solve is replayed by pages/_replay.py.
 
 Streamlit's toolbar Stop ends the page run wherever it is, and nothing can be drawn after
 it: the screen keeps the last frame ("running", Pause enabled). So the solve is held (paused)
@@ -38,14 +35,13 @@ from invmel_core.figures import plots
 from invmel_core.app.live import FramePacer, LiveSolve, slice_seconds
 from invmel_core.app.settings import Settings
 from invmel_core.inverse.transform import InverseMelScale
+from pages import _replay
 from pages import _state as session
 from pages import _widgets as widgets
 
 LIVE, CONTEXT, RESULT, RESULT_OF = "invert_live", "invert_context", "invert_result", "invert_result_of"
 RUN_ERROR, INPUT, INTERRUPTED = "invert_run_error", "invert_input", "invert_interrupted"
 LEFT, SOUND_PENDING = "invert_left", "invert_sound_pending"
-REPLAY_OF, PLAYING, LAST_MOVE = "replay_of", "replay_playing", "replay_last"
-SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)   # replay pace, snapshots a second
 FRAME_S = 0.18      # one live frame (solver slice + redraw): 5.5 refreshes a second
 PREVIEW_S = 30.0    # longer results play (and resynthesise at once) only their first 30 s
 
@@ -119,7 +115,7 @@ def start() -> None:
         old.stop()
     state.pop(INTERRUPTED, None)
     state.pop(LEFT, None)
-    state[PLAYING] = False
+    state[_replay.PLAYING] = False
     try:
         transform, live = pipeline.start_solve(loaded.mel, current)
     except InputError as exc:
@@ -284,9 +280,9 @@ def live_panel(live: LiveSolve, ctx: Context, status=None) -> None:
     state = st.session_state
     status = status if status is not None else st.container(key="live_status").empty()
     state.pop(SOUND_PENDING, None)     # the result section above has made it
-    if live.done and state.get(RESULT_OF) is live and can_replay(live, ctx):
+    if live.done and state.get(RESULT_OF) is live and _replay.can_replay(live, ctx.settings.solver):
         draw_status(live, ctx, status)
-        replay_section(live, ctx)
+        _replay.replay_section(live, ctx.problem.peak or None, ctx.settings.power)
         return
     if live.done and state.get(RESULT_OF) is not live:
         status.markdown(pending_line(live))
@@ -323,114 +319,3 @@ def live_panel(live: LiveSolve, ctx: Context, status=None) -> None:
         st.rerun()  # the whole page again: the result, and Run/Pause/Stop as they now are
 
 
-# ---------------------------------------------------------------- replay
-
-def can_replay(live: LiveSolve, ctx: Context) -> bool:
-    """A finished solve with at least two snapshots of an iterative solver: something to replay."""
-    return SOLVERS[ctx.settings.solver].iterative and len(live.snapshots) >= 2
-
-
-def _steps(live: LiveSolve) -> list[int]:
-    return [step for step, _ in live.snapshots]
-
-
-def _move(by: int) -> None:
-    """``replay_step`` ``by`` snapshots on (clamped), pausing the replay: a step by hand."""
-    state = st.session_state
-    live = state.get(LIVE)
-    if live is None or not live.snapshots:
-        return
-    steps = _steps(live)
-    at = steps.index(state["replay_step"]) if state.get("replay_step") in steps else len(steps) - 1
-    state["replay_step"] = steps[min(max(at + by, 0), len(steps) - 1)]
-    state[PLAYING] = False
-
-
-def play() -> None:
-    """Play from the shown snapshot (from the first when the last is shown)."""
-    state = st.session_state
-    live = state.get(LIVE)
-    if live is None or not live.snapshots:
-        return
-    steps = _steps(live)
-    if state.get("replay_step") not in steps or state["replay_step"] == steps[-1]:
-        state["replay_step"] = steps[0]
-    state[PLAYING] = True
-    state[LAST_MOVE] = time.perf_counter()
-
-
-def pause_replay() -> None:
-    st.session_state[PLAYING] = False
-
-
-def _scrubbed() -> None:
-    st.session_state[PLAYING] = False    # dragging the slider takes over from the player
-
-
-def replay_section(live: LiveSolve, ctx: Context) -> None:
-    """The finished solve again, at a teacher's pace: Play / Pause, one snapshot back or on, a
-    slider to scrub, and the pace; the loss curve marks the shown step beside its spectrogram.
-
-    Playing is a fragment that reruns itself every ``1 / pace`` seconds (only the replay is
-    redrawn); it stops at the last snapshot, and any click (the slider, a step) pauses it.
-    """
-    state = st.session_state
-    steps = _steps(live)
-    if state.get(REPLAY_OF) is not live:   # a new solve: shown at its end, not playing
-        state[REPLAY_OF] = live
-        state[PLAYING] = False
-        state["replay_step"] = steps[-1]
-    if state.get("replay_step") not in steps:
-        state["replay_step"] = min(steps, key=lambda s: abs(s - (state.get("replay_step") or 0)))
-    if state.get("replay_speed") not in SPEEDS:
-        state["replay_speed"] = 2.0
-    with st.container(key="replay"):
-        st.markdown(f"**Replay** — {len(steps)} snapshots of this solve (steps {steps[0]:,} to {steps[-1]:,}; "
-                    "more of them early, where most happens), every loss value: play it at your pace, step "
-                    "through it, or drag the slider.")
-        cols = st.columns([1, 1, 2])
-        if state.get(PLAYING):
-            cols[0].button("Pause", key="replay_pause", icon=":material/pause:", on_click=pause_replay,
-                           width="stretch")
-        else:
-            cols[0].button("Play", key="replay_play", icon=":material/play_arrow:", on_click=play,
-                           width="stretch")
-        cols[1].select_slider("Pace", SPEEDS, key="replay_speed", format_func=lambda v: f"{v:g} snapshots/s",
-                              label_visibility="collapsed", help="Snapshots shown a second while playing.")
-        cols[2].caption("Pace: snapshots a second. Pause stops on the one shown; the slider and ◀ ▶ move by hand.")
-        pace = float(state["replay_speed"])
-        st.fragment(_replay_view, run_every=1.0 / pace if state.get(PLAYING) else None)(live, ctx)
-
-
-def _replay_view(live: LiveSolve, ctx: Context) -> None:
-    """One frame of the replay (a fragment: while playing it moves on one snapshot per run)."""
-    state = st.session_state
-    steps = _steps(live)
-    if state.get(PLAYING):
-        pace = float(state.get("replay_speed", 2.0))
-        now = time.perf_counter()
-        if now - state.get(LAST_MOVE, 0.0) >= 0.75 / pace:
-            at = steps.index(state["replay_step"]) if state.get("replay_step") in steps else 0
-            state["replay_step"] = steps[min(at + 1, len(steps) - 1)]
-            state[LAST_MOVE] = now
-        if state["replay_step"] == steps[-1]:
-            state[PLAYING] = False
-            st.rerun(scope="app")        # the whole page: Play again, and no more timer
-    cols = st.columns([1, 8, 1], vertical_alignment="bottom")
-    cols[0].button("◀", key="replay_back", on_click=_move, args=(-1,), help="One snapshot back", width="stretch")
-    cols[1].select_slider("Shown step", steps, key="replay_step", on_change=_scrubbed,
-                          format_func=lambda s: f"step {s:,}")
-    cols[2].button("▶", key="replay_next", on_click=_move, args=(1,), help="One snapshot on", width="stretch")
-    shown = state["replay_step"]
-    index = steps.index(shown)
-    loss = live.losses[live.steps.index(shown)] if shown in live.steps else float("nan")
-    chart_col, picture_col = st.columns([1, 1])
-    steps_all, losses = live.loss_curve()
-    with chart_col.container(key="replay_chart"):
-        st.vega_lite_chart(charts.loss_chart(steps_all, losses, height=200, title="Loss, shown step marked",
-                                             mark_step=shown), width="stretch")
-    with picture_col.container(key="replay_spec"):
-        st.image(plots.spectrogram_rgb(live.snapshots[index][1], ctx.problem.peak or None,
-                                       exponent=ctx.settings.power),
-                 output_format="JPEG", width="stretch",
-                 caption=f"Estimate X̂ at step {shown:,} (snapshot {index + 1} of {len(steps)}) · loss {loss:.4g}")

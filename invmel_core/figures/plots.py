@@ -57,12 +57,12 @@ def smallest_text_ratio(fig: Figure) -> float:
     """Height of the figure's smallest visible text over the figure's width (both in pixels):
     what its text shrinks to when the image is shown ``w`` pixels wide is ``w`` times this.
 
-    >>> smallest_text_ratio(comparison_figure(None, np.ones((5, 4)), 16000, 64)) >= LEGIBLE
+    >>> bool(smallest_text_ratio(comparison_figure(None, np.ones((5, 4)), 16000, 64)) >= LEGIBLE)
     True
     """
     fig.canvas.draw()
     sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
-    return min(sizes) * fig.dpi / 72 / (fig.get_figwidth() * fig.dpi)
+    return float(min(sizes) * fig.dpi / 72 / (fig.get_figwidth() * fig.dpi))
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
