@@ -8,7 +8,8 @@ its spectrogram.
 Widgets: ``replay_step`` (the shown snapshot's step), ``replay_play`` / ``replay_pause``,
 ``replay_back`` / ``replay_next`` (one snapshot), ``replay_speed`` (snapshots a second). State:
 ``replay_of`` (the solve it replays), ``replay_playing``, ``replay_last`` (when it last moved
-on). Containers: ``replay``, ``replay_chart``, ``replay_spec``.
+on). Containers: ``replay``, ``loss_chart``, ``live_spec`` (the live view's: a finished solve
+keeps them).
 """
 
 from __future__ import annotations
@@ -129,10 +130,10 @@ def _replay_view(live: LiveSolve, peak: float | None, power: float) -> None:
     loss = live.losses[live.steps.index(shown)] if shown in live.steps else float("nan")
     chart_col, picture_col = st.columns([1, 1])
     steps_all, losses = live.loss_curve()
-    with chart_col.container(key="replay_chart"):
+    with chart_col.container(key="loss_chart"):
         st.vega_lite_chart(charts.loss_chart(steps_all, losses, height=200, title="Loss, shown step marked",
                                              mark_step=shown), width="stretch")
-    with picture_col.container(key="replay_spec"):
+    with picture_col.container(key="live_spec"):
         st.image(plots.spectrogram_rgb(live.snapshots[index][1], peak, exponent=power),
                  output_format="JPEG", width="stretch",
                  caption=f"Estimate X̂ at step {shown:,} (snapshot {index + 1} of {len(steps)}) · loss {loss:.4g}")

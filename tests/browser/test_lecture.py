@@ -25,8 +25,8 @@ SHOWN = re.compile(r"at step ([\d,]+) \(snapshot (\d+) of (\d+)\)")
 
 def shown_snapshot(page) -> tuple[int, int]:
     """(step, snapshot number) of the replay's picture caption."""
-    m = SHOWN.search(key(page, "replay_spec").inner_text())
-    assert m, key(page, "replay_spec").inner_text()
+    m = SHOWN.search(key(page, "live_spec").inner_text())
+    assert m, key(page, "live_spec").inner_text()
     return int(m.group(1).replace(",", "")), int(m.group(2))
 
 
@@ -40,7 +40,7 @@ def test_a_finished_solve_replays_at_a_pace_and_pause_holds_it(page):
     wait_for_result(page)
     key(page, "replay").wait_for(state="visible")
     step, number = shown_snapshot(page)
-    total = int(SHOWN.search(key(page, "replay_spec").inner_text()).group(3))
+    total = int(SHOWN.search(key(page, "live_spec").inner_text()).group(3))
     assert number == total, "a finished solve is shown at its end"
     key(page, "replay_play").locator("button").click()
     page.wait_for_timeout(2500)                      # 2 snapshots a second: ~5 on from the first
