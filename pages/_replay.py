@@ -134,6 +134,6 @@ def _replay_view(live: LiveSolve, peak: float | None, power: float) -> None:
         st.vega_lite_chart(charts.loss_chart(steps_all, losses, height=200, title="Loss, shown step marked",
                                              mark_step=shown), width="stretch")
     with picture_col.container(key="live_spec"):
-        st.image(plots.spectrogram_rgb(live.snapshots[index][1], peak, exponent=power),
+        st.image(plots.spectrogram_rgb(live.snapshot_spec(index), peak, exponent=power),
                  output_format="JPEG", width="stretch",
                  caption=f"Estimate X̂ at step {shown:,} (snapshot {index + 1} of {len(steps)}) · loss {loss:.4g}")

@@ -56,7 +56,15 @@ def test_live_solve_keeps_log_spaced_bounded_snapshots_and_every_loss():
     assert len(steps) == 20 and steps[0] == 0 and steps[-1] == 999
     assert sum(s < 100 for s in steps) >= 10, f"log-spaced: most snapshots early, got {steps}"
     assert all(snap.shape[0] <= 256 and snap.shape[1] <= 960 for _, snap in live.snapshots)
-    assert live.snapshot_bytes() <= 20 * 256 * 960 * 4
+    assert live.snapshot_bytes() <= 20 * 256 * 960 * 2
+    assert np.allclose(live.snapshot_spec(-1), 1.0, rtol=0.01)
+    # A long input: the replay's memory stays bounded by dropping snapshots, ends kept.
+    wide = np.ones((1, 1025, 20000), dtype=np.float32)
+    live = LiveSolve((Iterate(step=i, loss=1.0, spec=wide, done=i == 99, reason="max_iter" if i == 99 else None)
+                      for i in range(100)))
+    while not live.done:
+        live.advance(10.0)
+    assert live.snapshot_bytes() <= 12 * 2**20 and live.snapshots[0][0] == 0 and live.snapshots[-1][0] == 99
     assert thinnest(np.array([0, 1, 2, 3, 1000])) in (1, 2)
 
 
