@@ -59,7 +59,7 @@ def play() -> None:
     if state.get("replay_step") not in steps or state["replay_step"] == steps[-1]:
         state["replay_step"] = steps[0]
     state[PLAYING] = True
-    state[LAST_MOVE] = time.perf_counter()
+    state[LAST_MOVE] = None      # the run that starts playing shows the first one; the next moves on
 
 
 def pause_replay() -> None:
@@ -113,7 +113,9 @@ def _replay_view(live: LiveSolve, peak: float | None, power: float) -> None:
     if state.get(PLAYING):
         pace = float(state.get("replay_speed", 2.0))
         now = time.perf_counter()
-        if now - state.get(LAST_MOVE, 0.0) >= 0.75 / pace:
+        if state.get(LAST_MOVE) is None:
+            state[LAST_MOVE] = now
+        elif now - state[LAST_MOVE] >= 0.75 / pace:
             at = steps.index(state["replay_step"]) if state.get("replay_step") in steps else 0
             state["replay_step"] = steps[min(at + 1, len(steps) - 1)]
             state[LAST_MOVE] = now
