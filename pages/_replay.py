@@ -7,8 +7,9 @@ its spectrogram.
 
 Widgets: ``replay_step`` (the shown snapshot's step), ``replay_play`` / ``replay_pause``,
 ``replay_back`` / ``replay_next`` (one snapshot), ``replay_speed`` (snapshots a second). State:
-``replay_of`` (the solve it replays), ``replay_playing``, ``replay_last`` (when it last moved
-on). Containers: ``replay``, ``loss_chart``, ``live_spec`` (the live view's: a finished solve
+``replay_of`` (the solve it replays), ``replay_at`` (the shown step: the slider shows it, and
+is disabled while playing, so a browser behind the server cannot send back an older step),
+``replay_playing``, ``replay_last`` (when it last moved on). Containers: ``replay``, ``loss_chart``, ``live_spec`` (the live view's: a finished solve
 keeps them).
 """
 
@@ -24,7 +25,7 @@ from invmel_core.app.live import LiveSolve
 from invmel_core.figures import plots
 
 LIVE = "invert_live"   # pages/_inversion.py's LiveSolve
-REPLAY_OF, PLAYING, LAST_MOVE = "replay_of", "replay_playing", "replay_last"
+REPLAY_OF, PLAYING, LAST_MOVE, AT = "replay_of", "replay_playing", "replay_last", "replay_at"
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)   # replay pace, snapshots a second
 
 
@@ -38,14 +39,14 @@ def _steps(live: LiveSolve) -> list[int]:
 
 
 def _move(by: int) -> None:
-    """``replay_step`` ``by`` snapshots on (clamped), pausing the replay: a step by hand."""
+    """The shown step ``by`` snapshots on (clamped), pausing the replay: a step by hand."""
     state = st.session_state
     live = state.get(LIVE)
     if live is None or not live.snapshots:
         return
     steps = _steps(live)
-    at = steps.index(state["replay_step"]) if state.get("replay_step") in steps else len(steps) - 1
-    state["replay_step"] = steps[min(max(at + by, 0), len(steps) - 1)]
+    at = steps.index(state[AT]) if state.get(AT) in steps else len(steps) - 1
+    state[AT] = steps[min(max(at + by, 0), len(steps) - 1)]
     state[PLAYING] = False
 
 
@@ -56,8 +57,8 @@ def play() -> None:
     if live is None or not live.snapshots:
         return
     steps = _steps(live)
-    if state.get("replay_step") not in steps or state["replay_step"] == steps[-1]:
-        state["replay_step"] = steps[0]
+    if state.get(AT) not in steps or state[AT] == steps[-1]:
+        state[AT] = steps[0]
     state[PLAYING] = True
     state[LAST_MOVE] = None      # the run that starts playing shows the first one; the next moves on
 
@@ -67,7 +68,7 @@ def pause_replay() -> None:
 
 
 def _scrubbed() -> None:
-    st.session_state[PLAYING] = False    # dragging the slider takes over from the player
+    st.session_state[AT] = st.session_state["replay_step"]   # dragged (only possible while paused)
 
 
 def replay_section(live: LiveSolve, peak: float | None, power: float) -> None:
@@ -83,9 +84,9 @@ def replay_section(live: LiveSolve, peak: float | None, power: float) -> None:
     if state.get(REPLAY_OF) is not live:   # a new solve: shown at its end, not playing
         state[REPLAY_OF] = live
         state[PLAYING] = False
-        state["replay_step"] = steps[-1]
-    if state.get("replay_step") not in steps:
-        state["replay_step"] = min(steps, key=lambda s: abs(s - (state.get("replay_step") or 0)))
+        state[AT] = steps[-1]
+    if state.get(AT) not in steps:
+        state[AT] = min(steps, key=lambda s: abs(s - (state.get(AT) or 0)))
     if state.get("replay_speed") not in SPEEDS:
         state["replay_speed"] = 2.0
     with st.container(key="replay"):
@@ -110,22 +111,25 @@ def _replay_view(live: LiveSolve, peak: float | None, power: float) -> None:
     """One frame of the replay (a fragment: while playing it moves on one snapshot per run)."""
     state = st.session_state
     steps = _steps(live)
-    if state.get(PLAYING):
+    playing = bool(state.get(PLAYING))
+    if playing:
         pace = float(state.get("replay_speed", 2.0))
         now = time.perf_counter()
         if state.get(LAST_MOVE) is None:
             state[LAST_MOVE] = now
         elif now - state[LAST_MOVE] >= 0.75 / pace:
-            at = steps.index(state["replay_step"]) if state.get("replay_step") in steps else 0
-            state["replay_step"] = steps[min(at + 1, len(steps) - 1)]
+            at = steps.index(state[AT]) if state.get(AT) in steps else 0
+            state[AT] = steps[min(at + 1, len(steps) - 1)]
             state[LAST_MOVE] = now
-        if state["replay_step"] == steps[-1]:
+        if state[AT] == steps[-1]:
             state[PLAYING] = False
             st.rerun(scope="app")        # the whole page: Play again, and no more timer
+    state["replay_step"] = state[AT]
     cols = st.columns([1, 8, 1], vertical_alignment="bottom")
     cols[0].button("◀", key="replay_back", on_click=_move, args=(-1,), help="One snapshot back", width="stretch")
-    cols[1].select_slider("Shown step", steps, key="replay_step", on_change=_scrubbed,
-                          format_func=lambda s: f"step {s:,}")
+    cols[1].select_slider("Shown step", steps, key="replay_step", on_change=_scrubbed, disabled=playing,
+                          format_func=lambda s: f"step {s:,}",
+                          help="Drag to any snapshot (Pause first while it plays).")
     cols[2].button("▶", key="replay_next", on_click=_move, args=(1,), help="One snapshot on", width="stretch")
     shown = state["replay_step"]
     index = steps.index(shown)
