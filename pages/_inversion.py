@@ -6,7 +6,8 @@ Session keys: ``invert_live`` (the :class:`~invmel_core.app.live.LiveSolve` in p
 :class:`~invmel_core.app.workflow.Inversion`), ``invert_result_of`` (the solve it came from),
 ``invert_run_error``, ``invert_input`` (the input on screen, for the Run callback),
 ``invert_interrupted`` (the solve Streamlit's own Stop interrupted, held until Resume or Run),
-``invert_left`` (the solve paused because the user left the page), ``invert_sound_pending``
+``invert_left`` (the solve paused because the user left the page), ``invert_paused_by_user``
+(the solve the user paused: leaving the page then says nothing about it), ``invert_sound_pending``
 (the solve whose result's sound the next run makes: said in the status line meanwhile).
 A finished solve is replayed by pages/_replay.py.
 
@@ -41,7 +42,7 @@ from pages import _widgets as widgets
 
 LIVE, CONTEXT, RESULT, RESULT_OF = "invert_live", "invert_context", "invert_result", "invert_result_of"
 RUN_ERROR, INPUT, INTERRUPTED = "invert_run_error", "invert_input", "invert_interrupted"
-LEFT, SOUND_PENDING = "invert_left", "invert_sound_pending"
+LEFT, SOUND_PENDING, PAUSED_BY_USER = "invert_left", "invert_sound_pending", "invert_paused_by_user"
 FRAME_S = 0.18      # one live frame (solver slice + redraw): 5.5 refreshes a second
 PREVIEW_S = 30.0    # longer results play (and resynthesise at once) only their first 30 s
 
@@ -113,8 +114,8 @@ def start() -> None:
     old = state.get(LIVE)
     if old is not None:
         old.stop()
-    state.pop(INTERRUPTED, None)
-    state.pop(LEFT, None)
+    for name in (INTERRUPTED, LEFT, PAUSED_BY_USER):
+        state.pop(name, None)
     state[_replay.PLAYING] = False
     try:
         transform, live = pipeline.start_solve(loaded.mel, current)
@@ -128,11 +129,12 @@ def start() -> None:
 def pause() -> None:
     if st.session_state.get(LIVE) is not None:
         st.session_state[LIVE].pause()
+        st.session_state[PAUSED_BY_USER] = st.session_state[LIVE]
 
 
 def resume() -> None:
-    st.session_state.pop(INTERRUPTED, None)
-    st.session_state.pop(LEFT, None)
+    for name in (INTERRUPTED, LEFT, PAUSED_BY_USER):
+        st.session_state.pop(name, None)
     if st.session_state.get(LIVE) is not None:
         st.session_state[LIVE].resume()
 
@@ -147,11 +149,15 @@ def stop() -> None:
 
 
 def left_page() -> None:
-    """Another page is running: pause a running solve, and remember why (the status says so)."""
-    live = st.session_state.get(LIVE)
-    if live is not None and live.running:
+    """Another page is running: pause a solve in progress, and remember why (the status says so).
+    Not one the user paused; one that something else held meanwhile (the run that was drawing it
+    may still be ending in its own thread, or was stopped) is said to be paused by leaving."""
+    state = st.session_state
+    live = state.get(LIVE)
+    if live is not None and not live.done and state.get(PAUSED_BY_USER) is not live:
         live.pause()
-        st.session_state[LEFT] = live
+        state[LEFT] = live
+        state.pop(INTERRUPTED, None)
 
 
 def in_progress() -> bool:
@@ -192,10 +198,10 @@ def status_word(live: LiveSolve) -> str:
     if live.done:
         return f"**finished ({live.reason})**"
     if live.paused:
-        if st.session_state.get(INTERRUPTED) is live:
-            return "**interrupted**"
         if st.session_state.get(LEFT) is live:
             return "**paused** because you left the page; Resume continues"
+        if st.session_state.get(INTERRUPTED) is live:
+            return "**interrupted**"
         return "**paused**"
     return '<span class="invmel-running">**running**</span><span class="invmel-stalled">**interrupted**</span>'
 
