@@ -92,6 +92,9 @@ def test_screenshots_at_1280x720_150_percent_and_a_phone(browser, server):
         page = context.new_page()
         try:
             open_app(page, "/mel_scales?n_mels=40&n_fft=256")
+            for chart in ("mel_curves", "filter_spacing"):    # drawn by the browser after the run
+                key(page, chart).locator("canvas, svg").first.wait_for(state="visible")
+            page.wait_for_timeout(500)
             screenshot(page, f"lecture_mel_scales_{size}")
             run_sgd(page, 300)
             wait_for_result(page)
