@@ -26,5 +26,9 @@ if __name__ == "__main__":
         st.Page("pages/frameworks.py", title="Frameworks", icon=":material/extension:"),
     ])
     session.url_notices()
+    if page.url_path != "invert":   # a solve left behind pauses, and says why when the user is back
+        from pages import _inversion
+
+        _inversion.left_page()
     with session.running_page():
         page.run()

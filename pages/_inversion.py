@@ -5,7 +5,11 @@ Session keys: ``invert_live`` (the :class:`~invmel_core.app.live.LiveSolve` in p
 ``invert_context`` (what it solves), ``invert_result`` (the last
 :class:`~invmel_core.app.workflow.Inversion`), ``invert_result_of`` (the solve it came from),
 ``invert_run_error``, ``invert_input`` (the input on screen, for the Run callback),
-``invert_interrupted`` (the solve Streamlit's own Stop interrupted, held until Resume or Run).
+``invert_interrupted`` (the solve Streamlit's own Stop interrupted, held until Resume or Run),
+``invert_left`` (the solve paused because the user left the page), ``invert_paused_by_user``
+(the solve the user paused: leaving the page then says nothing about it), ``invert_sound_pending``
+(the solve whose result's sound the next run makes: said in the status line meanwhile).
+A finished solve is replayed by pages/_replay.py.
 
 Streamlit's toolbar Stop ends the page run wherever it is, and nothing can be drawn after
 it: the screen keeps the last frame ("running", Pause enabled). So the solve is held (paused)
@@ -32,11 +36,13 @@ from invmel_core.figures import plots
 from invmel_core.app.live import FramePacer, LiveSolve, slice_seconds
 from invmel_core.app.settings import Settings
 from invmel_core.inverse.transform import InverseMelScale
+from pages import _replay
 from pages import _state as session
 from pages import _widgets as widgets
 
 LIVE, CONTEXT, RESULT, RESULT_OF = "invert_live", "invert_context", "invert_result", "invert_result_of"
 RUN_ERROR, INPUT, INTERRUPTED = "invert_run_error", "invert_input", "invert_interrupted"
+LEFT, SOUND_PENDING, PAUSED_BY_USER = "invert_left", "invert_sound_pending", "invert_paused_by_user"
 FRAME_S = 0.18      # one live frame (solver slice + redraw): 5.5 refreshes a second
 PREVIEW_S = 30.0    # longer results play (and resynthesise at once) only their first 30 s
 
@@ -108,7 +114,9 @@ def start() -> None:
     old = state.get(LIVE)
     if old is not None:
         old.stop()
-    state.pop(INTERRUPTED, None)
+    for name in (INTERRUPTED, LEFT, PAUSED_BY_USER):
+        state.pop(name, None)
+    state[_replay.PLAYING] = False
     try:
         transform, live = pipeline.start_solve(loaded.mel, current)
     except InputError as exc:
@@ -121,19 +129,41 @@ def start() -> None:
 def pause() -> None:
     if st.session_state.get(LIVE) is not None:
         st.session_state[LIVE].pause()
+        st.session_state[PAUSED_BY_USER] = st.session_state[LIVE]
 
 
 def resume() -> None:
-    st.session_state.pop(INTERRUPTED, None)
+    for name in (INTERRUPTED, LEFT, PAUSED_BY_USER):
+        st.session_state.pop(name, None)
     if st.session_state.get(LIVE) is not None:
         st.session_state[LIVE].resume()
 
 
 def stop() -> None:
+    """Stop at once; the slow part (scoring, the figure, the sound) is left to the page run,
+    which says it is doing it first (:func:`pending_line`): a callback's work greys the page
+    while the last frame still says "running"."""
     live = st.session_state.get(LIVE)
     if live is not None and not live.done:
         live.stop()
-        finish(live)
+
+
+def left_page() -> None:
+    """Another page is running: pause a solve in progress, and remember why (the status says so).
+    Not one the user paused; one that something else held meanwhile (the run that was drawing it
+    may still be ending in its own thread, or was stopped) is said to be paused by leaving."""
+    state = st.session_state
+    live = state.get(LIVE)
+    if live is not None and not live.done and state.get(PAUSED_BY_USER) is not live:
+        live.pause()
+        state[LEFT] = live
+        state.pop(INTERRUPTED, None)
+
+
+def in_progress() -> bool:
+    """A solve has started and not ended (running or paused): a reload now loses it."""
+    live = st.session_state.get(LIVE)
+    return live is not None and not live.done
 
 
 def finish(live: LiveSolve) -> None:
@@ -147,6 +177,7 @@ def finish(live: LiveSolve) -> None:
     # interpreter lock (see invmel_core/offload.py). The sound is made by the result section.
     state[RESULT] = pipeline.finish(live, ctx.transform, ctx.settings, ctx.problem, call=offload.call)
     state[RESULT_OF] = live
+    state[SOUND_PENDING] = live
 
 
 # ---------------------------------------------------------------- live view
@@ -167,8 +198,36 @@ def status_word(live: LiveSolve) -> str:
     if live.done:
         return f"**finished ({live.reason})**"
     if live.paused:
-        return "**interrupted**" if st.session_state.get(INTERRUPTED) is live else "**paused**"
+        if st.session_state.get(LEFT) is live:
+            return "**paused** because you left the page; Resume continues"
+        if st.session_state.get(INTERRUPTED) is live:
+            return "**interrupted**"
+        return "**paused**"
     return '<span class="invmel-running">**running**</span><span class="invmel-stalled">**interrupted**</span>'
+
+
+def pending_line(live: LiveSolve) -> str | None:
+    """The status while slow work follows that draws nothing yet (None if none does): a solve
+    that ended but is not scored and drawn yet, or a result whose sound is being made."""
+    state = st.session_state
+    step = f"step {live.latest.step:,}" if live.latest is not None else "no step"
+    if live.done and state.get(RESULT_OF) is not live:
+        what = "**stopping** — stopped at" if live.reason == "stopped" else f"**finished ({live.reason})** at"
+        return f"{what} {step}; scoring, drawing the result and making its sound (a few seconds)…"
+    if live.done and state.get(SOUND_PENDING) is live:
+        return f"**finished ({live.reason})** at {step} — making the sound (a few seconds)…"
+    return None
+
+
+def status_slot(live: LiveSolve | None):
+    """The live status line's place (container ``live_status``), drawn first, above the result:
+    it says at once what the slow work after it is doing (see :func:`pending_line`)."""
+    slot = st.container(key="live_status").empty()
+    if live is not None:
+        line = pending_line(live)
+        if line is not None:
+            slot.markdown(line)
+    return slot
 
 
 def draw_live(live: LiveSolve, ctx: Context, status, chart, picture) -> None:
@@ -209,7 +268,17 @@ def draw_live(live: LiveSolve, ctx: Context, status, chart, picture) -> None:
                               + ", low frequencies at the bottom)")
 
 
-def live_panel(live: LiveSolve, ctx: Context) -> None:
+def draw_status(live: LiveSolve, ctx: Context, status) -> None:
+    """The status line alone (a finished solve with its replay below)."""
+    last = live.latest
+    where = f"step {last.step:,} · loss {last.loss:.4g}" if last is not None else "no step"
+    with status.container():
+        st.markdown(f"{status_word(live)} — {where} · {live.wall_seconds():.1f} s elapsed")
+        st.caption(f"{live.steps_per_second():,.0f} steps/s · solved {ctx.problem.label} with solver "
+                   f"'{ctx.settings.solver}'")
+
+
+def live_panel(live: LiveSolve, ctx: Context, status=None) -> None:
     """Advance the solve in slices, redrawing after each, until it ends or is paused.
 
     This runs inside the page's run, as its last part: a click anywhere (Pause, Stop, a
@@ -218,7 +287,17 @@ def live_panel(live: LiveSolve, ctx: Context) -> None:
     arrived made the browser drop parts of the result (seen with 8 users at once).
     """
     state = st.session_state
-    status = st.container(key="live_status").empty()
+    status = status if status is not None else st.container(key="live_status").empty()
+    state.pop(SOUND_PENDING, None)     # the result section above has made it
+    if live.done and state.get(RESULT_OF) is live and _replay.can_replay(live, ctx.settings.solver):
+        draw_status(live, ctx, status)
+        _replay.replay_section(live, ctx.problem.peak or None, ctx.settings.power)
+        return
+    if live.done and state.get(RESULT_OF) is not live:
+        status.markdown(pending_line(live))
+        with st.spinner("Scoring and drawing…"):
+            finish(live)
+        st.rerun()
     chart_col, picture_col = st.columns([1, 1])
     chart = chart_col.container(key="loss_chart").empty()
     picture = picture_col.container(key="live_spec").empty()
@@ -243,6 +322,9 @@ def live_panel(live: LiveSolve, ctx: Context) -> None:
         state[INTERRUPTED] = live
         raise
     if live.done and state.get(RESULT_OF) is not live:
+        status.markdown(pending_line(live))
         with st.spinner("Scoring and drawing…"):
             finish(live)
         st.rerun()  # the whole page again: the result, and Run/Pause/Stop as they now are
+
+

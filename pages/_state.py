@@ -45,6 +45,13 @@ KEPT = {"source": "sample", "compare_time_limit": 5.0, "readout_hz": 1000.0}
 MIRRORS = {"n_mels_box": "n_mels"}
 # Query parameters Streamlit itself reads (not ours, never reported as unknown).
 STREAMLIT_PARAMS = {"embed", "embed_options"}
+# In the URL while a solve is in progress (pages/invert.py): a session that starts with it was
+# reloaded (or its link copied) mid-run, and is told that the run and any upload are gone.
+SOLVING = "solving"
+INTERRUPTED_BY_RELOAD = ("The page was reloaded (or opened from a link) while a solve was running: that run, "
+                         "and any file you had uploaded, belonged to the old page and are gone. Your settings "
+                         "are kept in the link; choose the input again (upload it again if it was a file) and "
+                         "press Run.")
 
 
 @contextlib.contextmanager
@@ -116,7 +123,10 @@ def start_run() -> None:
     state = st.session_state
     if STORE not in state:
         query = st.query_params.to_dict()
+        reloaded = query.pop(SOLVING, None) is not None
         settings, notices = Settings.from_mapping(query)
+        if reloaded:
+            notices.insert(0, INTERRUPTED_BY_RELOAD)
         unknown = sorted(set(query) - set(FIELDS) - STREAMLIT_PARAMS)
         if unknown:
             names = ", ".join(repr(name[:30]) for name in unknown[:5]) + (" …" if len(unknown) > 5 else "")
@@ -201,8 +211,11 @@ def current_settings() -> tuple[Settings, str | None]:
     return settings, None
 
 
-def sync_url(settings: Settings) -> None:
-    """Write the non-default settings into the URL, so the link reproduces this view."""
+def sync_url(settings: Settings, *, solving: bool = False) -> None:
+    """Write the non-default settings into the URL, so the link reproduces this view
+    (``solving``: and the marker that a solve is in progress, see ``SOLVING``)."""
     wanted = settings.to_query()
+    if solving:
+        wanted[SOLVING] = "1"
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)

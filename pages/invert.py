@@ -7,7 +7,9 @@ bands); for a mel file: mel_format, compression and the "Which settings fit?" pa
 (pages/_mel_input.py). Solver: solver, and in an expander
 max_iter, tolerance_loss, tolerance_change, lr, momentum, seed; container solve_cost (what the
 solve will take). Buttons: run, pause, resume, stop (and resume_interrupted, pages/_inversion.py).
-Live view (containers): live_status, loss_chart, live_spec (pages/_inversion.py).
+Live view (containers): live_status, loss_chart, live_spec (pages/_inversion.py); once finished,
+its replay: replay_step, replay_play / replay_pause, replay_back / replay_next, replay_speed
+(container replay). The options expander opens itself once an option was changed.
 Result: see pages/_result.py. For audio inputs, "Where the sound is lost": pages/_oracle.py.
 """
 
@@ -26,6 +28,8 @@ session.require_app()
 
 state = st.session_state
 settings, fb = widgets.signal_sidebar()
+OPTION_KEYS = ("max_iter", "tolerance_loss", "tolerance_change", "lr", "momentum", "seed")
+OPTIONS_SEEN, OPTIONS_OPEN = "_solver_options_seen", "_solver_options_open"
 
 # ---------------------------------------------------------------- page
 
@@ -56,9 +60,16 @@ with right:
         st.caption("It starts from random numbers: another seed gives another spectrogram with the same mel bands.")
     elif not solver.iterative:
         st.caption("It is solved in one step (no loss curve to watch).")
-    used = widgets.options_used(settings, solver)
-    with st.expander(f"Options: {used}"):
+    used = widgets.options_used(settings, solver)   # only what this solver reads
+    # One label whatever the values (a new label is a new, folded expander), and opened by the
+    # page once an option has been changed: changing one must not fold them away.
+    options = tuple(state.get(name) for name in OPTION_KEYS)
+    if state.get(OPTIONS_SEEN, options) != options:
+        state[OPTIONS_OPEN] = True
+    state[OPTIONS_SEEN] = options
+    with st.expander("Solver options", expanded=bool(state.get(OPTIONS_OPEN))):
         widgets.solver_widgets(choose_solver=False, options_of=settings.solver)
+    st.caption(f"Options in use: {used}.")
     cost = inversion.cost_line(settings, loaded)
 
     live = state.get(inversion.LIVE)
@@ -80,13 +91,15 @@ with right:
 # Progress above the result on screen, but drawn after it: the live loop may run for a while,
 # and the last result stays in view meanwhile.
 progress_box, result_box = st.container(), st.container()
+with progress_box:   # the status line first: it says what the slow work below is doing
+    status = inversion.status_slot(live if inversion.CONTEXT in state else None)
 result = state.get(inversion.RESULT)
 if result is not None:
     with result_box:
         _result.show_result(result, settings, loaded.label if loaded else None, inversion.PREVIEW_S)
 if loaded is not None and loaded.kind == "audio":
     oracle.oracle_section(loaded, settings)
-session.sync_url(settings)
+session.sync_url(settings, solving=inversion.in_progress())   # a reload now is told it lost the run
 if live is not None and inversion.CONTEXT in state:
     with progress_box:
-        inversion.live_panel(live, state[inversion.CONTEXT])
+        inversion.live_panel(live, state[inversion.CONTEXT], status)

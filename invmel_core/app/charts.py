@@ -20,6 +20,17 @@ _VL_CONFIG = {"axis": {"labelFontSize": FONT, "titleFontSize": FONT + 1},
               "title": {"fontSize": TITLE, "anchor": "start"}}
 
 
+# Sizing for narrow columns (a phone, 1280x720 at 150 % zoom: columns of 250-400 CSS px) of the
+# Hz -> mel, spacing and loss charts: few ticks, short labels (10k), overlapping labels dropped,
+# the legend above the plot instead of beside it, a short title with a subtitle rather than one
+# long title cut with an ellipsis, axis titles never cut.
+_SHORT = "abs(datum.value) >= 1000 ? format(datum.value / 1000, '~g') + 'k' : format(datum.value, '~g')"
+NARROW_X = {"tickCount": 4, "labelOverlap": "greedy", "labelFlush": True, "labelExpr": _SHORT, "titleLimit": 0}
+NARROW_Y = {"tickCount": 5, "labelOverlap": "greedy", "labelExpr": _SHORT, "titleLimit": 0}
+LEGEND_ON_TOP = {"orient": "top", "direction": "horizontal"}
+WRAPPED_TITLE = {"limit": 0, "subtitleFontSize": FONT, "subtitleColor": "#555555"}
+
+
 def _r(values, digits: int = 2) -> list:
     return np.round(np.asarray(values, dtype=np.float64), digits).tolist()
 
@@ -163,7 +174,7 @@ def mel_axis(mel_type: str) -> dict:
             "labelExpr": f"format({_MEL_EXPR[mel_type]}, '{digits}')"}
 
 
-def mel_curve_chart(f_max: float, *, mark_hz: float | None = None, height: int = 280) -> dict:
+def mel_curve_chart(f_max: float, *, mark_hz: float | None = None, height: int = 340) -> dict:
     """Hz -> mel for HTK (left axis, in HTK mels) and Slaney (right axis, in Slaney mels)
     over 0..``f_max``, as a Vega-Lite spec; ``mark_hz`` is marked on both curves.
 
@@ -177,14 +188,14 @@ def mel_curve_chart(f_max: float, *, mark_hz: float | None = None, height: int =
     f_max = check_number("f_max", f_max, minimum=0, strict=True)
     hz = np.linspace(0.0, f_max, 200)
     x = {"field": "hz", "type": "quantitative", "title": "frequency (Hz)",
-         "scale": {"domain": [0, float(f_max)], "nice": False}}
-    colour = {"field": "scale", "type": "nominal", "title": None,
+         "scale": {"domain": [0, float(f_max)], "nice": False}, "axis": NARROW_X}
+    colour = {"field": "scale", "type": "nominal", "title": None, "legend": LEGEND_ON_TOP,
               "scale": {"domain": ["HTK", "Slaney"], "range": [COLOURS["htk"], COLOURS["slaney"]]}}
     layers = []
     for scale, label, side in (("htk", "HTK", "left"), ("slaney", "Slaney", "right")):
         mel = np.asarray(hz_to_mel(hz, scale))
         y = {"field": "mel", "type": "quantitative",
-             "axis": {"title": f"{label} mel", "orient": side, "titleColor": COLOURS[scale]}}
+             "axis": {"title": f"{label} mel", "orient": side, "titleColor": COLOURS[scale], **NARROW_Y}}
         rows = [{"hz": h, "mel": m, "scale": label} for h, m in zip(_r(hz, 1), _r(mel, 2))]
         layer = {"data": {"values": rows}, "mark": {"type": "line", "strokeWidth": 2.5},
                  "encoding": {"x": x, "y": y, "color": colour,
@@ -203,7 +214,8 @@ def mel_curve_chart(f_max: float, *, mark_hz: float | None = None, height: int =
         layers.append({"data": {"values": [{"hz": float(mark_hz)}]},
                        "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#666666"}, "encoding": {"x": x}})
     return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG,
-            "title": "Hz → mel, each scale in its own units", "layer": layers,
+            "title": {"text": "Hz → mel", "subtitle": "each scale in its own units", **WRAPPED_TITLE},
+            "layer": layers,
             "resolve": {"scale": {"y": "independent"}, "axis": {"y": "independent"}}}
 
 
@@ -233,7 +245,8 @@ def spacing_summary(fb: MelFilterbank) -> dict:
             "crowded": int(close.size), "empty": int(fb.empty.size), "one_bin": int(np.sum(bins == 1))}
 
 
-def filter_spacing_chart(f_min: float, f_max: float, n_mels: int, bin_spacing: float, *, height: int = 280) -> dict:
+def filter_spacing_chart(f_min: float, f_max: float, n_mels: int, bin_spacing: float, *,
+                         height: int = 340) -> dict:
     """Hz between neighbouring filter centres, HTK vs Slaney, against the STFT bin spacing
     (log scale). Where a curve dips below the bin spacing, filters can fall between bins."""
     rows = []
@@ -244,13 +257,15 @@ def filter_spacing_chart(f_min: float, f_max: float, n_mels: int, bin_spacing: f
             rows += [{"hz": c, "spacing": d, "scale": label}
                      for c, d in zip(_r(centres[1:], 1), _r(np.diff(centres), 3))]
     return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG,
-            "title": f"Filter spacing for {n_mels} mel{'s' * (n_mels != 1)} vs bin spacing",
+            "title": {"text": f"Filter spacing, {n_mels} mel{'s' * (n_mels != 1)}", "subtitle": "against the STFT bin spacing (dashed)",
+                      **WRAPPED_TITLE},
             "layer": [
                 {"data": {"values": rows}, "mark": {"type": "line", "strokeWidth": 2.5, "point": {"size": 12}},
-                 "encoding": {"x": {"field": "hz", "type": "quantitative", "title": "filter centre (Hz)"},
-                              "y": {"field": "spacing", "type": "quantitative", "title": "Hz to the next filter",
-                                    "scale": {"type": "log"}},
-                              "color": {"field": "scale", "type": "nominal", "title": None,
+                 "encoding": {"x": {"field": "hz", "type": "quantitative", "title": "filter centre (Hz)",
+                                    "axis": NARROW_X},
+                              "y": {"field": "spacing", "type": "quantitative", "title": "spacing (Hz)",
+                                    "scale": {"type": "log"}, "axis": NARROW_Y},
+                              "color": {"field": "scale", "type": "nominal", "title": None, "legend": LEGEND_ON_TOP,
                                         "scale": {"domain": ["HTK", "Slaney"], "range": [COLOURS["htk"], COLOURS["slaney"]]}},
                               "tooltip": [{"field": "scale"}, {"field": "hz", "title": "centre (Hz)"},
                                           {"field": "spacing", "title": "spacing (Hz)"}]}},
@@ -261,17 +276,38 @@ def filter_spacing_chart(f_min: float, f_max: float, n_mels: int, bin_spacing: f
             ]}
 
 
-def loss_chart(steps, losses, *, height: int = 260, title: str = "Loss (log scale)") -> dict:
-    """A loss curve on a log axis as a Vega-Lite spec: cheap to redraw while a solver runs."""
+def loss_chart(steps, losses, *, height: int = 260, title: str = "Loss (log scale)",
+               mark_step: int | None = None) -> dict:
+    """A loss curve on a log axis as a Vega-Lite spec: cheap to redraw while a solver runs.
+
+    ``mark_step`` (a replay's shown step) is marked by a vertical rule and a dot on the curve
+    at the nearest reported step, so the curve and the spectrogram beside it stay in step.
+
+    >>> spec = loss_chart([0, 10, 20], [1.0, 0.5, 0.25], mark_step=10)
+    >>> spec["layer"][1]["data"]["values"]
+    [{'step': 10, 'loss': 0.5}]
+    """
     steps, losses = np.asarray(steps), np.asarray(losses, dtype=np.float64)
     keep = np.isfinite(losses) & (losses > 0)
     rows = [{"step": int(s), "loss": float(v)} for s, v in zip(steps[keep], losses[keep])]
-    return {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG, "title": title,
-            "data": {"values": rows}, "mark": {"type": "line", "strokeWidth": 2.2, "point": len(rows) < 3},
-            "encoding": {"x": {"field": "step", "type": "quantitative", "title": "step"},
-                         "y": {"field": "loss", "type": "quantitative", "title": "solver loss",
-                               "scale": {"type": "log"}},
-                         "tooltip": [{"field": "step"}, {"field": "loss", "format": ".4g"}]}}
+    # Few, unrotated ticks that never overlap: legible projected at 150 % and on a phone.
+    x = {"field": "step", "type": "quantitative", "title": "step", "axis": NARROW_X}
+    y = {"field": "loss", "type": "quantitative", "title": "solver loss", "scale": {"type": "log"},
+         "axis": {"tickCount": 4, "labelOverlap": "greedy", "format": "~s", "titleLimit": 0}}
+    curve = {"mark": {"type": "line", "strokeWidth": 2.2, "point": len(rows) < 3},
+             "encoding": {"x": x, "y": y, "tooltip": [{"field": "step"}, {"field": "loss", "format": ".4g"}]}}
+    spec = {"$schema": _VL_SCHEMA, "width": "container", "height": height, "config": _VL_CONFIG,
+            "title": {"text": title, **WRAPPED_TITLE}, "data": {"values": rows}}
+    if mark_step is None or not rows:
+        return {**spec, **curve}
+    near = min(rows, key=lambda row: abs(row["step"] - int(mark_step)))
+    marker = {"data": {"values": [near]}, "layer": [
+        {"mark": {"type": "rule", "color": "#d62728", "strokeWidth": 2, "strokeDash": [5, 3]},
+         "encoding": {"x": {"field": "step", "type": "quantitative"}}},
+        {"mark": {"type": "point", "filled": True, "size": 140, "color": "#d62728"},
+         "encoding": {"x": {"field": "step", "type": "quantitative"}, "y": {"field": "loss", "type": "quantitative"},
+                      "tooltip": [{"field": "step", "title": "shown step"}, {"field": "loss", "format": ".4g"}]}}]}
+    return {**spec, "layer": [curve, marker]}
 
 
 VERDICT_COLOURS = {"fits": "#2ca02c", "cannot tell": "#ff7f0e", "ruled out": "#d62728"}

@@ -23,6 +23,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from invmel_core.errors import InputError
+from invmel_core.figures.freq_axis import downsample_max
 from invmel_core.inverse.solvers import Iterate
 from invmel_core.validation import check_number, check_positive_seconds
 
@@ -89,6 +90,9 @@ class LiveSolve:
         E.g. ``InverseMelScale(...).iterate(mel, every=report_every(max_iter))``.
     clock : callable, optional
         Returns seconds; injectable for tests.
+    max_snapshots : int
+        How many spectrograms to keep for a replay (:attr:`snapshots`): log-spaced over the
+        steps, the first and the latest always kept.
 
     Attributes
     ----------
@@ -102,9 +106,17 @@ class LiveSolve:
         Wall time spent inside the solver.
     slices : int
         How many times :meth:`advance` ran the solver.
+    snapshots : list of (int, ndarray)
+        ``(step, spectrogram)`` of some iterates for a replay: every one while there are at most
+        ``max_snapshots``, then thinned to stay log-spaced in the step (the early steps, where
+        most happens, keep their detail). Each is the first item's spectrogram, max-pooled to at
+        most ``SNAPSHOT_SHAPE`` (screen resolution), stored as float16 log10 values
+        (:meth:`snapshot_spec` gives it back), and all of them together stay under
+        ``SNAPSHOT_BYTES``: memory is bounded whatever the input.
     """
 
-    def __init__(self, iterates: Iterator[Iterate], *, clock: Callable[[], float] = time.perf_counter):
+    def __init__(self, iterates: Iterator[Iterate], *, clock: Callable[[], float] = time.perf_counter,
+                 max_snapshots: int = 48):
         self._iterates = iterates
         self._clock = clock
         self.latest: Iterate | None = None
@@ -122,6 +134,8 @@ class LiveSolve:
         self._interrupt = False            # asks a running slice to end early
         self.last_slice_end = float("-inf")  # perf_counter() at the end of the last slice
         self._iterate_seconds = 0.0          # smoothed time between two iterates
+        self.snapshots: list[tuple[int, np.ndarray]] = []
+        self.max_snapshots = max(2, int(max_snapshots))
         _ALL.add(self)
 
     @contextlib.contextmanager
@@ -233,6 +247,33 @@ class LiveSolve:
         self.latest = item
         self.steps.append(int(item.step))
         self.losses.append(float(item.loss))
+        self._snapshot(item)
+
+    def _snapshot(self, item: Iterate) -> None:
+        """Keep ``item``'s spectrogram for a replay (see :attr:`snapshots`)."""
+        spec = np.asarray(item.spec)
+        while spec.ndim > 2:
+            spec = spec[0]
+        if spec.ndim != 2:
+            return
+        small = downsample_max(np.asarray(spec, dtype=np.float32), *SNAPSHOT_SHAPE)
+        # log10 in float16: half the memory of float32 and still within 0.05 dB of the value.
+        small = np.log10(np.maximum(small, SNAPSHOT_FLOOR)).astype(np.float16)
+        if self.snapshots and self.snapshots[-1][0] == int(item.step):
+            self.snapshots[-1] = (int(item.step), small)
+            return
+        self.snapshots.append((int(item.step), small))
+        while len(self.snapshots) > 2 and (len(self.snapshots) > self.max_snapshots
+                                           or self.snapshot_bytes() > SNAPSHOT_BYTES):
+            del self.snapshots[thinnest(np.array([s for s, _ in self.snapshots]))]
+
+    def snapshot_spec(self, index: int) -> np.ndarray:
+        """The spectrogram of snapshot ``index`` (pooled, float32, as the solver's values)."""
+        return np.power(10.0, self.snapshots[index][1].astype(np.float32))
+
+    def snapshot_bytes(self) -> int:
+        """Memory the replay's spectrograms take."""
+        return sum(spec.nbytes for _, spec in self.snapshots)
 
     def stop(self) -> None:
         """Close the solver; the latest iterate stays as the result."""
@@ -259,6 +300,22 @@ class LiveSolve:
         drawing included. Compare with the headless speed to see what the UI costs."""
         wall = self.wall_seconds()
         return self.steps[-1] / wall if self.steps and wall > 0 else 0.0
+
+
+SNAPSHOT_SHAPE = (256, 960)   # rows, columns: what the live view draws (plots.spectrogram_rgb) at most
+SNAPSHOT_BYTES = 12 * 2**20   # the most one solve's replay holds (fewer snapshots for a long input)
+SNAPSHOT_FLOOR = 1e-30        # power below this is kept as this (log10 of 0 is -inf)
+
+
+def thinnest(steps: np.ndarray) -> int:
+    """Index of the snapshot to drop so the rest stay closest to log-spaced: the inner one
+    whose neighbours are closest together in log(step + 1) (never the first or the last).
+
+    >>> thinnest(np.array([0, 1, 2, 3, 50, 100]))
+    2
+    """
+    logs = np.log1p(np.maximum(np.asarray(steps, dtype=np.float64), 0.0))
+    return 1 + int(np.argmin(logs[2:] - logs[:-2]))
 
 
 class FramePacer:

@@ -17,6 +17,7 @@ import matplotlib
 import numpy as np
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from invmel_core.errors import InputError
 from invmel_core.dsp.filterbank import MelFilterbank, default_zoom_hz
@@ -25,6 +26,10 @@ from invmel_core.validation import check_number
 
 FONT = 13          # base font size: readable when projected
 TITLE = 15
+# Smallest text height / figure width of a figure shown across a page column: images are
+# scaled to the column, so text must be sized against the image's own width. 1/36 gives
+# 10 CSS px on a 390 px phone, 16 px in the 600 px column of 1280x720 at 150 % zoom.
+LEGIBLE = 1 / 36
 SPEC_CMAP = "magma"
 ERROR_CMAP = "RdBu_r"
 DB_RANGE = 80.0    # dB shown below the peak
@@ -37,14 +42,27 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
-def _style(ax, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None):
+def _style(ax, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None, *,
+           font: float = FONT, title_font: float = TITLE):
     if title:
-        ax.set_title(title, fontsize=TITLE, loc="left")
+        ax.set_title(title, fontsize=title_font, loc="left")
     if xlabel:
-        ax.set_xlabel(xlabel, fontsize=FONT)
+        ax.set_xlabel(xlabel, fontsize=font)
     if ylabel:
-        ax.set_ylabel(ylabel, fontsize=FONT)
-    ax.tick_params(labelsize=FONT - 1)
+        ax.set_ylabel(ylabel, fontsize=font)
+    ax.tick_params(labelsize=font - 1)
+
+
+def smallest_text_ratio(fig: Figure) -> float:
+    """Height of the figure's smallest visible text over the figure's width (both in pixels):
+    what its text shrinks to when the image is shown ``w`` pixels wide is ``w`` times this.
+
+    >>> bool(smallest_text_ratio(comparison_figure(None, np.ones((5, 4)), 16000, 64)) >= LEGIBLE)
+    True
+    """
+    fig.canvas.draw()
+    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
+    return float(min(sizes) * fig.dpi / 72 / (fig.get_figwidth() * fig.dpi))
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
@@ -181,10 +199,10 @@ def _panels(fig: Figure, rows: int, cols: int = 1, *, top: float = 0.93, bottom:
     return axes, caxes
 
 
-def _colourbar(fig: Figure, image, cax, label: str) -> None:
+def _colourbar(fig: Figure, image, cax, label: str, font: float = FONT) -> None:
     bar = fig.colorbar(image, cax=cax)
-    bar.set_label(label, fontsize=FONT - 1)
-    bar.ax.tick_params(labelsize=FONT - 2)
+    bar.set_label(label, fontsize=font - 1)
+    bar.ax.tick_params(labelsize=font - 2)
 
 
 def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, sample_rate: float,
@@ -218,8 +236,14 @@ def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, s
     ref = float(np.max(original)) if original is not None else float(recon.max(initial=0.0))
     ref = ref if ref > 0 else 1.0
     panels = 3 if original is not None else 2
-    fig = Figure(figsize=(12, 2.9 * panels + 0.3), dpi=100)
-    axes, caxes = _panels(fig, panels, top=1 - 0.35 / (2.9 * panels), bottom=0.55 / (2.9 * panels))
+    # 7.2 in (720 px) wide with 16-17 pt text: the image is shown as wide as the page's column, so
+    # its text scales with it; at this size it stays readable on a phone and projected at 150 %
+    # (smallest text >= LEGIBLE of the width). Fewer ticks, short titles, room for the labels.
+    font, title_font, panel_in = 17.0, 17.0, 2.7
+    height = panel_in * panels + 0.5
+    fig = Figure(figsize=(7.2, height), dpi=100)
+    axes, caxes = _panels(fig, panels, top=1 - 0.45 / height, bottom=0.75 / height, left=0.15, right=0.81,
+                          hspace=0.5)
     axes, caxes = [row[0] for row in axes], [row[0] for row in caxes]
     extent = (0.0, recon.shape[1] * hop_s, *rows.extent)
     kw = dict(origin="lower", aspect="auto", extent=extent, interpolation="nearest")
@@ -231,12 +255,13 @@ def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, s
         # Pool keeping the largest |error| so the loudest mistakes survive downsampling.
         err = axes[2].imshow(rows.pool(recon_db - orig_db, max_cols, signed=True), cmap=ERROR_CMAP,
                              vmin=-ERROR_DB, vmax=ERROR_DB, **kw)
-        _style(axes[0], "Original spectrogram", None, rows.label)
-        _style(axes[1], "Reconstruction from the mel spectrogram", None, rows.label)
-        _style(axes[2], "Error: reconstruction − original (red: too loud, blue: too quiet)", "time (s)", rows.label)
-        _colourbar(fig, im, caxes[0], "dB re. original peak")
-        _colourbar(fig, im, caxes[1], "dB re. original peak")
-        _colourbar(fig, err, caxes[2], "dB difference")
+        _style(axes[0], "Original spectrogram", None, rows.label, font=font, title_font=title_font)
+        _style(axes[1], "Reconstruction from the mel", None, rows.label, font=font, title_font=title_font)
+        _style(axes[2], "Error (red: too loud, blue: too quiet)", "time (s)", rows.label, font=font,
+               title_font=title_font)
+        _colourbar(fig, im, caxes[0], "dB re. original", font)
+        _colourbar(fig, im, caxes[1], "dB re. original", font)
+        _colourbar(fig, err, caxes[2], "dB difference", font)
         for ax in axes:
             rows.ticks(ax)
     else:
@@ -246,12 +271,23 @@ def comparison_figure(original: np.ndarray | None, reconstruction: np.ndarray, s
                               extent=(0.0, mel_arr.shape[1] * hop_s, 0, mel_arr.shape[0]))
         im = axes[1].imshow(rows.pool(power_to_db(recon, ref, exponent=power), max_cols), cmap=SPEC_CMAP,
                             vmin=-DB_RANGE, vmax=0, **kw)
-        _style(axes[0], "Mel spectrogram (input)", None, "mel band")
-        _style(axes[1], "Reconstruction", "time (s)", rows.label)
+        _style(axes[0], "Mel spectrogram (input)", None, "mel band", font=font, title_font=title_font)
+        _style(axes[1], "Reconstruction", "time (s)", rows.label, font=font, title_font=title_font)
         rows.ticks(axes[1])
-        _colourbar(fig, m_im, caxes[0], "dB re. peak")
-        _colourbar(fig, im, caxes[1], "dB re. peak")
+        _colourbar(fig, m_im, caxes[0], "dB re. peak", font)
+        _colourbar(fig, im, caxes[1], "dB re. peak", font)
+    for ax in axes:   # few ticks: their labels are large
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        if rows.axis == "linear" or ax is axes[0] and original is None:
+            ax.yaxis.set_major_locator(MaxNLocator(4))
+            ax.yaxis.set_major_formatter(FuncFormatter(_khz if ax is not axes[0] or original is not None
+                                                       else lambda v, _: f"{v:g}"))
     return fig
+
+
+def _khz(value: float, _pos=None) -> str:
+    """A frequency tick in few characters: 500, 2k, 10k."""
+    return f"{value / 1000:g}k" if value >= 1000 else f"{value:g}"
 
 
 def problem_figure(spec: np.ndarray, mel: np.ndarray, reconstruction: np.ndarray, fb: MelFilterbank,

@@ -18,7 +18,6 @@ forcing every one of them pulls the sound away from the clean one it should be. 
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 

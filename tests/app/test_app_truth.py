@@ -164,13 +164,15 @@ def test_the_true_phase_re_mel_is_explained_where_it_is_shown():
 
 # ------------------------------------------------------------------ item 12: polish
 
-def test_the_options_label_names_only_what_the_solver_uses():
+def test_the_options_line_names_only_what_the_solver_uses():
+    """The expander keeps one label (a new label would fold it); the line under it names only the
+    options the chosen solver reads."""
     at = open_page("invert", query={"solver": "nnls"})
-    label = next(e.label for e in at.expander if e.label.startswith("Options"))
-    assert "max_iter" in label and "tolerance_loss" in label
-    assert "lr" not in label and "momentum" not in label and "seed" not in label
+    line = next(c.value for c in at.caption if c.value.startswith("Options in use"))
+    assert "max_iter" in line and "tolerance_loss" in line
+    assert "lr" not in line and "momentum" not in line and "seed" not in line
     at = open_page("invert", query={"solver": "lstsq"})
-    assert any(e.label == "Options: 'lstsq' uses none of them" for e in at.expander)
+    assert any(c.value == "Options in use: 'lstsq' uses none of them." for c in at.caption)
 
 
 def test_the_iterations_placeholder_is_short_enough_for_its_column():
