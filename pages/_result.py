@@ -27,7 +27,7 @@ from pages import _widgets as widgets
 
 VIEWS = "_result_views"   # {"result": the Inversion, key: figure or sound made for it}
 AXIS_LABELS = {"linear": "Linear", "log": "Log", "mel": "Mel"}
-SOUND_FIELDS = ("method", "n_iter")   # settings a result is heard with, not solved with
+SOUND_FIELDS = ("method", "n_iter", "fidelity")   # settings a result is heard with, not solved with
 
 # What each solver's picture shows, for the caption under the result.
 SOLVER_NOTES = {
@@ -58,7 +58,7 @@ def show_result(result: pipeline.Inversion, settings: Settings, label: str | Non
     """Section 3, for the result of an earlier Run; ``settings`` and ``label`` are what is on
     screen now (the section says when the result is for something else)."""
     st.subheader("3. Result")
-    heard = result.sound_settings(settings.method, settings.n_iter)
+    heard = result.sound_settings(settings.method, settings.n_iter, settings.fidelity)
     if heard != settings or result.problem.label != label:
         st.caption(f"This result is for {result.problem.label} with the settings at the time it ran; press Run "
                    "to update it.")
@@ -170,10 +170,12 @@ def _sound(result: pipeline.Inversion, heard: Settings, preview_s: float) -> pip
             widgets.sound_widgets()
         slot = b if result.problem.samples is not None else a
         with slot:
-            sound = _view(result, ("sound", heard.method, heard.sound_iterations),
-                          lambda: widgets.in_worker(("sound", id(result), heard.method, heard.sound_iterations),
+            sound = _view(result, ("sound", heard.method, heard.sound_iterations, heard.fidelity),
+                          lambda: widgets.in_worker(("sound", id(result), heard.method, heard.sound_iterations,
+                                                     heard.fidelity),
                                                     f"Making the sound ({heard.method})", pipeline.Inversion.sound,
-                                                    result, heard.method, heard.n_iter, preview_s))
+                                                    result, heard.method, heard.n_iter, preview_s,
+                                                    fidelity=heard.fidelity))
         if sound.original_wav is not None:
             a.markdown("**Original**")
             a.audio(sound.original_wav, format="audio/wav")
@@ -203,7 +205,7 @@ def _downloads(result: pipeline.Inversion, png: bytes, sound: pipeline.Sound, he
         d[1].download_button("Mel input .npy", widgets.npy_bytes(result.problem.mel), "mel.npy",
                              "application/octet-stream", key="dl_mel_npy", on_click="ignore")
         # The full-length sound only if downloaded, computed then (in a worker process).
-        full_wav = (lambda: offload.call(pipeline.Inversion.full_wav, result, heard.method, heard.n_iter)) \
+        full_wav = (lambda: offload.call(pipeline.Inversion.full_wav, result, heard.method, heard.n_iter, heard.fidelity)) \
             if sound.excerpt else sound.wav
         d[2].download_button("Audio .wav", full_wav, "reconstruction.wav", "audio/wav", key="dl_wav",
                              on_click="ignore")

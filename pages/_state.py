@@ -37,7 +37,7 @@ APP = Path(__file__).resolve().parent.parent / "app.py"
 
 FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "f_min", "f_max", "norm", "mel_type",
           "solver", "max_iter", "tolerance_loss", "tolerance_change", "lr", "momentum", "seed",
-          "sample", "n_iter", "method", "power", "compression")
+          "sample", "n_iter", "method", "fidelity", "power", "compression")
 # Widgets outside Settings whose value should also follow the user from page to page
 # (not into the URL: an upload cannot be shared by a link), with their first value.
 KEPT = {"source": "sample", "compare_time_limit": 5.0, "readout_hz": 1000.0}

@@ -17,6 +17,7 @@ from invmel_core.app import offload
 from invmel_core.app import workflow as pipeline
 from invmel_core.inverse.mel_audio import DEFAULT_ITERATIONS, METHODS
 from invmel_core.app.settings import POWERS, RANGES, SLIDER_SPANS, Settings
+from invmel_core.inverse.mel_fidelity import FIDELITIES
 from pages._state import current_settings
 
 SAMPLE_RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]
@@ -192,13 +193,18 @@ def sound_widgets(box=None) -> None:
                   placeholder=f"{DEFAULT_ITERATIONS[method]} (default)",  # short: the column is narrow
                   help="Each iteration is about one STFT and one inverse STFT: more sound better and take longer. "
                        f"Empty: the method's default ({', '.join(f'{m} {n}' for m, n in DEFAULT_ITERATIONS.items())}).")
+    box.radio("Mel fidelity", FIDELITIES, key="fidelity", horizontal=True, disabled=method != "joint",
+              help="exact: the sound's mel matches this mel as closely as it can. soft: for a model's prediction, "
+                   "which is not the mel of any sound; holds it less tightly (in the log domain) and measured "
+                   "+0.1-0.15 PESQ on mels with model-like errors (docs/benchmarks.md).")
 
 
 def describe_sound(settings: Settings) -> str:
     """How a player's sound was made, in a few words."""
     how = ("joint: magnitude and phase found together from the mel" if settings.method == "joint"
            else "cascade: Griffin-Lim on the solver's estimate")
-    return f"{how}, {settings.sound_iterations} iterations"
+    soft = ", soft mel fidelity" if settings.method == "joint" and settings.fidelity == "soft" else ""
+    return f"{how}, {settings.sound_iterations} iterations{soft}"
 
 
 # --------------------------------------------------------------------------- work in a worker, watched

@@ -54,6 +54,7 @@ class Settings(SolverChoice):
     method: str = "joint"
     power: float = 2.0
     compression: str = "auto"
+    fidelity: str = "exact"
 
     def __post_init__(self):
         # Fields that are fine alone may not fit together (f_min >= f_max).
@@ -222,7 +223,7 @@ def _to_text(value) -> str:
 # one table's (invmel_core.pipeline.options.OPTIONS), so a value is valid here exactly when it
 # is there. The app's own numbers follow.
 SHARED_FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "f_min", "f_max", "norm", "mel_type", "power",
-                 "compression", "method", "n_iter", "solver", "max_iter", "tolerance_loss", "tolerance_change",
+                 "compression", "method", "n_iter", "fidelity", "solver", "max_iter", "tolerance_loss", "tolerance_change",
                  "lr", "momentum", "seed")
 _OPTIONAL_FIELDS = ("hop_length", "f_max", "norm", "n_iter")  # None has a meaning (see Settings)
 _APP_NUMBERS = {
@@ -243,7 +244,7 @@ SLIDER_SPANS = {"n_mels": (1, 1024)}
 # The usual values of the settings that are a choice (the widgets' options; a link may hold
 # another valid value, which the widget then offers too).
 POWERS = (2.0, 1.0)   # power spectrogram, magnitude spectrogram
-CHOICES = {"power": POWERS, "method": METHODS, "compression": COMPRESSIONS}
+CHOICES = {"power": POWERS, "method": METHODS, "compression": COMPRESSIONS, "fidelity": OPTIONS["fidelity"].choices}
 
 
 def _shared(name):

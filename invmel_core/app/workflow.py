@@ -154,6 +154,7 @@ def to_audio(estimate: np.ndarray | None, settings: Settings, reference: np.ndar
     return make_sound(mel, sample_rate=settings.sample_rate, n_fft=settings.n_fft, hop_length=settings.hop,
                       power=settings.power, f_min=settings.f_min, f_max=settings.f_max, mel_type=settings.mel_type,
                       norm=settings.norm, method=settings.method, n_iter=settings.sound_iterations,
+                      fidelity=settings.fidelity if settings.method == "joint" else "exact",
                       seed=settings.seed, framing=geometry.framing if geometry else "center",
                       pad_mode=geometry.pad_mode if geometry else "reflect",
                       drop_last_frame=geometry.drop_last_frame if geometry else False,
@@ -277,18 +278,18 @@ class Inversion:
         return result_figure(self.estimate, self.settings, self.problem, top_hz=self.top_hz,
                              freq_axis=freq_axis, freq_range=freq_range)
 
-    def sound_settings(self, method: str, n_iter: int | None) -> Settings:
-        return self.settings.replace(method=method, n_iter=n_iter)
+    def sound_settings(self, method: str, n_iter: int | None, fidelity: str = "exact") -> Settings:
+        return self.settings.replace(method=method, n_iter=n_iter, fidelity=fidelity)
 
     def sound(self, method: str, n_iter: int | None, preview_s: float,
-              progress: Callable[[int, int], None] | None = None) -> Sound:
+              progress: Callable[[int, int], None] | None = None, fidelity: str = "exact") -> Sound:
         """:func:`result_sound` by ``method`` with ``n_iter`` iterations (None: its default)."""
-        return result_sound(self.estimate, self.sound_settings(method, n_iter), self.problem,
+        return result_sound(self.estimate, self.sound_settings(method, n_iter, fidelity), self.problem,
                             preview_s=preview_s, progress=progress)
 
-    def full_wav(self, method: str, n_iter: int | None) -> bytes:
+    def full_wav(self, method: str, n_iter: int | None, fidelity: str = "exact") -> bytes:
         """The whole reconstruction as WAV bytes (a result's :meth:`sound` may be its beginning)."""
-        return to_wav(self.estimate, self.sound_settings(method, n_iter), self.problem.samples,
+        return to_wav(self.estimate, self.sound_settings(method, n_iter, fidelity), self.problem.samples,
                       mel=self.problem.mel)
 
 

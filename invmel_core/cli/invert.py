@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 # The option groups both command lines show, in this order; every option is a row of the one
 # table (invmel_core.pipeline.options.OPTIONS): its flag, type, default, values and help.
 OPTION_GROUPS = (
-    ("the mel's format, and mel to audio", ("format", "compression", "method", "n_iter", "loudness")),
+    ("the mel's format, and mel to audio", ("format", "compression", "method", "n_iter", "fidelity", "loudness")),
     ("STFT", ("sample_rate", "n_fft", "hop_length", "win_length", "power")),
     ("mel filterbank", ("n_mels", "f_min", "f_max", "norm", "mel_type")),
     ("solver (the linear spectrogram; method cascade's magnitude)",

@@ -29,6 +29,7 @@ from invmel_core.errors import InputError
 from invmel_core.formats.compression import COMPRESSIONS
 from invmel_core.formats.presets import FORMATS
 from invmel_core.inverse.mel_audio import DEFAULT_ITERATIONS, METHODS
+from invmel_core.inverse.mel_fidelity import FIDELITIES
 from invmel_core.inverse.solvers import SOLVERS, SolverChoice
 from invmel_core.pipeline.sound import check_loudness
 from invmel_core.validation import (MAX_SEED, check_choice, check_mel_type, check_norm, check_number,
@@ -122,6 +123,8 @@ OPTIONS = _options(
     # the sound
     Option("method", str, "joint", "mel to sound: joint (magnitude and phase together) or cascade (the "
            "solver's spectrogram, then Griffin-Lim)", choices=METHODS),
+    Option("fidelity", str, "exact", "how closely the joint method holds the mel: exact, or soft for a model's "
+           "prediction (half-strength projection, log-mel polish)", choices=FIDELITIES),
     Option("loudness", str, "natural", "natural: the level the mel implies, lowered only where it would clip; "
            "reference: the input sound's; or an RMS level in dBFS, e.g. -20", check_name=check_loudness),
     Option("n_iter", int, None, "iterations of the sound's method (default: "

@@ -72,6 +72,7 @@ class RenderOptions(SolverChoice):
     max_duration: float | None = None
     write_npy: bool = False
     loudness: str | float = "natural"
+    fidelity: str = "exact"
     settings_given: bool | None = None   # set by checked(): a format or any signal option was given
 
     def checked(self) -> "RenderOptions":
@@ -227,7 +228,8 @@ def synthesize(loaded: Loaded, options: RenderOptions, *, spec: np.ndarray | Non
     return make_sound(loaded.mel, sample_rate=loaded.rate, n_fft=options.n_fft, hop_length=options.hop_length,
                       win_length=options.win_length, power=options.power, f_min=options.f_min, f_max=options.f_max,
                       mel_type=options.mel_type, norm=options.norm, method=options.method,
-                      n_iter=options.n_iter, seed=options.seed, framing=fmt.framing, pad_mode=fmt.pad_mode,
+                      n_iter=options.n_iter, fidelity=options.fidelity, seed=options.seed, framing=fmt.framing,
+                      pad_mode=fmt.pad_mode,
                       drop_last_frame=fmt.drop_last_frame, loudness=options.loudness, reference=loaded.samples,
                       estimate=spec, progress=progress)
 

@@ -5,6 +5,8 @@ explicit options, each with one default.
 - ``method="joint"``: :func:`invmel_core.mel_to_audio` finds magnitude and phase together
   from the linear mel; ``"cascade"``: Griffin-Lim on a solver's spectrogram ``estimate``.
 - ``seed=0``: the same input always sounds the same.
+- ``fidelity="exact"``: the joint method holds the mel exactly; ``"soft"`` less so, for a model's
+  prediction, which is not the mel of any sound (see :mod:`invmel_core.inverse.mel_fidelity`).
 - ``framing``, ``pad_mode``, ``drop_last_frame``: the mel's STFT geometry, as a
   :class:`~invmel_core.MelFormat` has it (``"center"`` frames with ``"reflect"`` padding are
   torch's; HiFi-GAN and BigVGAN pad by hand, ``"same"``; librosa pads with zeros; Whisper drops
@@ -48,6 +50,7 @@ PEAK_LIMIT = 0.99   # "natural" loudness keeps the mel's level unless the sound 
 def make_sound(mel: np.ndarray | None = None, *, sample_rate: int, n_fft: int, hop_length: int,
                power: float, win_length: int | None = None, f_min: float = 0.0, f_max: float | None = None,
                mel_type: str = "htk", norm: str | None = None, method: str = "joint", n_iter: int | None = None,
+               fidelity: str = "exact",
                seed: int = DEFAULT_SEED, framing: str = "center", pad_mode: str = "reflect",
                drop_last_frame: bool = False, loudness: str | float = "natural",
                reference: np.ndarray | None = None, estimate: np.ndarray | None = None,
@@ -87,7 +90,8 @@ def make_sound(mel: np.ndarray | None = None, *, sample_rate: int, n_fft: int, h
         samples = mel_to_audio(source, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
                                win_length=win_length, power=power, f_min=f_min, f_max=f_max, mel_type=mel_type,
                                norm=norm, n_iter=n_iter, length=length, seed=seed, progress=progress,
-                               framing=framing, pad_mode=pad_mode, drop_last_frame=drop_last_frame)
+                               framing=framing, pad_mode=pad_mode, drop_last_frame=drop_last_frame,
+                               fidelity=fidelity)
     else:
         samples = phase.griffinlim(source, n_fft, hop_length, power, n_iter, seed, length, win_length,
                                    progress=progress)

@@ -4,6 +4,7 @@ defaults and validity, because all three are made from invmel_core.pipeline.opti
 from __future__ import annotations
 
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,26 @@ def test_an_old_links_phase_iter_still_sets_the_sound_iterations():
     assert ALIASES["phase_iter"] == "n_iter"
     settings, _ = Settings.from_mapping({"phase_iter": "48", "n_iter": "12"})
     assert settings.n_iter == 12   # the current name wins
+
+
+def test_soft_fidelity_goes_through_every_door_to_the_same_samples(tmp_path):
+    """The soft mel fidelity is an option of the one table: the CLI's --fidelity soft and the app's
+    setting make the same WAV, and it differs from the exact one."""
+    import numpy as np
+
+    from invmel_core import load_audio, mel_from_audio
+    from invmel_core.app import workflow
+    from invmel_core.app.mel_input import read_mel as app_read_mel
+    from invmel_core.app.settings import format_values
+
+    samples, _ = load_audio(Path(__file__).resolve().parents[2] / "assets" / "speech_short.wav", 22050)
+    stored = mel_from_audio(samples[:11025], "hifigan")
+    np.save(tmp_path / "m.npy", stored)
+    wavs = {}
+    for fidelity in ("exact", "soft"):
+        assert cli.main([str(tmp_path / "m.npy"), "--format", "hifigan", "--fidelity", fidelity, "--n-iter", "8",
+                         "--wav", "-q", "-o", str(tmp_path / fidelity)]) == 0
+        wavs[fidelity] = (tmp_path / fidelity / "m.wav").read_bytes()
+    settings = Settings.checked(**format_values("hifigan"), fidelity="soft", n_iter=8)
+    by_app = workflow.to_wav(None, settings, mel=app_read_mel(stored, settings).mel)
+    assert by_app == wavs["soft"] != wavs["exact"]
