@@ -28,7 +28,7 @@ from invmel_core.formats.compression import detect_compression, undo_compression
 from invmel_core.formats.presets import FORMATS, mel_from_audio
 
 AUDIO = Path(__file__).resolve().parent.parent / "assets" / "speech_10s.wav"
-TARGET_SECONDS = 3.0  # check_fit on 10 s of HiFi-GAN mel (issue 9)
+TARGET_SECONDS = 3.0  # check_fit on 10 s of HiFi-GAN mel
 WRONG = {"hifigan": [dict(n_fft=512), dict(mel_type="htk"), dict(norm=None), dict(f_max=None)],
          "whisper": [dict(n_fft=200), dict(mel_type="htk"), dict(f_max=7600.0)]}
 
@@ -102,7 +102,7 @@ def noise_rows(stored: dict) -> list[str]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Time detection, check_fit and the ranking (issue 9).")
+    parser = argparse.ArgumentParser(description="Time detection, check_fit and the ranking.")
     parser.add_argument("--repeats", type=int, default=3, help="runs per timing (median)")
     parser.add_argument("--noise", action="store_true", help="also residuals under log-domain noise")
     parser.add_argument("--ranking", action="store_true", help="also every row of the HiFi-GAN ranking")

@@ -1,4 +1,4 @@
-"""Time every solver on the workload of issue 3 and print a table with the target ratios.
+"""Time every solver on the workload (10 s of speech) and print a table with the target ratios.
 
     python -m bench              # full: SGD run whole, librosa once (many minutes), 10 minutes of audio
     python -m bench --quick      # under a minute: fixed step counts, no librosa, no long audio
@@ -266,7 +266,7 @@ def verdict(name: str, value, target, *, at_least=True, unit="") -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Benchmark every solver on 10 s of speech (issue 3).")
+    parser = argparse.ArgumentParser(description="Benchmark every solver on 10 s of speech.")
     parser.add_argument("--quick", action="store_true",
                         help="fixed SGD step counts, no librosa, no 10-minute run (under a minute)")
     parser.add_argument("--repeats", type=int, default=None, help="repeats of the cheap solves (median)")

@@ -155,7 +155,7 @@ def with_last_granule(ogg: bytes, granule: int) -> bytes:
 
 
 def lying_headers(d: Path) -> list[Case]:
-    """Class 6 of issue 12: sound files whose headers cannot be right, in every container
+    """Sound files whose headers cannot be right, in every container
     libsndfile reads. Each is refused as damaged (not "too long", not loaded at 67 MHz)."""
     x = tone(RATE // 2)
     wav, rf64, w64 = wav_bytes(x), wav_bytes(x, fmt="RF64"), wav_bytes(x, fmt="W64")
@@ -445,7 +445,7 @@ def _corrupt_deflate(archive: bytes, member: str, skip: int) -> bytes:
 
 
 def bad_archives(d: Path) -> list[Case]:
-    """Class 2/3 of issue 12: .npy/.npz files built to exhaust memory or time, or to make the
+    """.npy/.npz files built to exhaust memory or time, or to make the
     decompressor raise its own exceptions."""
     rng = np.random.default_rng(4)
     mel = rng.random((40, 2000)).astype(np.float32)

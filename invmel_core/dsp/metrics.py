@@ -168,7 +168,7 @@ def log_spectral_distance(estimate, reference, *, power: float, floor_db: float 
     return float(np.mean(np.sqrt(np.mean(d**2, axis=-2))))
 
 
-# --------------------------------------------------------------------------- audio (issue 10)
+# --------------------------------------------------------------------------- audio
 # Scores of *samples*: the STFT is taken here (invmel_core.dsp.stft, torch's semantics), so a
 # reconstruction is judged by the sound it makes, not by the spectrogram it was made from.
 

@@ -64,7 +64,7 @@ def test_frameworks_code_follows_the_sidebar_settings():
     assert any("n_stft=201, n_mels=80" in code for code in shown)
 
 
-# ------------------------------------------------------------------ issue 11, item 5
+# ------------------------------------------------------------------ Compare: Stop, Resume, the players
 
 def small_compare(at, solvers, max_iter=100, time_limit=2.0):
     at.number_input(key="sample_rate").set_value(16000)

@@ -217,7 +217,7 @@ def test_long_audio_is_computed_in_full_and_plays_an_excerpt():
     assert any("first 30 s" in c.value for c in at.caption)
 
 
-# ------------------------------------------------------------------ issue 11, items 5, 6 and 7
+# ------------------------------------------------------------------ the Invert page's actions, status and wording
 
 @pytest.mark.slow
 def test_result_figure_on_a_log_or_mel_axis_and_a_frequency_band():
@@ -331,7 +331,7 @@ def test_audio_input_reconstruction_is_labelled_with_the_original_loudness():
     assert "at the original's loudness" in labels and "dBFS" not in labels
 
 
-# ------------------------------------------------------------------ issue 10.3: where the sound is lost
+# ------------------------------------------------------------------ where the sound is lost
 
 @pytest.mark.slow
 def test_where_the_sound_is_lost_plays_four_renditions_with_their_scores():

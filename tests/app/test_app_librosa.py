@@ -1,4 +1,4 @@
-"""Issue 11, item 4: the librosa solver in the app. It ran out of memory at the defaults (one
+"""The librosa solver in the app. It ran out of memory at the defaults (one
 L-BFGS-B over every frame, quadratic in n_stft), showed nothing while it ran and ignored Stop.
 Now it solves chunks of frames in a child process: bounded memory, progress after each chunk,
 a heartbeat in between, and Stop ends it at once. The cost is said before Run."""

@@ -1,4 +1,4 @@
-"""Issue 9.4 through AppTest: a model's mel file on the Invert page — read as stored, its format,
+"""A model's mel file on the Invert page — read as stored, its format,
 its compression, the duration it implies, "Which settings fit?", the transposed case, and the
 fit verdict with the result."""
 

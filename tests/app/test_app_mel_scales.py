@@ -103,7 +103,7 @@ def test_a_bad_link_falls_back_with_a_notice():
     assert not warnings(at)                                      # said once, not on every page
 
 
-# ------------------------------------------------------------------ issue 11, items 2 and 3
+# ------------------------------------------------------------------ the Hz -> mel readout and the zoomed chart
 
 def chart_specs(at) -> list[dict]:
     import json

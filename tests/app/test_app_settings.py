@@ -1,4 +1,4 @@
-"""Issue 11, item 1: no setting may break a session. Every widget's range is
+"""No setting may break a session. Every widget's range is
 invmel_core.app.settings.RANGES; links, buttons and files can only set values inside it (or are
 refused with a notice); hostile links leave every page, and the next one, working."""
 

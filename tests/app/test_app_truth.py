@@ -110,7 +110,7 @@ def test_empty_filters_are_explained_by_each_cause():
 
 @pytest.mark.parametrize("page", ["mel_scales", "invert"])
 def test_f_max_above_nyquist_is_blamed_on_f_max_on_the_pages(page):
-    """Issue 4: sample rate 22050, f_max 20000: the empty filters above 11 kHz were blamed on narrow
+    """Sample rate 22050, f_max 20000: the empty filters above 11 kHz were blamed on narrow
     triangles 'near the bottom', with advice (n_mels, f_min, n_fft) that cannot fix them."""
     at = open_page(page, query={"sample_rate": "22050", "n_fft": "1024", "n_mels": "80", "f_max": "20000"})
     shown = [w for w in warnings(at) if "mel filters are empty" in w]
@@ -148,7 +148,7 @@ def test_the_filter_table_and_the_filterbank_chart_give_mels_beside_hz():
 
 
 def test_the_true_phase_re_mel_is_explained_where_it_is_shown():
-    """Issue 9: 'mel magnitude + true phase' shows a larger re-mel than 'both lost' with the joint
+    """'mel magnitude + true phase' shows a larger re-mel than 'both lost' with the joint
     method. That is right (the pair is an inconsistent STFT; the joint method minimises the
     re-mel), and the table's caption says why."""
     from invmel_core.inverse.oracle import REMEL_NOTE

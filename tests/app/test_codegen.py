@@ -108,7 +108,7 @@ def test_every_target_is_valid_python_and_bad_requests_are_refused():
         generate({"n_mels": 40}, "librosa")
 
 
-# ------------------------------------------------------------------ issue 10.4: on to audio
+# ------------------------------------------------------------------ on to audio
 
 def test_invmel_core_code_makes_the_apps_sound_by_either_method(mel_file):
     import soundfile

@@ -79,7 +79,7 @@ def test_filter_table_reads_out_edges_and_bins():
 
 
 def test_mel_curves_show_slaney_linear_below_1khz():
-    # Issue 11: each scale in its own mel units (HTK: layer 0, Slaney: layer 1), not 0-1.
+    # Each scale in its own mel units (HTK: layer 0, Slaney: layer 1), not 0-1.
     rows = charts.mel_curve_chart(8000.0)["layer"][1]["data"]["values"]
     slaney = {r["hz"]: r["mel"] for r in rows if r["scale"] == "Slaney"}
     hz = sorted(slaney)
@@ -138,7 +138,7 @@ def test_long_spectrograms_are_drawn_at_screen_resolution():
     assert plots.spectrogram_rgb(long).shape[:2] == (256, 924)
 
 
-# ------------------------------------------------------------------ issue 9.4: magnitude spectrograms, fit chart
+# ------------------------------------------------------------------ magnitude spectrograms, fit chart
 
 def test_a_magnitude_spectrogram_is_drawn_at_the_same_levels_as_its_power():
     rng = np.random.default_rng(0)

@@ -119,7 +119,7 @@ def test_resynthesis_of_the_beginning_only():
         assert rms(part) == pytest.approx(rms(y[: part.size]), rel=0.05)
 
 
-# ------------------------------------------------------------------ issue 10.3: the joint sound, power
+# ------------------------------------------------------------------ the joint sound, power
 
 def chirp(seconds=1.0, rate=8000):
     t = np.arange(int(seconds * rate)) / rate

@@ -35,7 +35,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--autoplay-policy=no-user-gesture-required",
                  # A fake microphone (a beep) and no permission prompt, for st.audio_input.
                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
-STARTUP_LIMIT_S = 10.0      # issue 4: healthy within 10 s of `streamlit run`
+STARTUP_LIMIT_S = 10.0      # Healthy within 10 s of `streamlit run`
 RUN_TIMEOUT_MS = 120_000    # one app run (a solver included) on a loaded 2-core machine
 VIEWPORT = {"width": 1366, "height": 900}
 

@@ -27,7 +27,7 @@ def test_compare_runs_every_chosen_solver(page):
     for name in names:
         assert any(c.strip() == name for c in cells), (name, cells[:40])
     assert table.locator("[role='row']").count() >= len(names) + 1     # header + one per solver
-    # Issue 11: a player per solver (and the input's own above).
+    # A player per solver (and the input's own above).
     players = key(page, "compare_audio").locator("audio")
     assert players.count() == len(names), (players.count(), names)
     assert all(abs(players.nth(i).evaluate("a => a.duration") - 3.0) < 0.1 for i in range(players.count()))
@@ -39,7 +39,7 @@ def test_compare_runs_every_chosen_solver(page):
 
 
 def test_compare_stop_ends_the_run_and_keeps_what_ran(page):
-    """Issue 11, item 5: Compare solvers had no Stop."""
+    """Compare solvers had no Stop."""
     open_app(page, "/compare?n_fft=512&n_mels=40&sample=chirp&max_iter=10000000")
     key(page, "compare_solvers").locator("[data-tag]").first.wait_for(state="visible")
     box = key(page, "compare_time_limit").locator("input")

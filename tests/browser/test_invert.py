@@ -1,7 +1,7 @@
-"""The Invert page in a real browser (issue 4): a bundled sample and an uploaded WAV are inverted,
+"""The Invert page in a real browser: a bundled sample and an uploaded WAV are inverted,
 the loss falls while the page watches, the spectrogram and metrics appear, the audio plays, the
 downloads are what they say; a corrupt upload shows an error next to the uploader while the earlier
-result stays on screen (issue 5).
+result stays on screen.
 
 Inputs are short (assets/speech_short.wav 4.2 s, assets/chirp.wav 3 s) and n_fft is 512 so each
 run takes seconds.
@@ -304,7 +304,7 @@ def test_microphone_recording_is_inverted(browser, server):
         ctx.close()
 
 
-# ------------------------------------------------------------------ issue 11
+# ------------------------------------------------------------------ the Invert page's actions in a browser
 
 def test_live_view_is_above_the_fold_at_1000_px(browser, server):
     """Item 5: at 1366 x 1000 the live view (status, loss curve, spectrogram) is on the first

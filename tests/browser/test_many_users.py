@@ -1,4 +1,4 @@
-"""Issue 5.5, many users: 8 browser sessions invert 8 different inputs at the same time, each sees
+"""Many users: 8 browser sessions invert 8 different inputs at the same time, each sees
 its own result, /_stcore/health stays fast throughout; and 20 runs in a row do not grow the
 server's memory.
 
@@ -18,7 +18,7 @@ from browser.harness import (RUN_TIMEOUT_MS, SCREENSHOTS, VIEWPORT, HealthProbe,
                              launch_browser_async, open_app, record, require_chromium,
                              wait_for_app_run)
 
-HEALTH_LIMIT_S = 1.0  # issue 5: every probe answered within 1 s, throughout
+HEALTH_LIMIT_S = 1.0  # Every probe answered within 1 s, throughout
 LABELS = {"speech_short": "speech_short.wav", "chirp": "chirp.wav", "chord": "chord.wav"}
 # 8 users, 8 different inputs (sample, n_mels) and both kinds of solver.
 USERS = [("speech_short", 32, "sgd"), ("speech_short", 48, "nnls"), ("chirp", 32, "nnls"),

@@ -80,7 +80,7 @@ def chart_pixels(page, widget_key: str) -> bytes:
 
 
 def test_the_wheel_scrolls_the_page_unless_wheel_zoom_is_on_and_double_click_resets(page):
-    """Issue 11, item 3: scrolling over the filterbank chart zoomed it (axes to -36 kHz)."""
+    """Scrolling over the filterbank chart zoomed it (axes to -36 kHz)."""
     open_app(page, "/mel_scales?n_mels=40")
     chart = key(page, "filterbank_chart")
     chart.locator("canvas, svg").first.wait_for(state="visible")
@@ -109,7 +109,7 @@ def test_the_wheel_scrolls_the_page_unless_wheel_zoom_is_on_and_double_click_res
 
 
 def test_mel_readout_and_mel_units(page):
-    """Issue 11, item 2: real mel numbers, for a frequency the reader types."""
+    """Real mel numbers, for a frequency the reader types."""
     open_app(page, "/mel_scales?n_fft=256&n_mels=40")
     readout = key(page, "mel_readout")
     assert "1000 Hz = 1000.0 mel (HTK) = 15.00 mel (Slaney)" in readout.inner_text()

@@ -1,4 +1,4 @@
-"""Issue 4: every page of the app opens in a real browser, without errors; one screenshot each."""
+"""Every page of the app opens in a real browser, without errors; one screenshot each."""
 
 import re
 
@@ -6,7 +6,7 @@ from browser.harness import (NAV_LINKS, REPO, open_app, page_links, screenshot, 
                              wait_for_app_run)
 
 
-# The pages the app is planned to have (issue 4), as their navigation labels start.
+# The pages the app is planned to have, as their navigation labels start.
 PLANNED = ["Home", "Mel scales", "Invert", "Compare solvers", "Frameworks"]
 
 
@@ -41,7 +41,7 @@ def test_every_page_opens_without_errors(page):
         assert any(label.lower().startswith(planned.lower()) for label in labels), (planned, labels)
 
 
-# Issue 11, item 1: a link must never break a session. Each of these opens on its page, then
+# A link must never break a session. Each of these opens on its page, then
 # the user goes on to the next page by the navigation: no exception anywhere, content drawn.
 HOSTILE_LINKS = [   # (path, its place in the navigation, query)
     ("mel_scales", 1, "n_mels=600"),                   # the issue's link (above the old slider's 512)

@@ -1,4 +1,4 @@
-"""Issue 5.6: `.streamlit/config.toml` fits a shared deployment, checked by behaviour.
+"""`.streamlit/config.toml` fits a shared deployment, checked by behaviour.
 
 Each setting is checked on a running server, and where a check could pass for the wrong reason
 (nothing shown, nothing sent) the same check is run once more with only that setting flipped on the

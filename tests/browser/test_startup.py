@@ -1,4 +1,4 @@
-"""Issue 4 (speed): `streamlit run app.py` answers /_stcore/health within 10 s."""
+"""`streamlit run app.py` answers /_stcore/health within 10 s."""
 
 from browser.harness import STARTUP_LIMIT_S, StreamlitServer, open_app, record, require_chromium
 

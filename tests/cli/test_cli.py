@@ -227,7 +227,7 @@ def _db(y):
     ("Tacotron's clipped dB", lambda y: np.clip((_db(y) + 100) / 100, 0, 1)),
 ])
 def test_values_that_only_look_linear_are_said_to(tmp_path, capsys, name, make):
-    """Issue 12, class 5: non-negative values that are a compressed mel in disguise are not
+    """Non-negative values that are a compressed mel in disguise are not
     inverted without a word; the CLI says what it sees."""
     y, _ = load_audio(ROOT / "assets" / "speech_short.wav", 22050)
     np.save(tmp_path / "odd.npy", make(y).astype(np.float32))

@@ -1,5 +1,5 @@
 """One reconstruction, one number: the app, the CLI and the benchmark score the same solve
-of the same input with the same metrics (issue 13), so they print the same figures."""
+of the same input with the same metrics, so they print the same figures."""
 
 import re
 

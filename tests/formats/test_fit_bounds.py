@@ -117,7 +117,7 @@ def test_the_apps_fit_of_a_solve_uses_the_reading_the_solver_inverted():
 
 @lru_cache(maxsize=None)
 def plucked_pipeline_mel() -> np.ndarray:
-    """Issue 6's exact pipeline mel: 16 kHz, n_fft 512, 64 HTK mels, power, a plucked sound."""
+    """An exact pipeline mel: 16 kHz, n_fft 512, 64 HTK mels, power, a plucked sound."""
     fmt = MelFormat(16000, 512, 128, 64, mel_type="htk", norm=None, power=2.0)
     return mel_from_audio(sound(16000, "pluck_melody.wav", seconds=3.0), fmt)
 

@@ -1,4 +1,4 @@
-"""Issue 12, the API: each class of failure the adversarial pass found, with several cases
+"""The API: each class of failure the adversarial pass found, with several cases
 per class, most of them beyond the issue's examples. Every refusal is an ``InputError``
 (not a library's exception) whose message names the parameter; every accepted input gives
 a finite result; no input is modified."""

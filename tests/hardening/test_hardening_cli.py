@@ -1,4 +1,4 @@
-"""Issue 12, the command line: every value is checked before anything is read, solved or
+"""The command line: every value is checked before anything is read, solved or
 written (class 4); short inputs give sound (class 1); memory is estimated before the STFT,
 the solve and Griffin-Lim (class 2); divergence is explained (class 5); and every file of the
 bad-input corpus is one line and status 2."""

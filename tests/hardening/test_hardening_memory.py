@@ -1,4 +1,4 @@
-"""Issue 12 class 2: the memory cap bounds every capped path. Each estimate checked before
+"""The memory cap bounds every capped path. Each estimate checked before
 work (``limits.check_memory``) must cover what the work really allocates (tracemalloc
 sees numpy's and Python's buffers; a subprocess's peak RSS sees everything), and must not be
 absurdly above it, or the cap would refuse what fits."""
