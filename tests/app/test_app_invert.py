@@ -328,7 +328,7 @@ def test_audio_input_reconstruction_is_labelled_with_the_original_loudness():
     at.button(key="run").click().run()
     run_until_result(at)
     labels = " ".join(m.value for m in at.markdown)
-    assert "at the original's loudness" in labels and "dBFS" not in labels
+    assert "as the original's" in labels and "dBFS" not in labels
 
 
 # ------------------------------------------------------------------ where the sound is lost

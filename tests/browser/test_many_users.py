@@ -121,7 +121,7 @@ def test_eight_concurrent_sessions_each_get_their_own_result(server):
         assert r["report"]["input"] == LABELS[sample], r
         assert r["report"]["settings"]["n_mels"] == n_mels, r
         assert r["report"]["settings"]["solver"] == solver, r
-        assert f"solving {LABELS[sample]} with solver '{solver}'" in r["status"], r
+        assert f"{LABELS[sample]} with solver '{solver}'" in r["status"], r   # solving, then solved
         assert r["status"].startswith("finished"), r
         assert r["exceptions"] == 0, r
     # Different inputs give different answers: no session got another's result.
