@@ -147,9 +147,36 @@ def end_expired_sessions() -> int:
     for _id, info in expired:
         try:
             info.session.shutdown()
+            # Its state (inputs, results) goes now, by reference count: a session that was
+            # alive at the start-up gc.freeze (the server's first) is never collected.
+            state = getattr(info.session, "_session_state", None)
+            if state is not None:
+                state.clear()
         except Exception:  # noqa: BLE001
             LOG.debug("could not shut an expired session down", exc_info=True)
+    _forget_files(runtime.get_instance(), manager)
     return len(expired)
+
+
+def _forget_files(rt, manager) -> None:
+    """Files of sessions no longer known: the media manager deletes a download (``.npy``,
+    ``.wav``: 60 MB for a 4-minute input) only on its second look after its session went, and
+    nothing looks once everyone has gone; a session dropped without its shutdown (seen with
+    Streamlit 1.67) keeps its media and upload until they are cleared here."""
+    try:
+        known = {info.session.id for info in manager.list_sessions()}
+        media = rt.media_file_mgr
+        for session_id in [sid for sid in list(getattr(media, "_files_by_session_and_coord", {})) if sid not in known]:
+            media.clear_session_refs(session_id)      # a session gone without its shutdown
+        media.remove_orphaned_files()
+        media.remove_orphaned_files()                 # downloads go on the second look
+        uploads = rt.uploaded_file_mgr
+        stored = getattr(uploads, "file_storage", None)
+        if isinstance(stored, dict):
+            for session_id in [sid for sid in list(stored) if sid not in known]:
+                uploads.remove_session_files(session_id)
+    except Exception:  # noqa: BLE001  (Streamlit's internals moved: keep serving)
+        LOG.debug("could not drop orphaned files", exc_info=True)
 
 
 def _chore() -> None:

@@ -268,14 +268,14 @@ def housekeeping(period: float = TRIM_EVERY_S, once: bool = False) -> None:
             return
 
 
-def start() -> list[Future]:
-    """Start the workers now (each warms up as it starts), in the background; returns at once.
-    Calling it again while they run does nothing. The app does not call it: a worker starts
-    when a page first asks for one (the first page is shown sooner, and a server nobody
-    uses keeps no workers)."""
+def start(count: int | None = None) -> list[Future]:
+    """Start ``count`` workers (default: all) now, each warming up as it starts, in the
+    background; returns at once. Does nothing while a pool runs. The app starts none ahead:
+    a worker starts when a page first asks for one (a first page sooner, an idle server
+    small); Home starts one while it solves its demo, whose figure and sound need it."""
     global _last_call
-    n = worker_count()
-    if n == 0 or _pool is not None:
+    n = worker_count() if count is None else min(count, worker_count())
+    if n <= 0 or _pool is not None:
         return []
     with _lock:
         pool = _executor_locked()
