@@ -109,16 +109,20 @@ class Sampler:
         self._thread.join()
 
 
-async def first_page(browser, base_url: str) -> float:
+async def first_page(browser, base_url: str) -> tuple[float, float]:
+    """Seconds until Home's text and links are on screen, and until its demo (figure and both
+    players) is."""
     ctx = await browser.new_context(base_url=base_url, viewport=VIEWPORT)
     page = await ctx.new_page()
     t0 = time.monotonic()
     await page.goto("/")
+    await page.get_by_text("Explore", exact=True).wait_for(state="visible", timeout=180_000)
+    shown = time.monotonic() - t0
     await page.locator(".st-key-home_figure img").wait_for(state="visible", timeout=180_000)
     await page.locator(".st-key-home_demo audio").nth(1).wait_for(state="attached", timeout=180_000)
     seconds = time.monotonic() - t0
     await ctx.close()
-    return seconds
+    return shown, seconds
 
 
 async def invert_long(browser, base_url: str, wav: Path, timeout_s: float) -> float:
@@ -166,12 +170,15 @@ def main(argv=None) -> int:
             async with async_playwright() as pw:
                 browser = await launch_browser_async(pw)
                 try:
-                    seconds = await first_page(browser, server.url)
+                    shown, seconds = await first_page(browser, server.url)
                     await asyncio.sleep(2.0)
                     mem = tree_memory(pid)
                     rss, pss = totals(mem)
-                    rows.append(("first page shown, cold", f"{seconds:.1f} s"))
+                    rows.append(("first page shown, cold (text and links / with the demo)",
+                                 f"{shown:.1f} s / {seconds:.1f} s"))
                     rows.append(("tree after first page", f"{rss:.0f} MiB (Pss {pss:.0f}): {describe(mem)}"))
+                    if args.sessions <= 0:
+                        return
                     probe = HealthProbe(server, period=0.1)
                     probe.start()
                     try:

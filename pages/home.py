@@ -50,8 +50,8 @@ for col, (path, label, icon, blurb) in zip(st.columns(len(LINKS)), LINKS):
     col.caption(blurb)
 
 # The text and links above are on screen first; on a fresh server the demo follows (its figure
-# and sound need a worker process: one starts now, while the server solves).
-offload.start(1)
+# and sound are made in one worker process, started by the first of them: starting one ahead,
+# while the server solves, made the pool start a second one for the figure).
 with figure_box:
     demo = home_demo(default_solver())
     st.image(demo.png, width="stretch")
