@@ -263,7 +263,13 @@ def housekeeping(period: float = TRIM_EVERY_S, once: bool = False) -> None:
                 chore()
             except Exception:  # noqa: BLE001  (a chore's bug must not end the housekeeping)
                 LOG.exception("housekeeping chore %r failed", chore)
-        trim()
+        # Only once the server is quiet: malloc_trim holds each arena's lock while it walks it,
+        # and a thread that holds the interpreter lock and allocates meanwhile stalls every
+        # other (the one answering /_stcore/health too).
+        with _lock:
+            quiet = not _busy and time.monotonic() - _last_call >= period
+        if quiet or once:
+            trim()
         if once:
             return
 
