@@ -23,7 +23,6 @@ import asyncio
 import os
 import re
 import statistics
-import subprocess
 import sys
 import threading
 import time
