@@ -11,12 +11,14 @@ main module in each new worker (as ``__mp_main__``).
 if __name__ == "__main__":
     import streamlit as st
 
+    from pages import _server
     from pages import _state as session
 
     # A local image, not a Material icon: Streamlit fetches those favicons from fonts.gstatic.com.
     st.set_page_config(page_title="invmel — the inverse mel scale", page_icon="assets/favicon.png",
                        layout="wide")
     session.start_run()
+    _server.install()   # once: caches and expired sessions given back (pages/_server.py)
 
     page = st.navigation([
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

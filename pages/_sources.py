@@ -17,9 +17,11 @@ import streamlit as st
 from invmel_core import InputError, MelFilterbank
 from invmel_core.io import audio
 from invmel_core.io import loading
+from invmel_core.app import offload
 from invmel_core.app import workflow as pipeline
 from invmel_core.app.mel_input import MelReading, read_mel
 from invmel_core.app.settings import SAMPLES, Settings, sample_path
+from pages import _server
 from pages import _state as session
 from pages._widgets import show_error
 
@@ -34,54 +36,69 @@ SOURCES = {
 
 # Decoded audio and its analysis are kept once per server, keyed by a short id of the source
 # (hashing megabytes of samples on every rerun would cost more than the page), and shared
-# read-only (cache_resource returns the object itself, no copy). Bounded in count and age.
+# read-only (the object itself, no copy). The big ones (an upload's samples, spectrograms) are on
+# shelves bounded in bytes and dropped 90 s after their last use (pages/_server.py): a 4-minute
+# input is 21 MB of samples, 42 MB of spectrogram and 5 MB of mel, and a class's inputs must not
+# outlive the class. Audio is decoded in a worker process: resampling imports librosa (and
+# numba), ~150 MiB the server would keep for good.
+
+_DECODED, _ANALYSED, _STORED, _READINGS, _WAVS = (
+    _server.Shelf(name) for name in ("decoded", "analysed", "stored mel", "readings", "wav"))
+
 
 def _read_only(*arrays: np.ndarray) -> None:
     for array in arrays:
         array.setflags(write=False)
 
 
-@st.cache_resource(max_entries=6, ttl=1800, show_spinner=False)
-def _decode(key: str, sample_rate: int, _data: bytes, name: str | None = None) -> np.ndarray:
-    samples = loading.load_audio(_data, sample_rate, name=name)[0]
+def _load(source, sample_rate: int, name: str | None = None) -> np.ndarray:
+    samples = offload.call(loading.load_audio, source, sample_rate, name=name)[0]
     _read_only(samples)
     return samples
+
+
+def _decode(key: str, sample_rate: int, _data: bytes, name: str | None = None) -> np.ndarray:
+    return _DECODED.get((key, sample_rate, name), lambda: _load(_data, sample_rate, name))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _sample_audio(name: str, sample_rate: int) -> np.ndarray:
-    samples = loading.load_audio(sample_path(name), sample_rate)[0]
-    _read_only(samples)
-    return samples
+    """A bundled sample (a few seconds each)."""
+    return _load(str(sample_path(name)), sample_rate)
 
 
-@st.cache_resource(max_entries=8, ttl=1800, show_spinner=False)
 def _analyse(key: str, n_fft: int, hop: int, fb: MelFilterbank, power: float, _samples: np.ndarray):
     """(spectrogram, mel spectrogram) of ``power`` of the samples identified by ``key``."""
-    spec, mel = pipeline.analyse(_samples, fb, n_fft, hop, power)
-    _read_only(spec, mel)
-    return spec, mel
+    def make():
+        spec, mel = pipeline.analyse(_samples, fb, n_fft, hop, power)
+        _read_only(spec, mel)
+        return spec, mel
+
+    return _ANALYSED.get((key, n_fft, hop, fb, power), make)
 
 
-@st.cache_resource(max_entries=6, ttl=1800, show_spinner=False)
 def _stored_mel(key: str, _data: bytes, name: str) -> np.ndarray:
     """A mel file's values as stored (its first item if batched), never unpickled."""
-    stored = pipeline.first_item(loading.load_melspec(_data, name=name, compressed=True))
-    _read_only(stored)
-    return stored
+    def make():
+        stored = pipeline.first_item(loading.load_melspec(_data, name=name, compressed=True))
+        _read_only(stored)
+        return stored
+
+    return _STORED.get((key, name), make)
 
 
-@st.cache_resource(max_entries=12, ttl=1800, show_spinner=False)
 def _reading(key: str, settings: Settings, _stored: np.ndarray) -> MelReading:
     """The stored values made linear for ``settings`` (their compression and format)."""
-    reading = read_mel(_stored, settings)
-    _read_only(reading.mel)
-    return reading
+    def make():
+        reading = read_mel(_stored, settings)
+        _read_only(reading.mel)
+        return reading
+
+    return _READINGS.get((key, settings), make)
 
 
-@st.cache_resource(max_entries=4, ttl=1800, show_spinner=False)
 def _wav(key: str, sample_rate: int, _samples: np.ndarray) -> bytes:
-    return audio.to_wav_bytes(_samples, sample_rate)
+    return _WAVS.get((key, sample_rate), lambda: audio.to_wav_bytes(_samples, sample_rate))
 
 
 # --------------------------------------------------------------------------- sources

@@ -26,7 +26,6 @@ from pathlib import Path
 import streamlit as st
 
 from invmel_core import InputError
-from invmel_core.app import offload
 from invmel_core.app.settings import Settings, check_value
 
 STORE = "_settings_store"      # raw widget values, by key
@@ -95,19 +94,17 @@ def _freeze_startup_heap() -> None:
     collection (``gc.freeze``).
 
     Streamlit runs a full collection after every script run (``runner.postScriptGC``), and
-    a full collection walks every object; with Streamlit, numpy, scipy, librosa and pyarrow
+    a full collection walks every object; with Streamlit, numpy, scipy, matplotlib and pyarrow
     loaded that is ~260,000 objects and ~100 ms of holding the interpreter lock on an idle
     core (seconds on a busy one), during which the server answers nobody. Objects
     loaded at start-up live for good anyway; freezing them leaves collections the objects
-    that users' runs make.
+    that users' runs make. librosa (and numba, ~150 MiB) is not loaded here: the server never
+    needs it (audio is decoded and resampled in a worker process, pages/_sources.py).
     """
     global _heap_frozen
     if _heap_frozen:
         return
     _heap_frozen = True
-    import librosa  # noqa: F401  (lazy: the resampler loads on first use)
-
-    librosa.resample  # noqa: B018
     gc.collect()
     gc.freeze()
 
@@ -119,7 +116,8 @@ def start_run() -> None:
     widget (Streamlit would otherwise forget it) and carries it to the next page.
     """
     _freeze_startup_heap()
-    offload.start()  # the worker processes for figures and sound: started, and warmed up, once
+    # No offload.start(): the worker processes for figures and sound start when a page first
+    # asks for one, and stop when idle (a first page sooner, an idle server small).
     state = st.session_state
     if STORE not in state:
         query = st.query_params.to_dict()

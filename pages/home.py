@@ -30,19 +30,9 @@ st.markdown(
     "There are far more unknowns than equations, so the answer is **never the original**: "
     "the detail inside each band is gone, and every solver fills it in its own way.")
 
-demo = home_demo(default_solver())
-with st.container(key="home_figure"):
-    st.image(demo.png, width="stretch")
-st.caption(
-    f"{demo.caption} Compare panels 1 and 3: the broad shape comes back, but inside each mel band the "
-    "fine harmonic lines are smeared, and more so at high frequencies where the bands are wide.")
-
-with st.container(key="home_demo"):
-    left, right = st.columns(2)
-    left.markdown("**Original**")
-    left.audio(demo.original_wav, format="audio/wav")
-    right.markdown(f"**Reconstruction** (from the mel spectrogram; {widgets.describe_sound(demo.settings)})")
-    right.audio(demo.reconstructed_wav, format="audio/wav")
+figure_box = st.container(key="home_figure")
+caption_box = st.empty()
+demo_box = st.container(key="home_demo")
 
 st.subheader("Explore")
 LINKS = [
@@ -58,3 +48,20 @@ LINKS = [
 for col, (path, label, icon, blurb) in zip(st.columns(len(LINKS)), LINKS):
     col.page_link(path, label=label, icon=icon)
     col.caption(blurb)
+
+# The text and links above are on screen first; on a fresh server the demo follows (its figure
+# and sound are made in one worker process, started by the first of them: starting one ahead,
+# while the server solves, made the pool start a second one for the figure).
+with figure_box:
+    demo = home_demo(default_solver())
+    st.image(demo.png, width="stretch")
+caption_box.caption(
+    f"{demo.caption} Compare panels 1 and 3: the broad shape comes back, but inside each mel band the "
+    "fine harmonic lines are smeared, and more so at high frequencies where the bands are wide.")
+
+with demo_box:
+    left, right = st.columns(2)
+    left.markdown("**Original**")
+    left.audio(demo.original_wav, format="audio/wav")
+    right.markdown(f"**Reconstruction** (from the mel spectrogram; {widgets.describe_sound(demo.settings)})")
+    right.audio(demo.reconstructed_wav, format="audio/wav")
