@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
 
 import streamlit as st
 
-from invmel_core.app import offload
+from invmel_core.app import downloads, offload
 from invmel_core.app import workflow as pipeline
 from invmel_core.app.mel_input import format_clamp_note
 from invmel_core.figures.freq_axis import FREQ_AXES
@@ -196,26 +195,21 @@ def _sound(result: pipeline.Inversion, heard: Settings, preview_s: float) -> pip
 
 
 def _downloads(result: pipeline.Inversion, png: bytes, sound: pipeline.Sound, heard: Settings) -> None:
+    """The result's files, named after the input as the command line names them
+    (:mod:`invmel_core.app.downloads`), and what reproduces it."""
+    names = downloads.file_names(downloads.input_stem(result.problem.label))
     with st.container(key="result_downloads"):
         d = st.columns(5)
-        d[0].download_button("Spectrogram .npy", widgets.npy_bytes(result.estimate), "reconstruction.npy",
+        d[0].download_button("Spectrogram .npy", widgets.npy_bytes(result.estimate), names["spec"],
                              "application/octet-stream", key="dl_spec_npy", on_click="ignore")
         # The linear mel that was inverted (a mel file's compression undone): what the code of the
         # Frameworks page reads. (A help tooltip would add a second button to the container.)
-        d[1].download_button("Mel input .npy", widgets.npy_bytes(result.problem.mel), "mel.npy",
+        d[1].download_button("Mel input .npy", widgets.npy_bytes(result.problem.mel), names["mel"],
                              "application/octet-stream", key="dl_mel_npy", on_click="ignore")
         # The full-length sound only if downloaded, computed then (in a worker process).
-        full_wav = (lambda: offload.call(pipeline.Inversion.full_wav, result, heard.method, heard.n_iter, heard.fidelity)) \
-            if sound.excerpt else sound.wav
-        d[2].download_button("Audio .wav", full_wav, "reconstruction.wav", "audio/wav", key="dl_wav",
-                             on_click="ignore")
-        d[3].download_button("Figure .png", png, "reconstruction.png", "image/png", key="dl_png",
-                             on_click="ignore")
-        report = {"input": result.problem.label, "settings": json.loads(heard.to_json()),
-                  "scores": asdict(result.scores), "steps": result.steps, "stopped_by": result.reason,
-                  "seconds": result.seconds}
-        if result.fit is not None:
-            report["settings_fit"] = {"verdict": result.fit.verdict, "residual": result.fit.residual,
-                                      "residual_lower": result.fit.residual_lower}
-        d[4].download_button("Parameters .json", json.dumps(report, indent=2), "parameters.json",
-                             "application/json", key="dl_json", on_click="ignore")
+        full_wav = (lambda: offload.call(pipeline.Inversion.full_wav, result, heard.method, heard.n_iter,
+                                         heard.fidelity)) if sound.excerpt else sound.wav
+        d[2].download_button("Audio .wav", full_wav, names["wav"], "audio/wav", key="dl_wav", on_click="ignore")
+        d[3].download_button("Figure .png", png, names["png"], "image/png", key="dl_png", on_click="ignore")
+        d[4].download_button("Parameters .json", json.dumps(downloads.parameters(result, heard), indent=2),
+                             names["json"], "application/json", key="dl_json", on_click="ignore")
