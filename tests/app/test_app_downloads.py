@@ -16,7 +16,7 @@ def test_names_follow_the_input_as_the_command_lines_do():
         "png": "model_out.comparison.png", "json": "model_out.parameters.json"}
     assert input_stem("speech_short.wav") == "speech_short" and input_stem("recording") == "recording"
     assert input_stem("mel spectrogram ../../etc/pass wd?.npy") == "pass_wd"     # never a path, never odd
-    assert input_stem("mel spectrogram .npy") == "reconstruction"
+    assert input_stem("mel spectrogram ?.npy") == "reconstruction" and input_stem("mel spectrogram .npy") == "npy"
 
 
 def test_parameters_record_the_format_the_reading_and_the_sound_and_no_stray_sample():
