@@ -371,7 +371,7 @@ def demo(solver: str | None = None, call=_inline) -> Demo:
     from invmel_core.io import loading
     from invmel_core.figures import plots
 
-    settings = Settings.checked(solver=solver or "", n_mels=40)
+    settings = Settings.checked(n_mels=40, **({"solver": solver} if solver else {}))
     fb = settings.filterbank()
     samples, _ = loading.load_audio(sample_path(settings.sample), settings.sample_rate)
     spec, mel = analyse(samples, fb, settings.n_fft, settings.hop, settings.power)
