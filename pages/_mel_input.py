@@ -244,15 +244,14 @@ def _choice(upload: str, _stored) -> tuple[FormatChoice | None, str]:
         return None, str(exc)
 
 
-def propose_format(upload: str, stored) -> bool:
+def propose_format(upload: str, stored) -> bool | str | None:
     """Right after an upload whose bands are not n_mels: the best reading proposed at once (the
     format its values fit, its duration, the orientation), one click to take it (key
     ``propose_use``); "Which settings fit?" stays one click away for the details. True if a
-    format was proposed."""
+    format was proposed, else why none is (None when no preset has either axis's bands)."""
     choice, why = _choice(upload, stored)
     if choice is None:
-        st.info(f"No preset is proposed: {why}", icon=":material/help:")
-        return False
+        return None if why.startswith("no preset has") else why
     others = f" (so do {', '.join(choice.others)}, with the same duration)" if choice.others else ""
     layout = ", stored as (time, n_mels)" if choice.transposed else ""
     how = "fit" if choice.fits else "cannot rule out (a model's prediction is never exact)"

@@ -272,10 +272,12 @@ def _offer_fixes(exc: NMelsMismatch) -> None:
     proposed = mel_file is not None and mel_file[0] == exc.source and propose_format(exc.source, mel_file[2])
     refused = session.refusal("n_mels", exc.found)
     message = f"{exc} ({refused}.)" if refused and not exc.transposed_upload else str(exc)
-    if proposed:   # the proposal comes first; the mismatch is the detail, not a red error
+    if proposed is True:   # the proposal comes first; the mismatch is the detail, not a red error
         st.caption(f"Or set it yourself: {message}")
     else:
         show_error(message)
+        if proposed:       # why no preset was proposed (several fit with other durations, ...)
+            st.caption(f"No preset is proposed: {proposed}")
     if exc.transposed_upload:
         st.button("Read it as (time, n_mels)", key="transpose_npy", type="primary", on_click=set_transposed,
                   args=(exc.transposed_upload, True))
