@@ -24,6 +24,7 @@ import numpy as np
 from invmel_core.errors import InputError
 from invmel_core.dsp.filterbank import MelFilterbank
 from invmel_core.dsp.stft_plan import STFTPlan
+from invmel_core.inverse.mel_polish import back_to_samples
 
 FIDELITIES = ("exact", "soft")
 SOFT_WEIGHT = 0.5  # geometric share of the projection's correction imposed per step (0.3, 1 measured worse)
@@ -61,12 +62,7 @@ class LogMelError:
         residual *= self.rows
         value = 0.5 * self.scale * float(np.sum(residual.astype(np.float64) ** 2))
         residual /= mel
-        weight = np.multiply(self.band.adjoint(residual).T, np.float32(self.scale * self.power), order="C")
-        if self.power != 2:
-            np.maximum(magnitude, np.float32(np.finfo(np.float32).tiny), out=magnitude)
-            weight /= magnitude if self.power == 1 else magnitude ** np.float32(2 - self.power)
-        coeffs *= weight
-        return value, self.plan.adjoint(coeffs)
+        return value, back_to_samples(self, residual, coeffs, magnitude)
 
 
 def soften(gain: np.ndarray) -> np.ndarray:

@@ -37,14 +37,21 @@ class MelError:
         residual = self.band.project(powered.T)
         residual -= self.target
         value = 0.5 * self.scale * float(np.sum(residual.astype(np.float64) ** 2))
-        # time-major and contiguous, so the element-wise products below run straight through
-        weight = np.multiply(self.band.adjoint(residual).T, np.float32(self.scale * self.power), order="C")
-        # d|X|**p / dX = p |X|**(p-2) X: divide by |X|**(2-p) where it is not 0
-        if self.power != 2:
-            np.maximum(magnitude, np.float32(np.finfo(np.float32).tiny), out=magnitude)
-            weight /= magnitude if self.power == 1 else magnitude ** np.float32(2 - self.power)
-        coeffs *= weight
-        return value, self.plan.adjoint(coeffs)
+        return value, back_to_samples(self, residual, coeffs, magnitude)
+
+
+def back_to_samples(error, mel_gradient: np.ndarray, coeffs: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
+    """The samples' gradient from the gradient of ``error``'s value with respect to the mel
+    (``(n_mels, time)``): through the filterbank, ``|X| ** power`` and the STFT's adjoint.
+    ``coeffs`` and ``magnitude`` (the STFT and its modulus) are overwritten."""
+    # time-major and contiguous, so the element-wise products below run straight through
+    weight = np.multiply(error.band.adjoint(mel_gradient).T, np.float32(error.scale * error.power), order="C")
+    # d|X|**p / dX = p |X|**(p-2) X: divide by |X|**(2-p) where it is not 0
+    if error.power != 2:
+        np.maximum(magnitude, np.float32(np.finfo(np.float32).tiny), out=magnitude)
+        weight /= magnitude if error.power == 1 else magnitude ** np.float32(2 - error.power)
+    coeffs *= weight
+    return error.plan.adjoint(coeffs)
 
 
 def polish(error: MelError, samples: np.ndarray, n_eval: int, *,
