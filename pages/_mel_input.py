@@ -174,7 +174,7 @@ def verdict_line(rows) -> str:
     by = {verdict: [row.name for row in rows if row.verdict == verdict] for verdict in ("fits", "cannot tell",
                                                                                         "ruled out")}
     fits = by["fits"]
-    head = (f"**{len(fits)} fit**: {', '.join(fits[:4])}{', …' if len(fits) > 4 else ''}" if fits
+    head = (f"**{len(fits)} fit**: {'; '.join(fits[:4])}{'; …' if len(fits) > 4 else ''}" if fits
             else "**None fits exactly**")
     return (f"{head} · {len(by['cannot tell'])} cannot tell · {len(by['ruled out'])} ruled out. The values cannot "
             "show the hop or the sample rate: the durations can, if you know the clip's length.")
