@@ -3,9 +3,10 @@
 :class:`RenderOptions` is every choice a command line takes, a model's mel format included
 (``format="hifigan"`` fills in the STFT, the filterbank, the power and the compression; what
 is given explicitly wins); :meth:`RenderOptions.checked` validates them all before any work.
-:func:`load` reads a sound file or a stored mel spectrogram and undoes its compression;
-:func:`solve` inverts the mel with a solver; :func:`synthesize` makes the sound, by the joint
-method (:func:`invmel_core.mel_to_audio`) or by Griffin-Lim on the solver's spectrogram.
+:func:`settle` picks a format for a mel file given with no settings; :func:`load` reads a sound
+file or a stored mel spectrogram (through :func:`invmel_core.formats.reader.read_mel`);
+:func:`transform` is the solver's :class:`~invmel_core.InverseMelScale`; :func:`synthesize` makes
+the sound (:func:`invmel_core.pipeline.sound.make_sound`).
 """
 
 from __future__ import annotations
